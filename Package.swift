@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+// flashsale: a flash-sale order processor. See README.md and docs/.
+import PackageDescription
+
+let package = Package(
+    name: "flashsale",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flashsale", targets: ["flashsale"]),
+        .library(name: "FlashSaleCore", targets: ["FlashSaleCore"]),
+        .library(name: "OrderLog", targets: ["OrderLog"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "LoadGen", targets: ["LoadGen"]),
+        .library(name: "Reports", targets: ["Reports"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // System libraries (installed by tools/setup).
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
+
+        // Campaign model, rules, stock ledger, hold book, decisions.
+        .target(name: "FlashSaleCore"),
+        // Record codec, segment writer/reader, recovery, verification.
+        .target(name: "OrderLog", dependencies: ["CLZ4"]),
+        // Profiles, arrival processes, popularity, traffic generation, captures.
+        .target(name: "LoadGen", dependencies: ["FlashSaleCore", "OrderLog", .product(name: "Yams", package: "Yams")]),
+        // Histograms, live progress, summaries, JSON report, percentile spectrum.
+        .target(name: "Reports", dependencies: [
+            "FlashSaleCore", "CJemalloc", .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // Router, lanes, journal stage, acknowledger, backpressure.
+        .target(name: "Pipeline", dependencies: ["FlashSaleCore", "OrderLog", "LoadGen", "Reports"]),
+        // The command-line tool: thin, over the libraries.
+        .executableTarget(name: "flashsale", dependencies: [
+            "FlashSaleCore", "OrderLog", "LoadGen", "Reports", "Pipeline", "CJemalloc",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore"]),
+        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports"]),
+        .testTarget(name: "CLITests", dependencies: ["flashsale"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// LoadGen module: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// OrderLog module: see ARCHITECTURE.md
