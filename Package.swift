@@ -2,6 +2,9 @@
 // flashsale: a flash-sale order processor. See README.md and docs/.
 import PackageDescription
 
+/// Tests hammer shared state from many threads on purpose; Swift 5 mode keeps them readable.
+let testSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
 let package = Package(
     name: "flashsale",
     platforms: [.macOS(.v15)],
@@ -41,10 +44,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore"]),
-        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports"]),
-        .testTarget(name: "CLITests", dependencies: ["flashsale"]),
+        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore"],
+                    swiftSettings: testSettings),
+        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog"],
+                    swiftSettings: testSettings),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen"],
+                    swiftSettings: testSettings),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports"],
+                    swiftSettings: testSettings),
+        .testTarget(name: "CLITests", dependencies: ["flashsale"],
+                    swiftSettings: testSettings),
     ]
 )

@@ -1,0 +1,109 @@
+/// The active hardware holds of one lane, with their expiries on the campaign clock.
+///
+/// Owned by exactly one lane (single writer, no locks). Memory is bounded by the number of active
+/// holds, which stock bounds: a hold exists only while it holds units.
+public struct HoldBook: ~Copyable {
+    public struct Hold: Sendable {
+        public var reference: UInt64
+        public var organisation: UInt32
+        public var offer: UInt16
+        public var quantity: Int32
+        public var priceFen: Int64
+        public var expiryMillis: Int64
+        public var pieces: HoldPieces
+        @usableFromInline var generation: UInt32
+        @usableFromInline var active: Bool
+    }
+
+    @usableFromInline var slots: [Hold] = []
+    @usableFromInline var free: [Int32] = []
+    @usableFromInline var byReference: [UInt64: Int32] = [:]
+    /// Min-heap on expiry of (expiry, slot, generation); entries of ended holds are skipped lazily.
+    @usableFromInline var heap: [(expiry: Int64, slot: Int32, generation: UInt32)] = []
+
+    public init() {}
+
+    public var activeCount: Int { byReference.count }
+
+    /// The active hold created by reservation `reference`, if any.
+    @inlinable
+    public func slot(for reference: UInt64) -> Int32? { byReference[reference] }
+
+    @inlinable
+    public subscript(slot: Int32) -> Hold { slots[Int(slot)] }
+
+    /// Records a new hold; returns its slot.
+    @discardableResult
+    public mutating func insert(reference: UInt64, organisation: UInt32, offer: UInt16, quantity: Int32,
+                                priceFen: Int64, expiryMillis: Int64, pieces: HoldPieces) -> Int32 {
+        let slot: Int32
+        var generation: UInt32 = 0
+        if let f = free.popLast() {
+            slot = f
+            generation = slots[Int(f)].generation &+ 1
+        } else {
+            slot = Int32(slots.count)
+            slots.append(Hold(reference: 0, organisation: 0, offer: 0, quantity: 0, priceFen: 0, expiryMillis: 0,
+                              pieces: HoldPieces(), generation: 0, active: false))
+        }
+        slots[Int(slot)] = Hold(reference: reference, organisation: organisation, offer: offer, quantity: quantity,
+                                priceFen: priceFen, expiryMillis: expiryMillis, pieces: pieces,
+                                generation: generation, active: true)
+        byReference[reference] = slot
+        heapPush((expiryMillis, slot, generation))
+        return slot
+    }
+
+    /// Ends a hold (confirmed, cancelled or expired) and returns it.
+    @discardableResult
+    public mutating func remove(_ slot: Int32) -> Hold {
+        let hold = slots[Int(slot)]
+        slots[Int(slot)].active = false
+        byReference.removeValue(forKey: hold.reference)
+        free.append(slot)
+        return hold
+    }
+
+    /// The slot of the earliest active hold expiring at or before `t`, if any (skips ended holds).
+    public mutating func popExpired(upTo t: Int64) -> Int32? {
+        while let top = heap.first, top.expiry <= t {
+            heapPop()
+            let h = slots[Int(top.slot)]
+            if h.active && h.generation == top.generation { return top.slot }
+        }
+        return nil
+    }
+
+    /// Every active hold (for end-of-run accounting and tests).
+    public func forEachActive(_ body: (Hold) -> Void) {
+        for h in slots where h.active { body(h) }
+    }
+
+    private mutating func heapPush(_ e: (expiry: Int64, slot: Int32, generation: UInt32)) {
+        heap.append(e)
+        var i = heap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if heap[parent].expiry <= heap[i].expiry { break }
+            heap.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    private mutating func heapPop() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var i = 0
+        let n = heap.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n && heap[l].expiry < heap[m].expiry { m = l }
+            if r < n && heap[r].expiry < heap[m].expiry { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+    }
+}

@@ -1,0 +1,267 @@
+/// Decides the requests of the organisations routed to one lane.
+///
+/// One engine per lane, used by one thread at a time (its lane's serial queue): per-organisation
+/// limits, retransmit memory and holds live here with a single writer and no locks. Stock is the
+/// only shared state, reached through the `StockLedger`'s atomics.
+///
+/// Rules apply in this order, and a refused request never touches stock:
+/// retransmit (a request id seen among the organisation's last `retransmitMemory` requests gets
+/// DUPLICATE with the original outcome), sale window (buys only), offer and quantity validity,
+/// eligibility, per-organisation limit, stock.
+///
+/// Memory is O(organisations × offers) bytes for limits plus O(organisations) for retransmit
+/// memory plus O(active holds); never O(requests).
+public final class LaneEngine: @unchecked Sendable {  // confined: one lane queue at a time
+    /// How many recent request ids each organisation's retransmit memory keeps.
+    public static let retransmitMemory = 4
+
+    public let lane: Int
+    public let laneCount: Int
+    public let rules: CampaignRules
+    public let ledger: StockLedger
+    /// Organisations owned by this lane: ids with `id % laneCount == lane`, stored at `id / laneCount`.
+    public let localOrganisations: Int
+
+    @usableFromInline let recentIds: UnsafeMutablePointer<UInt64>
+    @usableFromInline let recentOutcome: UnsafeMutablePointer<UInt8>
+    @usableFromInline let recentHoldState: UnsafeMutablePointer<UInt8>
+    @usableFromInline let recentCursor: UnsafeMutablePointer<UInt8>
+    @usableFromInline let accepted: UnsafeMutablePointer<UInt8>
+    @usableFromInline var holds = HoldBook()
+
+    /// Units this lane sold, per item (lane-local; sum over lanes for totals).
+    public private(set) var soldUnits: [Int64]
+    /// Units held by this lane's active holds, per item.
+    public private(set) var heldUnits: [Int64]
+    /// Decisions made, per outcome raw value.
+    public private(set) var outcomeCounts: [Int]
+    /// Latest campaign time seen; holds expire against it.
+    public private(set) var clockMillis: Int64 = .min
+
+    @usableFromInline enum HoldState: UInt8 { case none = 0, active, confirmed, cancelled, expired }
+
+    public init(rules: CampaignRules, ledger: StockLedger, lane: Int, laneCount: Int) {
+        precondition(lane >= 0 && lane < laneCount && laneCount <= 255)
+        self.rules = rules
+        self.ledger = ledger
+        self.lane = lane
+        self.laneCount = laneCount
+        let orgs = rules.organisations.count
+        localOrganisations = orgs / laneCount + (lane < orgs % laneCount ? 1 : 0)
+        let k = Self.retransmitMemory
+        recentIds = .allocate(capacity: max(1, localOrganisations * k))
+        recentIds.initialize(repeating: 0, count: max(1, localOrganisations * k))
+        recentOutcome = .allocate(capacity: max(1, localOrganisations * k))
+        recentOutcome.initialize(repeating: 0, count: max(1, localOrganisations * k))
+        recentHoldState = .allocate(capacity: max(1, localOrganisations * k))
+        recentHoldState.initialize(repeating: 0, count: max(1, localOrganisations * k))
+        recentCursor = .allocate(capacity: max(1, localOrganisations))
+        recentCursor.initialize(repeating: 0, count: max(1, localOrganisations))
+        accepted = .allocate(capacity: max(1, localOrganisations * rules.offerCount))
+        accepted.initialize(repeating: 0, count: max(1, localOrganisations * rules.offerCount))
+        soldUnits = Array(repeating: 0, count: rules.itemCount)
+        heldUnits = Array(repeating: 0, count: rules.itemCount)
+        outcomeCounts = Array(repeating: 0, count: Outcome.count)
+    }
+
+    deinit {
+        recentIds.deallocate()
+        recentOutcome.deallocate()
+        recentHoldState.deallocate()
+        recentCursor.deallocate()
+        accepted.deallocate()
+    }
+
+    /// Active holds of this lane.
+    public var activeHolds: Int { holds.activeCount }
+
+    // MARK: - Deciding
+
+    /// Decides `r` and appends its decision to `out`, preceded by a RELEASED decision for every hold of
+    /// this lane that expired at or before `r`'s campaign time.
+    public func process(_ r: OrderRequest, into out: inout [Decision]) {
+        if r.campaignTimeMillis > clockMillis { advanceClock(to: r.campaignTimeMillis, into: &out) }
+        var d = Decision(request: r, outcome: .invalid, lane: lane)
+        decide(r, &d)
+        outcomeCounts[Int(d.outcome.rawValue)] &+= 1
+        out.append(d)
+    }
+
+    /// Decides a batch of requests in order (see `process(_:into:)`).
+    public func process(_ requests: UnsafeBufferPointer<OrderRequest>, into out: inout [Decision]) {
+        for r in requests { process(r, into: &out) }
+    }
+
+    /// Advances the lane's campaign clock to `t`, releasing every hold that expired by then.
+    public func advanceClock(to t: Int64, into out: inout [Decision]) {
+        if t > clockMillis { clockMillis = t }
+        while let slot = holds.popExpired(upTo: t) {
+            let hold = holds.remove(slot)
+            releaseUnits(of: hold)
+            let local = localIndex(hold.organisation)
+            accepted[local &* rules.offerCount &+ Int(hold.offer)] &-= 1
+            setHoldState(local: local, reference: hold.reference, .expired)
+            let d = Decision(requestId: hold.reference, campaignTimeMillis: hold.expiryMillis,
+                             organisation: hold.organisation, offer: hold.offer, kind: .expire,
+                             outcome: .released, quantity: hold.quantity, reference: hold.reference,
+                             lane: UInt8(lane))
+            outcomeCounts[Int(Outcome.released.rawValue)] &+= 1
+            out.append(d)
+        }
+    }
+
+    @usableFromInline @inline(__always)
+    func localIndex(_ org: UInt32) -> Int { Int(org) / laneCount }
+
+    @usableFromInline
+    func decide(_ r: OrderRequest, _ d: inout Decision) {
+        let orgIndex = Int(r.organisation)
+        guard r.requestId != 0, orgIndex < rules.organisations.count,
+              orgIndex % laneCount == lane else { d.outcome = .invalid; return }
+        let local = localIndex(r.organisation)
+        let k = Self.retransmitMemory
+        let ring = local &* k
+        // 1. Retransmit: the original outcome comes back, nothing is taken.
+        for i in 0..<k where recentIds[ring &+ i] == r.requestId {
+            d.outcome = .duplicate
+            d.originalOutcome = Outcome(rawValue: recentOutcome[ring &+ i]) ?? .invalid
+            return
+        }
+        decideFresh(r, local: local, &d)
+        // Remember it (the ring forgets the oldest of the organisation's last k requests).
+        let c = Int(recentCursor[local])
+        recentIds[ring &+ c] = r.requestId
+        recentOutcome[ring &+ c] = d.outcome.rawValue
+        recentHoldState[ring &+ c] = d.outcome == .held ? HoldState.active.rawValue : HoldState.none.rawValue
+        recentCursor[local] = UInt8((c &+ 1) % k)
+    }
+
+    @usableFromInline
+    func decideFresh(_ r: OrderRequest, local: Int, _ d: inout Decision) {
+        let offer = Int(r.offer)
+        switch r.kind {
+        case .buy: break
+        case .confirm, .cancel:
+            guard offer < rules.offerCount else { d.outcome = .unknownOffer; return }
+            endHold(r, local: local, &d)
+            return
+        case .expire:
+            d.outcome = .invalid
+            return
+        }
+        // 2. Window.
+        guard rules.window.contains(r.campaignTimeMillis) else { d.outcome = .outsideWindow; return }
+        // 3. Offer and quantity.
+        guard offer < rules.offerCount else { d.outcome = .unknownOffer; return }
+        guard r.quantity > 0 && r.quantity <= rules.maxQuantity[offer] else { d.outcome = .invalid; return }
+        // 4. Eligibility.
+        let org = rules.organisations[Int(r.organisation)]
+        guard org.level >= rules.minimumLevel[offer] else { d.outcome = .ineligible; return }
+        // 5. Limit.
+        let limitSlot = local &* rules.offerCount &+ offer
+        guard accepted[limitSlot] < rules.limit[offer] else { d.outcome = .limit; return }
+        // 6. Stock.
+        let qty = Int64(r.quantity)
+        let unitPrice = rules.price[offer].unitPrice(activated: org.activated)
+        if rules.isReservation[offer] {
+            var pieces = HoldPieces()
+            guard reserve(qty, offer: offer, region: Int(org.region), into: &pieces) else { d.outcome = .soldOut; return }
+            accepted[limitSlot] &+= 1
+            for i in 0..<pieces.count { heldUnits[pieces[i].item] &+= pieces[i].quantity }
+            let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
+            holds.insert(reference: r.requestId, organisation: r.organisation, offer: r.offer, quantity: r.quantity,
+                         priceFen: unitPrice &* qty, expiryMillis: expiry, pieces: pieces)
+            d.outcome = .held
+            d.priceFen = unitPrice &* qty
+            d.reference = r.requestId
+            d.holdExpiryMillis = expiry
+            d.pieces = pieces
+        } else {
+            let components = rules.bundleComponents(offer)
+            guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
+            accepted[limitSlot] &+= 1
+            for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
+            d.outcome = .accepted
+            d.priceFen = unitPrice &* qty
+        }
+    }
+
+    /// Takes `qty` units for a reservation from the candidates in preference order, or nothing.
+    @usableFromInline
+    func reserve(_ qty: Int64, offer: Int, region: Int, into pieces: inout HoldPieces) -> Bool {
+        var need = qty
+        for idx in rules.candidateRange[offer &* rules.regionCount &+ region] {
+            let item = Int(rules.candidates[idx])
+            let got = ledger.takeAvailable(need, of: item, home: lane)
+            if got > 0 {
+                guard pieces.append(item: item, quantity: got) else {
+                    ledger.release(got, of: item, to: lane)
+                    break
+                }
+                need &-= got
+                if need == 0 { return true }
+            }
+        }
+        for i in 0..<pieces.count { ledger.release(pieces[i].quantity, of: pieces[i].item, to: lane) }
+        pieces = HoldPieces()
+        return false
+    }
+
+    /// Confirm or cancel of the hold created by reservation `r.reference`.
+    @usableFromInline
+    func endHold(_ r: OrderRequest, local: Int, _ d: inout Decision) {
+        d.reference = r.reference
+        if let slot = holds.slot(for: r.reference), holds[slot].organisation == r.organisation,
+           holds[slot].offer == r.offer {
+            let hold = holds.remove(slot)
+            d.quantity = hold.quantity
+            d.priceFen = hold.priceFen
+            if r.kind == .confirm {
+                for i in 0..<hold.pieces.count {
+                    heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
+                    soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
+                }
+                setHoldState(local: local, reference: hold.reference, .confirmed)
+                d.outcome = .confirmed
+            } else {
+                releaseUnits(of: hold)
+                accepted[local &* rules.offerCount &+ Int(hold.offer)] &-= 1
+                setHoldState(local: local, reference: hold.reference, .cancelled)
+                d.outcome = .released
+            }
+            return
+        }
+        // No active hold: expired (and remembered) or never/no longer there.
+        d.outcome = holdState(local: local, reference: r.reference) == .expired && r.kind == .confirm ? .holdExpired : .noHold
+    }
+
+    func releaseUnits(of hold: HoldBook.Hold) {
+        for i in 0..<hold.pieces.count {
+            ledger.release(hold.pieces[i].quantity, of: hold.pieces[i].item, to: lane)
+            heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
+        }
+    }
+
+    func setHoldState(local: Int, reference: UInt64, _ state: HoldState) {
+        let ring = local * Self.retransmitMemory
+        for i in 0..<Self.retransmitMemory where recentIds[ring + i] == reference {
+            recentHoldState[ring + i] = state.rawValue
+        }
+    }
+
+    func holdState(local: Int, reference: UInt64) -> HoldState {
+        let ring = local * Self.retransmitMemory
+        for i in 0..<Self.retransmitMemory where recentIds[ring + i] == reference {
+            return HoldState(rawValue: recentHoldState[ring + i]) ?? .none
+        }
+        return .none
+    }
+
+    /// Accepted orders (or active-or-confirmed holds) of `organisation` on `offer`.
+    public func acceptedCount(organisation: UInt32, offer: Int) -> Int {
+        Int(accepted[localIndex(organisation) * rules.offerCount + offer])
+    }
+
+    /// Every active hold of this lane.
+    public func forEachActiveHold(_ body: (HoldBook.Hold) -> Void) { holds.forEachActive(body) }
+}
