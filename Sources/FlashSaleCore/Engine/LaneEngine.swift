@@ -265,3 +265,70 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Every active hold of this lane.
     public func forEachActiveHold(_ body: (HoldBook.Hold) -> Void) { holds.forEachActive(body) }
 }
+
+// MARK: - Rebuilding from the log
+
+extension LaneEngine {
+    /// Re-applies a journaled decision to this lane's state and to the ledger, without deciding
+    /// anything: the way a restarted run rebuilds the campaign from its segments.
+    ///
+    /// Returns false when the decision cannot be applied (the log does not belong to this campaign,
+    /// e.g. it sold stock that this campaign does not have).
+    public func replay(_ d: Decision) -> Bool {
+        if d.campaignTimeMillis > clockMillis { clockMillis = d.campaignTimeMillis }
+        let orgIndex = Int(d.organisation)
+        let known = orgIndex < rules.organisations.count && orgIndex % laneCount == lane
+        let local = known ? localIndex(d.organisation) : 0
+        func remember() {
+            guard known, d.requestId != 0, d.kind != .expire, d.outcome != .duplicate, d.outcome != .overload else { return }
+            let ring = local &* Self.retransmitMemory
+            let c = Int(recentCursor[local])
+            recentIds[ring &+ c] = d.requestId
+            recentOutcome[ring &+ c] = d.outcome.rawValue
+            recentHoldState[ring &+ c] = d.outcome == .held ? HoldState.active.rawValue : HoldState.none.rawValue
+            recentCursor[local] = UInt8((c &+ 1) % Self.retransmitMemory)
+        }
+        switch d.outcome {
+        case .accepted:
+            guard known, Int(d.offer) < rules.offerCount, !rules.isReservation[Int(d.offer)] else { return false }
+            let components = rules.bundleComponents(Int(d.offer))
+            guard ledger.takeAll(components, times: Int64(d.quantity), home: lane) else { return false }
+            for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* Int64(d.quantity) }
+            accepted[local &* rules.offerCount &+ Int(d.offer)] &+= 1
+            remember()
+        case .held:
+            guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
+            for i in 0..<d.pieces.count {
+                let p = d.pieces[i]
+                guard p.item < rules.itemCount, ledger.take(p.quantity, of: p.item, home: lane) else {
+                    for j in 0..<i { ledger.release(d.pieces[j].quantity, of: d.pieces[j].item, to: lane) }
+                    return false
+                }
+            }
+            for i in 0..<d.pieces.count { heldUnits[d.pieces[i].item] &+= d.pieces[i].quantity }
+            accepted[local &* rules.offerCount &+ Int(d.offer)] &+= 1
+            holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
+                         priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
+            remember()
+        case .confirmed, .released:
+            guard known, let slot = holds.slot(for: d.reference) else { return false }
+            let hold = holds.remove(slot)
+            if d.outcome == .confirmed {
+                for i in 0..<hold.pieces.count {
+                    heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
+                    soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
+                }
+                remember()
+                setHoldState(local: local, reference: hold.reference, .confirmed)
+            } else {
+                releaseUnits(of: hold)
+                accepted[local &* rules.offerCount &+ Int(hold.offer)] &-= 1
+                remember()
+                setHoldState(local: local, reference: hold.reference, d.kind == .expire ? .expired : .cancelled)
+            }
+        default:
+            remember()
+        }
+        return true
+    }
+}

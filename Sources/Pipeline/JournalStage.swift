@@ -1,0 +1,129 @@
+import Dispatch
+import FlashSaleCore
+import OrderLog
+import Reports
+
+/// The journal and the acknowledger: one serial queue that encodes every decided batch into the
+/// segment writer, applies the durability policy, and acknowledges batches once the durable
+/// watermark covers them (recording latency, counting outcomes, recycling the batch).
+///
+/// All its state is touched only on `queue` (single writer, no locks).
+final class JournalStage: @unchecked Sendable {  // confined to `queue`
+    let queue = DispatchQueue(label: "flashsale.journal", qos: .userInteractive)
+    let writer: SegmentWriter
+    let pools: [BatchPool]
+    let pace: PipelineOptions.Pace
+    let runStartNanos: UInt64
+    let offerCount: Int
+
+    private var records: UnsafeMutableBufferPointer<OrderRecord>
+    private var pending: [LaneBatch] = []
+    private var pendingHead = 0
+    private(set) var failure: Error?
+
+    // Acknowledged results.
+    private(set) var latency: [LatencyRecorder]
+    private(set) var outcomeCounts = [Int](repeating: 0, count: Outcome.count)
+    private(set) var acknowledged = 0
+    private(set) var soldOutAtNanos: [UInt64?]
+    private(set) var soldOutOffers = 0
+    private(set) var maxCampaignTime: Int64 = .min
+
+    init(writer: SegmentWriter, pools: [BatchPool], pace: PipelineOptions.Pace, runStartNanos: UInt64,
+         offerCount: Int, batchCapacity: Int) {
+        self.writer = writer
+        self.pools = pools
+        self.pace = pace
+        self.runStartNanos = runStartNanos
+        self.offerCount = offerCount
+        records = .allocate(capacity: batchCapacity + 256)
+        latency = Array(repeating: LatencyRecorder(), count: pools.count)
+        soldOutAtNanos = Array(repeating: nil, count: offerCount)
+        pending.reserveCapacity(pools.count * 128)
+    }
+
+    deinit { records.deallocate() }
+
+    /// Journals one decided batch (on `queue`).
+    func submit(_ batch: LaneBatch) {
+        guard failure == nil else {
+            // The writer failed: nothing more is acknowledged. The batch is recycled unacknowledged.
+            pools[batch.lane].release(batch)
+            return
+        }
+        let n = batch.decisions.count
+        if records.count < n {
+            records.deallocate()
+            records = .allocate(capacity: n * 2)
+        }
+        batch.decisions.withUnsafeBufferPointer { ds in
+            for i in 0..<n { records[i] = OrderRecord(ds[i]) }
+        }
+        do {
+            try writer.append(UnsafeMutableBufferPointer(rebasing: records[0..<n]))
+            batch.lastSequence = writer.nextSequence &- 1
+            pending.append(batch)
+            acknowledge(upTo: try writer.commit())
+        } catch {
+            failure = error
+            pending.append(batch)
+        }
+    }
+
+    /// Group-commit tick and end of run: fsync what is written and acknowledge it.
+    func syncAndAcknowledge() {
+        guard failure == nil, pendingHead < pending.count else { return }
+        do { acknowledge(upTo: try writer.syncNow()) } catch { failure = error }
+    }
+
+    /// Acknowledges every pending batch whose decisions are all at or below `watermark`.
+    private func acknowledge(upTo watermark: UInt64) {
+        guard pendingHead < pending.count else { return }
+        let now = monotonicNanos()
+        while pendingHead < pending.count, pending[pendingHead].lastSequence <= watermark {
+            let batch = pending[pendingHead]
+            pendingHead += 1
+            record(batch, ackNanos: now)
+            pools[batch.lane].release(batch)
+        }
+        if pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        }
+    }
+
+    private func record(_ batch: LaneBatch, ackNanos: UInt64) {
+        var requests: UInt64 = 0
+        batch.decisions.withUnsafeBufferPointer { ds in
+            for d in ds {
+                outcomeCounts[Int(d.outcome.rawValue)] &+= 1
+                if d.campaignTimeMillis > maxCampaignTime { maxCampaignTime = d.campaignTimeMillis }
+                if d.kind == .expire { continue }
+                requests &+= 1
+                if pace == .open {
+                    let intended = runStartNanos &+ d.intendedSendNanos
+                    latency[batch.lane].record(nanos: ackNanos > intended ? ackNanos &- intended : 0)
+                }
+                if d.outcome == .soldOut, Int(d.offer) < offerCount, soldOutAtNanos[Int(d.offer)] == nil {
+                    soldOutAtNanos[Int(d.offer)] = ackNanos &- runStartNanos
+                    soldOutOffers += 1
+                }
+            }
+        }
+        if pace == .max, requests > 0 {
+            latency[batch.lane].record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
+        }
+        acknowledged &+= batch.decisions.count
+    }
+
+    /// Counts OVERLOAD decisions made by the router (never journaled: they never reached a lane).
+    func countShed(_ n: Int) { outcomeCounts[Int(Outcome.overload.rawValue)] &+= n }
+
+    var mergedLatency: LatencyRecorder {
+        var all = LatencyRecorder()
+        for l in latency { all.merge(l) }
+        return all
+    }
+
+    var unacknowledgedBatches: Int { pending.count - pendingHead }
+}

@@ -1,0 +1,64 @@
+import FlashSaleCore
+import Synchronization
+
+/// A batch of requests for one lane and, once decided, their decisions.
+///
+/// Batches are recycled through their lane's `BatchPool`: allocated once, reused for the whole run,
+/// so no stage allocates per order. Ownership moves source → lane → journal → pool; only one stage
+/// touches a batch at a time, which is why the unchecked Sendable is sound.
+final class LaneBatch: @unchecked Sendable {
+    let lane: Int
+    let requests: UnsafeMutableBufferPointer<OrderRequest>
+    var count = 0
+    var decisions: [Decision]
+    /// Monotonic time the batch was handed to its lane (queueing latency in `--rate max`).
+    var dispatchedNanos: UInt64 = 0
+    /// Highest sequence the journal gave this batch's decisions.
+    var lastSequence: UInt64 = 0
+
+    init(lane: Int, capacity: Int) {
+        self.lane = lane
+        requests = .allocate(capacity: capacity)
+        decisions = []
+        decisions.reserveCapacity(capacity + 64)
+    }
+
+    deinit { requests.deallocate() }
+
+    var isFull: Bool { count == requests.count }
+}
+
+/// A fixed set of batches for one lane. Its size bounds the lane's in-flight work: when every batch
+/// is out, the source either waits (policy `wait`) or sheds (policy `shed`).
+final class BatchPool: @unchecked Sendable {  // free list behind a Mutex, counted by a semaphore
+    private let free: Mutex<[LaneBatch]>
+    private let available: DispatchSemaphoreBox
+
+    init(lane: Int, batches: Int, capacity: Int) {
+        free = Mutex((0..<batches).map { _ in LaneBatch(lane: lane, capacity: capacity) })
+        available = DispatchSemaphoreBox(value: batches)
+    }
+
+    /// A free batch, waiting for one if `wait`; nil when none is free and `wait` is false.
+    func acquire(wait: Bool) -> LaneBatch? {
+        if wait { available.wait() } else if !available.tryWait() { return nil }
+        return free.withLock { $0.removeLast() }
+    }
+
+    func release(_ batch: LaneBatch) {
+        batch.count = 0
+        batch.decisions.removeAll(keepingCapacity: true)
+        free.withLock { $0.append(batch) }
+        available.signal()
+    }
+}
+
+import Dispatch
+
+final class DispatchSemaphoreBox: @unchecked Sendable {
+    let semaphore: DispatchSemaphore
+    init(value: Int) { semaphore = DispatchSemaphore(value: value) }
+    func wait() { semaphore.wait() }
+    func tryWait() -> Bool { semaphore.wait(timeout: .now()) == .success }
+    func signal() { semaphore.signal() }
+}

@@ -1,0 +1,263 @@
+import Dispatch
+import FlashSaleCore
+import Foundation
+import OrderLog
+import Reports
+import Synchronization
+
+/// Why a run could not complete.
+public enum PipelineError: Error, CustomStringConvertible {
+    /// The segment directory holds records this campaign cannot apply (another campaign's log).
+    case logDoesNotMatchCampaign(directory: String, sequence: UInt64, detail: String)
+    /// The journal failed (disk full, I/O error): decisions after the failure were not acknowledged.
+    case journalFailed(underlying: Error, acknowledged: Int)
+
+    public var description: String {
+        switch self {
+        case .logDoesNotMatchCampaign(let dir, let seq, let detail):
+            "\(dir): record \(seq) does not fit this campaign (\(detail)); use an empty --segments directory or the profile that wrote it"
+        case .journalFailed(let e, let acked):
+            "journal failed after \(acked) acknowledged decisions: \(e)"
+        }
+    }
+}
+
+/// The outcome of one run: counts, latency, stock, journal figures. Everything reports need.
+public struct PipelineResult: Sendable {
+    public var wallNanos: UInt64
+    public var offered: Int
+    public var shed: Int
+    public var sourceWaitNanos: UInt64
+    public var decisions: Int
+    public var outcomeCounts: [Int]
+    public var latency: LatencyRecorder
+    public var soldOutAtNanos: [UInt64?]
+    public var soldUnits: [Int64]
+    public var heldUnits: [Int64]
+    public var remainingUnits: [Int64]
+    public var minShardUnits: [Int64]
+    public var writer: WriterStats
+    public var recovery: RecoveryReport
+    public var resumedRecords: Int
+    /// Sequence of the last record before this run (0 for a fresh directory).
+    public var resumedLastSequence: UInt64
+    public var durableWatermark: UInt64
+    public var segmentsDirectory: String
+    public var lastCampaignTimeMillis: Int64
+}
+
+/// Live figures, delivered once per `progressInterval` on the journal's queue.
+public struct ProgressSnapshot: Sendable {
+    public var elapsedSeconds: Double
+    public var offered: Int
+    public var acknowledged: Int
+    public var accepted: Int
+    public var soldOutOffers: Int
+    public var p99Micros: UInt64
+    public var durableWatermark: UInt64
+}
+
+/// The Dispatch pipeline: source → router (organisation id) → W lanes (one serial queue each) →
+/// journal (segment writer, durability) → acknowledger.
+///
+/// Every hop moves a batch; no stage allocates, dispatches or locks per order. In-flight work is
+/// bounded by each lane's batch pool: when it is exhausted the source sheds (OVERLOAD) or waits.
+/// After `run` returns, stock is quiescent and `initial = remaining + held + sold` can be checked.
+public final class OrderPipeline {
+    public let rules: CampaignRules
+    public let options: PipelineOptions
+    public let ledger: StockLedger
+    public let engines: [LaneEngine]
+
+    public init(rules: CampaignRules, options: PipelineOptions) {
+        precondition(options.lanes >= 1 && options.lanes <= 64, "lanes must be 1...64")
+        self.rules = rules
+        self.options = options
+        ledger = StockLedger(initial: rules.campaign.items.map(\.initial), shardCount: options.lanes)
+        engines = (0..<options.lanes).map { LaneEngine(rules: rules, ledger: ledger, lane: $0, laneCount: options.lanes) }
+    }
+
+    /// Runs `source` to the end through the pipeline and returns what happened.
+    /// - Parameter progress: called on the journal's queue every `options.progressInterval` seconds.
+    public func run(source: RequestSource, progress: (@Sendable (ProgressSnapshot) -> Void)? = nil) throws -> PipelineResult {
+        let lanes = options.lanes
+        let directory = options.segmentsDirectory ?? Self.temporaryDirectory()
+        let writer = try SegmentWriter(directory: directory, options: options.writer)
+
+        // Restart: rebuild the campaign from what the directory already holds.
+        let (resumed, resumedLast, resumedClock) = try rebuild(from: directory, lastSequence: writer.nextSequence &- 1)
+
+        let pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
+        let laneQueues = (0..<lanes).map { DispatchQueue(label: "flashsale.lane\($0)", qos: .userInteractive) }
+        let start = monotonicNanos()
+        let journal = JournalStage(writer: writer, pools: pools, pace: options.pace, runStartNanos: start,
+                                   offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
+        let offeredCounter = Atomic<Int>(0)
+        let engines = self.engines
+
+        // Group commit for `batch` durability when traffic pauses; progress reports.
+        var timers: [DispatchSourceTimer] = []
+        if options.writer.durability == .batch {
+            let t = DispatchSource.makeTimerSource(queue: journal.queue)
+            let ms = max(1, options.writer.groupCommitMillis)
+            t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(ms))
+            t.setEventHandler { journal.syncAndAcknowledge() }
+            t.resume()
+            timers.append(t)
+        }
+        if let every = options.progressInterval, let progress {
+            let t = DispatchSource.makeTimerSource(queue: journal.queue)
+            t.schedule(deadline: .now() + every, repeating: every)
+            t.setEventHandler { [unowned(unsafe) offeredCounter] in
+                progress(ProgressSnapshot(
+                    elapsedSeconds: Double(monotonicNanos() - start) / 1e9,
+                    offered: offeredCounter.load(ordering: .relaxed), acknowledged: journal.acknowledged,
+                    accepted: journal.outcomeCounts[Int(Outcome.accepted.rawValue)] + journal.outcomeCounts[Int(Outcome.held.rawValue)],
+                    soldOutOffers: journal.soldOutOffers, p99Micros: journal.mergedLatency.micros(atPercentile: 99),
+                    durableWatermark: journal.writer.durableWatermark))
+            }
+            t.resume()
+            timers.append(t)
+        }
+
+        func dispatch(_ batch: LaneBatch) {
+            batch.dispatchedNanos = monotonicNanos()
+            let engine = engines[batch.lane]
+            laneQueues[batch.lane].async {
+                engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
+                journal.queue.async { journal.submit(batch) }
+            }
+        }
+
+        // Source and router, on this thread.
+        let chunk = UnsafeMutableBufferPointer<OrderRequest>.allocate(capacity: 16_384)
+        defer { chunk.deallocate() }
+        var current = [LaneBatch?](repeating: nil, count: lanes)
+        var offered = 0, shed = 0
+        var waitNanos: UInt64 = 0
+        let wait = options.overloadPolicy == .wait || options.pace == .max
+        let flushNanos = UInt64(options.flushMicros) * 1000
+        var skipBefore = resumed > 0 ? resumedClock : Int64.min
+        var rebase: UInt64? = resumed > 0 ? nil : 0
+
+        func route(_ r: OrderRequest) {
+            let lane = Int(r.organisation % UInt32(lanes))
+            if current[lane] == nil {
+                let t0 = wait ? monotonicNanos() : 0
+                current[lane] = pools[lane].acquire(wait: wait)
+                if wait { waitNanos &+= monotonicNanos() &- t0 }
+                if current[lane] == nil { shed += 1; return }
+            }
+            let b = current[lane]!
+            b.requests[b.count] = r
+            b.count &+= 1
+            if b.isFull {
+                dispatch(b)
+                current[lane] = nil
+            }
+        }
+        func flushAll() {
+            for lane in 0..<lanes { if let b = current[lane], b.count > 0 { dispatch(b); current[lane] = nil } }
+        }
+
+        var lastShedReported = 0
+        while true {
+            let n = source.fill(chunk)
+            if n == 0 { break }
+            var i = 0
+            while i < n {
+                var r = chunk[i]
+                i += 1
+                // A restarted campaign continues after the last journaled campaign time.
+                if r.campaignTimeMillis <= skipBefore { continue }
+                skipBefore = .min
+                if rebase == nil { rebase = r.intendedSendNanos }
+                r.intendedSendNanos &-= rebase!
+                if options.pace == .open {
+                    let due = start &+ r.intendedSendNanos
+                    if due > monotonicNanos() &+ flushNanos {
+                        flushAll()
+                        if shed > lastShedReported {
+                            let s = shed - lastShedReported
+                            lastShedReported = shed
+                            journal.queue.async { journal.countShed(s) }
+                        }
+                        sleep(until: due &- flushNanos / 2)
+                    }
+                }
+                offered &+= 1
+                route(r)
+            }
+            offeredCounter.store(offered, ordering: .relaxed)
+        }
+        flushAll()
+        if shed > lastShedReported { let s = shed - lastShedReported; journal.queue.async { journal.countShed(s) } }
+
+        // Drain the lanes, then release every hold that expired by the campaign's last instant.
+        for q in laneQueues { q.sync {} }
+        let endClock = journal.queue.sync { journal.maxCampaignTime }
+        let lastClock = max(endClock, engines.map(\.clockMillis).max() ?? .min, resumedClock)
+        for lane in 0..<lanes {
+            let b = pools[lane].acquire(wait: true)!
+            laneQueues[lane].sync { engines[lane].advanceClock(to: lastClock, into: &b.decisions) }
+            if b.decisions.isEmpty { pools[lane].release(b) } else { b.dispatchedNanos = monotonicNanos(); journal.queue.async { journal.submit(b) } }
+        }
+        let (failure, sealError): (Error?, Error?) = journal.queue.sync {
+            journal.syncAndAcknowledge()
+            for t in timers { t.cancel() }
+            var sealError: Error?
+            if journal.failure == nil { do { try writer.close() } catch { sealError = error } }
+            return (journal.failure, sealError)
+        }
+        let end = monotonicNanos()
+        if let failure = failure ?? sealError {
+            throw PipelineError.journalFailed(underlying: failure, acknowledged: journal.acknowledged)
+        }
+        offeredCounter.store(offered, ordering: .relaxed)
+
+        let items = rules.itemCount
+        return journal.queue.sync {
+            PipelineResult(
+                wallNanos: end - start, offered: offered, shed: shed, sourceWaitNanos: waitNanos,
+                decisions: journal.acknowledged, outcomeCounts: journal.outcomeCounts, latency: journal.mergedLatency,
+                soldOutAtNanos: journal.soldOutAtNanos,
+                soldUnits: (0..<items).map { i in engines.reduce(0) { $0 + $1.soldUnits[i] } },
+                heldUnits: (0..<items).map { i in engines.reduce(0) { $0 + $1.heldUnits[i] } },
+                remainingUnits: (0..<items).map { ledger.remaining($0) },
+                minShardUnits: (0..<items).map { i in (0..<lanes).map { ledger.remaining(i, shard: $0) }.min() ?? 0 },
+                writer: writer.stats, recovery: writer.recovery, resumedRecords: resumed,
+                resumedLastSequence: resumedLast, durableWatermark: writer.durableWatermark,
+                segmentsDirectory: directory, lastCampaignTimeMillis: lastClock)
+        }
+    }
+
+    /// Applies every record already in `directory` to the engines. Returns (records, last sequence, last campaign time).
+    private func rebuild(from directory: String, lastSequence: UInt64) throws -> (Int, UInt64, Int64) {
+        guard lastSequence > 0 else { return (0, 0, .min) }
+        let reader = try SegmentReader(directory: directory)
+        var count = 0
+        var clock = Int64.min
+        var bad: (UInt64, String)?
+        try reader.forEachRecord { record in
+            guard bad == nil else { return }
+            guard let d = Decision(record) else { bad = (record.sequence, "unknown outcome or kind code"); return }
+            let lane = Int(d.organisation % UInt32(options.lanes))
+            if d.outcome == .overload { return }
+            guard engines[lane].replay(d) else {
+                bad = (record.sequence, "\(d.outcome) of offer \(d.offer) by organisation \(d.organisation) cannot be applied")
+                return
+            }
+            count += 1
+            clock = max(clock, d.campaignTimeMillis)
+        }
+        if let bad { throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: bad.0, detail: bad.1) }
+        // Holds that expired before the crash without a journaled release are released (and journaled)
+        // by the first request after `clock`, or at the end of this run.
+        return (count, lastSequence, clock)
+    }
+
+    static func temporaryDirectory() -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        return "\(base)/flashsale-\(getpid())-\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000)"
+    }
+}

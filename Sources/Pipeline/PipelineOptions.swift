@@ -1,0 +1,42 @@
+import OrderLog
+
+/// How a run drives the pipeline.
+public struct PipelineOptions: Sendable {
+    /// `open`: each request is sent at its intended time (open model, latency from the intended time).
+    /// `max`: as fast as the pipeline allows (latency is queueing time inside the pipeline).
+    public enum Pace: String, Sendable { case open, max }
+
+    /// What happens when a lane has no free batch (its in-flight work is at the bound).
+    /// `shed`: the requests are refused with OVERLOAD and never reach the lane (open model only).
+    /// `wait`: the source waits for room, falling behind its schedule (latency shows it).
+    public enum OverloadPolicy: String, Sendable, CaseIterable { case shed, wait }
+
+    public var lanes: Int
+    public var pace: Pace
+    public var overloadPolicy: OverloadPolicy
+    /// Where segments go. nil: a temporary directory, removed after the run.
+    public var segmentsDirectory: String?
+    public var writer: SegmentWriterOptions
+    /// Requests per lane batch.
+    public var batchCapacity: Int
+    /// Batches per lane: bounds in-flight work (and memory) per lane.
+    public var batchesPerLane: Int
+    /// Open model: requests due within this window are dispatched together.
+    public var flushMicros: Int
+    /// Progress callback period, seconds (nil: none).
+    public var progressInterval: Double?
+
+    public init(lanes: Int, pace: Pace = .open, overloadPolicy: OverloadPolicy? = nil, segmentsDirectory: String? = nil,
+                writer: SegmentWriterOptions = SegmentWriterOptions(), batchCapacity: Int? = nil,
+                batchesPerLane: Int? = nil, flushMicros: Int = 250, progressInterval: Double? = nil) {
+        self.lanes = lanes
+        self.pace = pace
+        self.overloadPolicy = overloadPolicy ?? (pace == .max ? .wait : .shed)
+        self.segmentsDirectory = segmentsDirectory
+        self.writer = writer
+        self.batchCapacity = batchCapacity ?? (pace == .max ? 8192 : 1024)
+        self.batchesPerLane = batchesPerLane ?? (pace == .max ? 6 : 64)
+        self.flushMicros = flushMicros
+        self.progressInterval = progressInterval
+    }
+}

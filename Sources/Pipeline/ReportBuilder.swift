@@ -1,0 +1,87 @@
+import FlashSaleCore
+import OrderLog
+import Foundation
+import Reports
+
+/// Turns a run's result into its `RunReport`, checking the invariants from the ledger and from the
+/// segments read back.
+public enum ReportBuilder {
+    public static func build(profile: String, seed: UInt64, options: PipelineOptions, rules: CampaignRules,
+                             result: PipelineResult, audit: SegmentAudit?, keepSegments: Bool) -> RunReport {
+        let items = rules.campaign.items
+        var invariants = RunReport.Invariants()
+        for i in items.indices {
+            let r = result.remainingUnits[i], s = result.soldUnits[i], h = result.heldUnits[i]
+            if r < 0 || result.minShardUnits[i] < 0 || s > items[i].initial { invariants.oversold += 1 }
+            if r + h + s != items[i].initial { invariants.conservationViolations += 1 }
+        }
+        if let audit {
+            invariants.checkedSegments = true
+            for i in items.indices where audit.soldUnits[i] != result.soldUnits[i] || audit.heldUnits[i] != result.heldUnits[i] {
+                invariants.segmentMismatches += 1
+            }
+            invariants.segmentMismatches += audit.problems.count
+            for o in Outcome.allCases where o != .overload && audit.outcomeCounts[Int(o.rawValue)] != result.outcomeCounts[Int(o.rawValue)] {
+                invariants.outcomeMismatches += 1
+            }
+        }
+        var offers: [RunReport.OfferLine] = []
+        for (o, offer) in rules.campaign.offers.enumerated() {
+            var initial: Int64 = 0, remaining: Int64 = 0
+            let kind: String
+            switch offer.kind {
+            case .bundle(let cs):
+                kind = "bundle"
+                initial = cs.map { items[$0.item].initial / $0.quantityPerUnit }.min() ?? 0
+                remaining = cs.map { max(0, result.remainingUnits[$0.item]) / $0.quantityPerUnit }.min() ?? 0
+            case .reservation(let model, _):
+                kind = "reservation"
+                for (i, item) in items.enumerated() {
+                    if case .hardware(let m, _, _, _) = item.kind, m == model {
+                        initial += item.initial
+                        remaining += result.remainingUnits[i]
+                    }
+                }
+            }
+            offers.append(.init(id: offer.name, kind: kind, initial: initial, sold: audit?.offerSold[o] ?? 0,
+                                held: audit?.offerHeld[o] ?? 0, remaining: remaining,
+                                soldOutAtSeconds: result.soldOutAtNanos[o].map { Double($0) / 1e9 }))
+        }
+        let itemLines = items.indices.map {
+            RunReport.ItemLine(id: items[$0].name, initial: items[$0].initial, sold: result.soldUnits[$0],
+                               held: result.heldUnits[$0], remaining: result.remainingUnits[$0])
+        }
+        var outcomes: [String: Int] = [:]
+        for o in Outcome.allCases { outcomes[o.name] = result.outcomeCounts[Int(o.rawValue)] }
+        let seconds = Double(result.wallNanos) / 1e9
+        let decisions = result.outcomeCounts.reduce(0, +)
+        let w = result.writer
+        let onDisk = directoryUsage(result.segmentsDirectory)
+        return RunReport(
+            profile: profile, seed: seed, lanes: options.lanes, durationSeconds: seconds, requests: result.offered,
+            decisionsPerSecond: seconds > 0 ? Double(decisions) / seconds : 0, decisions: decisions, outcomes: outcomes,
+            latencyMicros: .init(kind: options.pace == .open ? "acknowledgement" : "queueing", recorder: result.latency),
+            offers: offers, items: itemLines, invariants: invariants,
+            segments: .init(dir: keepSegments ? result.segmentsDirectory : nil, files: onDisk.files, bytes: onDisk.bytes,
+                            records: Int(w.records), rawBytes: Int(w.rawBytes),
+                            compressionRatio: w.compressedBytes > 0 ? Double(w.rawBytes) / Double(w.compressedBytes) : 0,
+                            durability: options.writer.durability.rawValue, fsyncs: Int(w.fsyncs)),
+            memory: MemoryStats.current(),
+            load: .init(mode: options.pace.rawValue, overloadPolicy: options.overloadPolicy.rawValue, offered: result.offered,
+                        offeredPerSecond: seconds > 0 ? Double(result.offered) / seconds : 0, shed: result.shed,
+                        sourceWaitSeconds: Double(result.sourceWaitNanos) / 1e9),
+            resumedRecords: result.resumedRecords)
+    }
+
+    /// Segment files in `dir` and their total size.
+    public static func directoryUsage(_ dir: String) -> (files: Int, bytes: Int) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return (0, 0) }
+        var files = 0, bytes = 0
+        for name in names where name.hasSuffix(".seg") {
+            files += 1
+            bytes += ((try? fm.attributesOfItem(atPath: dir + "/" + name))?[.size] as? Int) ?? 0
+        }
+        return (files, bytes)
+    }
+}

@@ -1,0 +1,62 @@
+import FlashSaleCore
+import OrderLog
+
+/// Stock and outcomes rebuilt from a segment directory alone: the independent check a run makes
+/// on what it journaled (and what `segments stats` shows).
+public struct SegmentAudit: Sendable {
+    /// Per item: units sold (ACCEPTED bundles, CONFIRMED holds) and held (active holds at the end).
+    public var soldUnits: [Int64]
+    public var heldUnits: [Int64]
+    /// Per offer, in units of the offer (bundles ordered, hardware units).
+    public var offerSold: [Int64]
+    public var offerHeld: [Int64]
+    /// Outcome counts of records after `countingAfter`.
+    public var outcomeCounts: [Int]
+    public var records: Int
+    /// Records that contradict the campaign or each other (e.g. a confirm of a hold never journaled).
+    public var problems: [String]
+
+    public static func read(directory: String, rules: CampaignRules, countingAfter: UInt64 = 0) throws -> SegmentAudit {
+        var audit = SegmentAudit(soldUnits: Array(repeating: 0, count: rules.itemCount),
+                                 heldUnits: Array(repeating: 0, count: rules.itemCount),
+                                 offerSold: Array(repeating: 0, count: rules.offerCount),
+                                 offerHeld: Array(repeating: 0, count: rules.offerCount),
+                                 outcomeCounts: Array(repeating: 0, count: Outcome.count), records: 0, problems: [])
+        var holds: [UInt64: (offer: Int, quantity: Int64, pieces: HoldPieces)] = [:]
+        let reader = try SegmentReader(directory: directory)
+        try reader.forEachRecord { record in
+            audit.records += 1
+            guard let d = Decision(record) else {
+                audit.problems.append("record \(record.sequence): unknown outcome or kind code"); return
+            }
+            if record.sequence > countingAfter { audit.outcomeCounts[Int(d.outcome.rawValue)] += 1 }
+            let offer = Int(d.offer)
+            switch d.outcome {
+            case .accepted:
+                guard offer < rules.offerCount else { audit.problems.append("record \(record.sequence): unknown offer \(offer)"); return }
+                for c in rules.bundleComponents(offer) { audit.soldUnits[c.item] += c.quantityPerUnit * Int64(d.quantity) }
+                audit.offerSold[offer] += Int64(d.quantity)
+            case .held:
+                guard offer < rules.offerCount else { audit.problems.append("record \(record.sequence): unknown offer \(offer)"); return }
+                for i in 0..<d.pieces.count where d.pieces[i].item < rules.itemCount {
+                    audit.heldUnits[d.pieces[i].item] += d.pieces[i].quantity
+                }
+                holds[d.requestId] = (offer, d.pieces.totalQuantity, d.pieces)
+                audit.offerHeld[offer] += d.pieces.totalQuantity
+            case .confirmed, .released:
+                guard let h = holds.removeValue(forKey: d.reference) else {
+                    audit.problems.append("record \(record.sequence): \(d.outcome) of hold \(d.reference) that is not active"); return
+                }
+                for i in 0..<h.pieces.count {
+                    audit.heldUnits[h.pieces[i].item] -= h.pieces[i].quantity
+                    if d.outcome == .confirmed { audit.soldUnits[h.pieces[i].item] += h.pieces[i].quantity }
+                }
+                audit.offerHeld[h.offer] -= h.quantity
+                if d.outcome == .confirmed { audit.offerSold[h.offer] += h.quantity }
+            default:
+                break
+            }
+        }
+        return audit
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+
+/// Everything a run reports, as written by `--report FILE.json` (schema: docs/report.md).
+///
+/// The keys named in ARCHITECTURE.md are a contract: they always exist. Keys may be added.
+public struct RunReport: Codable, Sendable, Equatable {
+    public struct Latency: Codable, Sendable, Equatable {
+        /// `acknowledgement`: ack time − intended send time (open model, paced runs).
+        /// `queueing`: ack time − time the request entered the pipeline (`--rate max`).
+        public var kind: String
+        public var count: UInt64
+        public var p50: UInt64
+        public var p90: UInt64
+        public var p99: UInt64
+        public var p999: UInt64
+        public var p9999: UInt64
+        public var max: UInt64
+        public var mean: Double
+
+        public init(kind: String, recorder: LatencyRecorder) {
+            self.kind = kind
+            count = recorder.count
+            p50 = recorder.micros(atPercentile: 50)
+            p90 = recorder.micros(atPercentile: 90)
+            p99 = recorder.micros(atPercentile: 99)
+            p999 = recorder.micros(atPercentile: 99.9)
+            p9999 = recorder.micros(atPercentile: 99.99)
+            max = recorder.maxMicros
+            mean = (recorder.meanMicros * 10).rounded() / 10
+        }
+    }
+
+    /// One offer, in units of the offer (a bundle's units are whole bundles).
+    public struct OfferLine: Codable, Sendable, Equatable {
+        public var id: String
+        public var kind: String
+        public var initial: Int64
+        public var sold: Int64
+        public var held: Int64
+        public var remaining: Int64
+        /// Seconds into the run of the first SOLD_OUT decision, if any.
+        public var soldOutAtSeconds: Double?
+        public init(id: String, kind: String, initial: Int64, sold: Int64, held: Int64, remaining: Int64, soldOutAtSeconds: Double?) {
+            self.id = id
+            self.kind = kind
+            self.initial = initial
+            self.sold = sold
+            self.held = held
+            self.remaining = remaining
+            self.soldOutAtSeconds = soldOutAtSeconds
+        }
+    }
+
+    /// One stock item: the unit of conservation (`initial = remaining + held + sold`).
+    public struct ItemLine: Codable, Sendable, Equatable {
+        public var id: String
+        public var initial: Int64
+        public var sold: Int64
+        public var held: Int64
+        public var remaining: Int64
+        public init(id: String, initial: Int64, sold: Int64, held: Int64, remaining: Int64) {
+            self.id = id
+            self.initial = initial
+            self.sold = sold
+            self.held = held
+            self.remaining = remaining
+        }
+    }
+
+    public struct Invariants: Codable, Sendable, Equatable {
+        /// Items whose stock went below zero or sold more than they had.
+        public var oversold: Int
+        /// Items where initial ≠ remaining + held + sold, from the ledger.
+        public var conservationViolations: Int
+        /// Whether the segments written were read back and checked too.
+        public var checkedSegments: Bool
+        /// Items whose sold/held units rebuilt from the segments differ from the ledger's.
+        public var segmentMismatches: Int
+        /// Outcomes whose counts in the segments differ from the counts reported.
+        public var outcomeMismatches: Int
+        public var passed: Bool { oversold == 0 && conservationViolations == 0 && segmentMismatches == 0 && outcomeMismatches == 0 }
+        public init(oversold: Int = 0, conservationViolations: Int = 0, checkedSegments: Bool = false,
+                    segmentMismatches: Int = 0, outcomeMismatches: Int = 0) {
+            self.oversold = oversold
+            self.conservationViolations = conservationViolations
+            self.checkedSegments = checkedSegments
+            self.segmentMismatches = segmentMismatches
+            self.outcomeMismatches = outcomeMismatches
+        }
+    }
+
+    public struct Segments: Codable, Sendable, Equatable {
+        public var dir: String?
+        public var files: Int
+        public var bytes: Int
+        public var records: Int
+        public var rawBytes: Int
+        public var compressionRatio: Double
+        public var durability: String
+        public var fsyncs: Int
+        public init(dir: String?, files: Int, bytes: Int, records: Int, rawBytes: Int, compressionRatio: Double, durability: String, fsyncs: Int) {
+            self.dir = dir
+            self.files = files
+            self.bytes = bytes
+            self.records = records
+            self.rawBytes = rawBytes
+            self.compressionRatio = compressionRatio
+            self.durability = durability
+            self.fsyncs = fsyncs
+        }
+    }
+
+    public struct Load: Codable, Sendable, Equatable {
+        /// `open` (paced on intended send times) or `max` (as fast as possible).
+        public var mode: String
+        /// `shed` (OVERLOAD outcome) or `wait` (the source slows down) when the pipeline is full.
+        public var overloadPolicy: String
+        public var offered: Int
+        public var offeredPerSecond: Double
+        public var shed: Int
+        /// Seconds the source spent waiting for room (policy `wait`).
+        public var sourceWaitSeconds: Double
+        public init(mode: String, overloadPolicy: String, offered: Int, offeredPerSecond: Double, shed: Int, sourceWaitSeconds: Double) {
+            self.mode = mode
+            self.overloadPolicy = overloadPolicy
+            self.offered = offered
+            self.offeredPerSecond = offeredPerSecond
+            self.shed = shed
+            self.sourceWaitSeconds = sourceWaitSeconds
+        }
+    }
+
+    public var profile: String
+    public var seed: UInt64
+    public var lanes: Int
+    public var durationSeconds: Double
+    public var requests: Int
+    /// Decisions (including hold expiries) per second of wall time, from first request to final fsync.
+    public var decisionsPerSecond: Double
+    public var decisions: Int
+    public var outcomes: [String: Int]
+    public var latencyMicros: Latency
+    public var offers: [OfferLine]
+    public var items: [ItemLine]
+    public var invariants: Invariants
+    public var segments: Segments
+    public var memory: MemoryStats
+    public var load: Load
+    /// Records found in the segment directory before the run (a restarted campaign), 0 for a fresh one.
+    public var resumedRecords: Int
+
+    public init(profile: String, seed: UInt64, lanes: Int, durationSeconds: Double, requests: Int,
+                decisionsPerSecond: Double, decisions: Int, outcomes: [String: Int], latencyMicros: Latency,
+                offers: [OfferLine], items: [ItemLine], invariants: Invariants, segments: Segments,
+                memory: MemoryStats, load: Load, resumedRecords: Int) {
+        self.profile = profile
+        self.seed = seed
+        self.lanes = lanes
+        self.durationSeconds = durationSeconds
+        self.requests = requests
+        self.decisionsPerSecond = decisionsPerSecond
+        self.decisions = decisions
+        self.outcomes = outcomes
+        self.latencyMicros = latencyMicros
+        self.offers = offers
+        self.items = items
+        self.invariants = invariants
+        self.segments = segments
+        self.memory = memory
+        self.load = load
+        self.resumedRecords = resumedRecords
+    }
+
+    /// Pretty, key-sorted JSON.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> RunReport {
+        try JSONDecoder().decode(RunReport.self, from: data)
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// Renders a `RunReport` as the human-readable end-of-run summary.
+public enum SummaryFormatter {
+    public static func render(_ r: RunReport) -> String {
+        var s = ""
+        func line(_ text: String = "") { s += text + "\n" }
+        line("flashsale run: \(r.profile)  seed \(r.seed)  lanes \(r.lanes)  durability \(r.segments.durability)")
+        line("  \(r.load.mode) load: \(r.requests) requests in \(fixed(r.durationSeconds, 2)) s"
+             + " (offered \(human(r.load.offeredPerSecond))/s); \(human(r.decisionsPerSecond)) decisions/s")
+        if r.load.shed > 0 || r.load.sourceWaitSeconds > 0.001 {
+            line("  overload policy \(r.load.overloadPolicy): \(r.load.shed) shed (OVERLOAD), source waited \(fixed(r.load.sourceWaitSeconds, 2)) s")
+        }
+        if r.resumedRecords > 0 { line("  resumed a campaign: \(r.resumedRecords) records rebuilt from the segments") }
+        line()
+        line("Outcomes")
+        for (name, count) in r.outcomes.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) where count > 0 {
+            let pct = r.decisions > 0 ? 100.0 * Double(count) / Double(r.decisions) : 0
+            line("  " + pad(name, 15) + lpad("\(count)", 12) + lpad(fixed(pct, 2) + "%", 9))
+        }
+        line()
+        let l = r.latencyMicros
+        line("Latency (\(l.kind), µs) over \(l.count) requests")
+        line("  p50 \(l.p50)  p90 \(l.p90)  p99 \(l.p99)  p99.9 \(l.p999)  p99.99 \(l.p9999)  max \(l.max)")
+        line()
+        line("Offers (units of the offer)")
+        line("  " + pad("offer", 22) + pad("kind", 12) + lpad("initial", 11) + lpad("sold", 11) + lpad("held", 11)
+             + lpad("remaining", 11) + "  first sold out")
+        for o in r.offers {
+            let at = o.soldOutAtSeconds.map { fixed($0, 3) + " s" } ?? "-"
+            line("  " + pad(o.id, 22) + pad(o.kind, 12) + lpad("\(o.initial)", 11) + lpad("\(o.sold)", 11)
+                 + lpad("\(o.held)", 11) + lpad("\(o.remaining)", 11) + "  " + at)
+        }
+        line()
+        let inv = r.invariants
+        line("Invariants: \(inv.passed ? "PASS" : "FAIL")  oversold items \(inv.oversold), conservation violations \(inv.conservationViolations)"
+             + (inv.checkedSegments ? ", segment mismatches \(inv.segmentMismatches + inv.outcomeMismatches) (read back)" : ", segments not checked"))
+        let seg = r.segments
+        line("Segments: \(seg.dir ?? "temporary, removed"): \(seg.files) files, \(human(Double(seg.bytes)))B on disk,"
+             + " \(seg.records) records, LZ4 \(fixed(seg.compressionRatio, 2))x, \(seg.fsyncs) fsyncs")
+        let m = r.memory
+        line("Memory: peak RSS \(human(Double(m.peakRSSBytes)))B"
+             + (m.jemallocAllocatedBytes.map { ", jemalloc allocated \(human(Double($0)))B" } ?? ", jemalloc not active"))
+        return s
+    }
+
+    /// 1234567 → "1.23M".
+    public static func human(_ v: Double) -> String {
+        let a = abs(v)
+        if a >= 1e9 { return fixed(v / 1e9, 2) + "G" }
+        if a >= 1e6 { return fixed(v / 1e6, 2) + "M" }
+        if a >= 1e4 { return fixed(v / 1e3, 1) + "k" }
+        return fixed(v, 0)
+    }
+
+    /// `v` with `digits` decimals.
+    public static func fixed(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+
+    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+    static func lpad(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
+}

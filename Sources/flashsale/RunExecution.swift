@@ -1,0 +1,112 @@
+import ArgumentParser
+import FlashSaleCore
+import Foundation
+import LoadGen
+import OrderLog
+import Pipeline
+import Reports
+
+/// One run of a source through the pipeline with the reporting around it; shared by `run`, `replay`
+/// and `gate`.
+struct RunExecution {
+    var profile: LoadProfile
+    var profileLabel: String
+    var rate: RateOption?
+    var duration: Double?
+    var lanes: Int
+    var seed: UInt64?
+    var segments: String?
+    var durability: Durability
+    var overload: PipelineOptions.OverloadPolicy?
+    var progress: ProgressMode
+    /// A source other than the profile's generator (replay).
+    var source: RequestSource?
+    var paceOverride: PipelineOptions.Pace?
+
+    struct Outcome {
+        var report: RunReport
+        var latency: LatencyRecorder
+
+        func write(report path: String?, hgrm: String?, json: Bool) throws {
+            if json {
+                FileHandle.standardOutput.write(try report.jsonData())
+                FileHandle.standardOutput.write("\n")
+            } else {
+                FileHandle.standardOutput.write(SummaryFormatter.render(report))
+            }
+            do {
+                if let path { try report.jsonData().write(to: URL(fileURLWithPath: path)) }
+                if let hgrm { try latency.percentileSpectrum().write(toFile: hgrm, atomically: true, encoding: .utf8) }
+            } catch {
+                FileHandle.standardError.write("flashsale: cannot write report: \(error)\n")
+                throw ExitCodes.runtimeFailure
+            }
+        }
+    }
+
+    func execute() throws -> Outcome {
+        let rules: CampaignRules
+        do { rules = try CampaignRules(profile.campaign) } catch {
+            FileHandle.standardError.write("flashsale: \(profileLabel): \(error)\n")
+            throw ExitCodes.badInput
+        }
+        let effectiveSeed = seed ?? profile.seed
+        let pace: PipelineOptions.Pace = paceOverride ?? (rate == .max ? .max : .open)
+        var writer = SegmentWriterOptions()
+        writer.durability = durability
+        let showProgress = progress == .always || (progress == .auto && isatty(STDERR_FILENO) != 0)
+        let options = PipelineOptions(lanes: lanes, pace: pace, overloadPolicy: overload, segmentsDirectory: segments,
+                                      writer: writer, progressInterval: showProgress ? 1.0 : nil)
+        let src: RequestSource
+        if let source {
+            src = source
+        } else {
+            var constantRate: Double?
+            if case .perSecond(let r) = rate { constantRate = r }
+            src = TrafficGenerator(profile: profile, seed: effectiveSeed, durationSeconds: duration, constantRate: constantRate)
+        }
+        let pipeline = OrderPipeline(rules: rules, options: options)
+        let tty = isatty(STDERR_FILENO) != 0
+        let progressLine: @Sendable (ProgressSnapshot) -> Void = { p in
+            let line = "\(SummaryFormatter.fixed(p.elapsedSeconds, 1))s  offered \(SummaryFormatter.human(Double(p.offered)))"
+                + "  acked \(SummaryFormatter.human(Double(p.acknowledged)))  accepted \(SummaryFormatter.human(Double(p.accepted)))"
+                + "  sold-out offers \(p.soldOutOffers)  p99 \(Self.formatMicros(p.p99Micros))  durable #\(p.durableWatermark)"
+            FileHandle.standardError.write(tty ? "\r\u{1B}[K" + line : line + "\n")
+        }
+        let result: PipelineResult
+        do {
+            result = try pipeline.run(source: src, progress: showProgress ? progressLine : nil)
+        } catch let e as PipelineError {
+            if tty && showProgress { FileHandle.standardError.write("\n") }
+            FileHandle.standardError.write("flashsale: \(e)\n")
+            if case .logDoesNotMatchCampaign = e { throw ExitCodes.badInput }
+            throw ExitCodes.runtimeFailure
+        } catch {
+            if tty && showProgress { FileHandle.standardError.write("\n") }
+            FileHandle.standardError.write("flashsale: \(error)\n")
+            throw ExitCodes.runtimeFailure
+        }
+        if tty && showProgress { FileHandle.standardError.write("\n") }
+        if result.recovery.cutBytes > 0 {
+            FileHandle.standardError.write("flashsale: recovered \(result.segmentsDirectory): cut a torn tail of \(result.recovery.cutBytes) bytes"
+                                           + (result.recovery.cutRecords.map { " (\($0) records never acknowledged)" } ?? "") + "\n")
+        }
+        let audit: SegmentAudit?
+        do {
+            audit = try SegmentAudit.read(directory: result.segmentsDirectory, rules: rules,
+                                          countingAfter: result.resumedLastSequence)
+        } catch {
+            FileHandle.standardError.write("flashsale: reading back \(result.segmentsDirectory) failed: \(error)\n")
+            audit = nil
+        }
+        var report = ReportBuilder.build(profile: profileLabel, seed: effectiveSeed, options: options, rules: rules,
+                                         result: result, audit: audit, keepSegments: segments != nil)
+        if audit == nil { report.invariants.segmentMismatches += 1 }
+        if segments == nil { try? FileManager.default.removeItem(atPath: result.segmentsDirectory) }
+        return Outcome(report: report, latency: result.latency)
+    }
+
+    static func formatMicros(_ us: UInt64) -> String {
+        us >= 1000 ? String(format: "%.2fms", Double(us) / 1000) : "\(us)µs"
+    }
+}
