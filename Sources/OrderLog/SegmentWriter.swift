@@ -249,6 +249,7 @@ public final class SegmentWriter: @unchecked Sendable {
         if let f = failure {
             closed = true
             if let s = sink { try? s.close(); sink = nil }
+            if lockFD >= 0 { _ = Glibc.close(lockFD); lockFD = -1 }
             throw f
         }
         try sealBlock()
