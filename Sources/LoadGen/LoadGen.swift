@@ -1,1 +1,0 @@
-// LoadGen module: see ARCHITECTURE.md

@@ -1,0 +1,537 @@
+import FlashSaleCore
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension LoadProfile {
+    /// Reads and validates a profile file.
+    public static func load(path: String) throws(ProfileError) -> LoadProfile {
+        guard let text = readWholeFile(path) else {
+            throw ProfileError(.unreadable, file: path, line: nil, column: nil, keyPath: "",
+                               message: "cannot read the file (expected a readable UTF-8 YAML file)")
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    /// Parses and validates a profile; `file` names it in errors.
+    public static func parse(yaml: String, file: String) throws(ProfileError) -> LoadProfile {
+        try ProfileParser(file: file).parse(yaml)
+    }
+}
+
+private func readWholeFile(_ path: String) -> String? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, f) }
+        if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
+        if n < 65536 { break }
+    }
+    if ferror(f) != 0 { return nil }
+    return String(validating: bytes, as: UTF8.self)
+}
+
+struct ProfileParser {
+    let file: String
+
+    func parse(_ yaml: String) throws(ProfileError) -> LoadProfile {
+        let root: Node
+        do {
+            guard let r = try Yams.compose(yaml: yaml) else {
+                throw ProfileError(.syntax, file: file, line: 1, column: 1, keyPath: "",
+                                   message: "empty document; expected a mapping with keys name, seed, duration, campaign, population, traffic")
+            }
+            root = r
+        } catch let e as ProfileError {
+            throw e
+        } catch let e as YamlError {
+            throw Self.syntaxError(e, file: file)
+        } catch {
+            throw ProfileError(.syntax, file: file, line: nil, column: nil, keyPath: "", message: "not YAML: \(error)")
+        }
+        let top = YValue(node: root, path: "", file: file, fallbackMark: nil)
+        guard case .mapping = root else {
+            throw top.fail(.syntax, "expected a YAML mapping with keys name, seed, duration, campaign, population, traffic, got \(top.shown)")
+        }
+        return try readProfile(top)
+    }
+
+    static func syntaxError(_ e: YamlError, file: String) -> ProfileError {
+        func located(_ what: String, _ context: YamlError.Context?, _ problem: String, _ mark: Mark) -> ProfileError {
+            var msg = "not valid YAML (\(what)): \(problem)"
+            if let c = context { msg += " (\(c.text) at line \(c.mark.line), column \(c.mark.column))" }
+            return ProfileError(.syntax, file: file, line: mark.line, column: mark.column, keyPath: "", message: msg)
+        }
+        switch e {
+        case .scanner(let c, let p, let m, _): return located("scanner", c, p, m)
+        case .parser(let c, let p, let m, _): return located("parser", c, p, m)
+        case .composer(let c, let p, let m, _): return located("composer", c, p, m)
+        case .reader(let problem, let offset, _, let yaml):
+            var line: Int?
+            if let offset {
+                let prefix = yaml.prefix(offset)
+                line = prefix.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+            }
+            return ProfileError(.syntax, file: file, line: line, column: nil, keyPath: "",
+                                message: "not valid YAML (reader): \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ProfileError(.duplicateKey, file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
+                                message: "key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) appears twice in one mapping; expected each key once")
+        default:
+            return ProfileError(.syntax, file: file, line: nil, column: nil, keyPath: "", message: "not valid YAML: \(e)")
+        }
+    }
+
+    // MARK: - top level
+
+    func readProfile(_ top: YValue) throws(ProfileError) -> LoadProfile {
+        let m = try top.map(allowed: ["name", "seed", "duration", "campaign", "population", "traffic"])
+        let name = try m.required("name", "the profile's name").identifier("a profile name")
+        var seed: UInt64 = 1
+        if let s = m.optional("seed") {
+            let text = try s.string("a seed (a non-negative integer)")
+            guard let v = UInt64(text.filter { $0 != "_" }) else { throw s.wrongType("a seed (a non-negative integer below 2^64)") }
+            seed = v
+        }
+        let campaignNode = try m.required("campaign", "a mapping with window, regions, items, offers")
+        let c = try readCampaign(campaignNode)
+        let populationNode = try m.required("population", "a mapping with organisations, certification, regions, activated")
+        let pop = try readPopulation(populationNode, regions: c.regions, offers: c.offers, offerNodes: c.offerNodes)
+        let trafficNode = try m.required("traffic", "a mapping with start, time-scale, phases, ...")
+        var traffic = try readTraffic(trafficNode, window: c.window, offers: c.offers)
+
+        let phaseSeconds = traffic.phaseSeconds
+        var duration = phaseSeconds
+        if let d = m.optional("duration") {
+            duration = try d.durationSeconds()
+            // The phases are stretched or squeezed to fill the duration.
+            let f = duration / phaseSeconds
+            if abs(f - 1) > 1e-12 { traffic.phases = traffic.phases.map { $0.scaled(by: f) } }
+        }
+
+        let population = pop.generate(regionCount: c.regions.count, seed: seed)
+        let campaign = Campaign(name: name, window: c.window, regions: c.regions, items: c.items,
+                                offers: c.offers, population: population)
+        for problem in campaign.validate() {
+            throw mapCampaignProblem(problem, campaign: campaignNode, itemNodes: c.itemNodes, offerNodes: c.offerNodes,
+                                     populationNode: populationNode)
+        }
+        return LoadProfile(name: name, seed: seed, durationSeconds: duration, campaign: campaign,
+                           traffic: traffic, populationSpec: pop, file: file)
+    }
+
+    func mapCampaignProblem(_ problem: String, campaign: YValue, itemNodes: [YValue], offerNodes: [YValue],
+                            populationNode: YValue) -> ProfileError {
+        let head = problem.prefix { $0 != " " && $0 != ":" }
+        func index(_ prefix: String) -> Int? {
+            guard head.hasPrefix(prefix + "["), head.hasSuffix("]") else { return nil }
+            return Int(head.dropFirst(prefix.count + 1).dropLast())
+        }
+        var node = campaign
+        if let i = index("items"), i < itemNodes.count { node = itemNodes[i] }
+        else if let i = index("offers"), i < offerNodes.count { node = offerNodes[i] }
+        else if head == "organisation" { node = populationNode }
+        else if head == "window" || head == "regions" {
+            node = YValue(node: campaign.node, path: campaign.child(String(head)), file: file, fallbackMark: campaign.mark)
+        }
+        return node.fail(.invalidCampaign, "the campaign is unusable: \(problem)")
+    }
+
+    // MARK: - campaign
+
+    struct CampaignParts {
+        var window: SaleWindow
+        var regions: [String]
+        var items: [StockItem]
+        var offers: [Offer]
+        var itemNodes: [YValue]
+        var offerNodes: [YValue]
+    }
+
+    func readCampaign(_ v: YValue) throws(ProfileError) -> CampaignParts {
+        let m = try v.map(allowed: ["window", "regions", "items", "offers"])
+        let window = try readWindow(try m.required("window", "a mapping with opens, closes and optional waves"))
+
+        let regionsNode = try m.required("regions", "a list of region names")
+        var regions: [String] = []
+        for r in try regionsNode.list(nonEmpty: true, of: "region names") {
+            let name = try r.identifier("a region name")
+            if regions.contains(name) { throw r.fail(.duplicateId, "duplicate region '\(name)'; expected each region once") }
+            regions.append(name)
+        }
+        guard regions.count <= 255 else { throw regionsNode.fail(.invalidValue, "expected at most 255 regions, got \(regions.count)") }
+
+        var items: [StockItem] = []
+        var itemNodes: [YValue] = []
+        var itemIndex: [String: Int] = [:]
+        for node in try m.required("items", "a list of stock items").list(nonEmpty: true, of: "stock items") {
+            let item = try readItem(node, regions: regions)
+            if itemIndex[item.name] != nil {
+                throw node.fail(.duplicateId, "duplicate item id '\(item.name)'; expected unique item ids", path: node.child("id"))
+            }
+            itemIndex[item.name] = items.count
+            items.append(item)
+            itemNodes.append(node)
+        }
+
+        var offers: [Offer] = []
+        var offerNodes: [YValue] = []
+        var offerIds = Set<String>()
+        for node in try m.required("offers", "a list of offers").list(nonEmpty: true, of: "offers") {
+            let offer = try readOffer(node, items: items, itemIndex: itemIndex)
+            if !offerIds.insert(offer.name).inserted {
+                throw node.fail(.duplicateId, "duplicate offer id '\(offer.name)'; expected unique offer ids", path: node.child("id"))
+            }
+            offers.append(offer)
+            offerNodes.append(node)
+        }
+        guard offers.count <= Int(UInt16.max) else { throw v.fail(.invalidValue, "expected at most 65535 offers") }
+        return CampaignParts(window: window, regions: regions, items: items, offers: offers,
+                             itemNodes: itemNodes, offerNodes: offerNodes)
+    }
+
+    func readWindow(_ v: YValue) throws(ProfileError) -> SaleWindow {
+        let m = try v.map(allowed: ["opens", "closes", "waves"])
+        let opens = try m.required("opens", "a campaign time like \"day 0 10:00\"").campaignMillis()
+        let closesNode = try m.required("closes", "a campaign time like \"day 0 12:00\"")
+        let closes = try closesNode.campaignMillis()
+        guard closes > opens else {
+            throw closesNode.fail(.windowOrder, "the window closes (\(Self.showTime(closes))) before it opens (\(Self.showTime(opens))); expected closes after opens")
+        }
+        var waves: [SaleWindow.Wave] = []
+        if let w = m.optional("waves") {
+            for wave in try w.list(of: "daily waves like \"10:00-10:30\"") {
+                let text = try wave.string("a daily wave like \"10:00-10:30\"")
+                let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+                guard parts.count == 2, let a = Units.timeOfDayMillis(String(parts[0])),
+                      let b = Units.timeOfDayMillis(String(parts[1])) else {
+                    throw wave.fail(.badTime, "expected a daily wave like \"10:00-10:30\" (HH:MM[:SS]-HH:MM[:SS]), got \"\(text)\"")
+                }
+                guard b > a else { throw wave.fail(.windowOrder, "the wave ends before it starts; expected start < end within one day, got \"\(text)\"") }
+                waves.append(.init(startOfDayMillis: a, endOfDayMillis: b))
+            }
+        }
+        return SaleWindow(opensMillis: opens, closesMillis: closes, waves: waves)
+    }
+
+    static func showTime(_ ms: Int64) -> String {
+        let day = ms / 86_400_000, rest = ms % 86_400_000
+        let h = rest / 3_600_000, mi = rest / 60_000 % 60, s = rest / 1000 % 60
+        func two(_ x: Int64) -> String { x < 10 ? "0\(x)" : "\(x)" }
+        return "day \(day) \(two(h)):\(two(mi))" + (s != 0 ? ":\(two(s))" : "")
+    }
+
+    func readItem(_ v: YValue, regions: [String]) throws(ProfileError) -> StockItem {
+        let all = ["id", "kind", "stock", "model", "vendor", "tier", "region"]
+        let first = try v.map(allowed: all)
+        let kindNode = try first.required("kind", "license, hardware or subsidy")
+        let kind = try kindNode.string("an item kind (license, hardware or subsidy)")
+        let m: YMap
+        switch kind {
+        case "license", "subsidy": m = try v.map(allowed: ["id", "kind", "stock"])
+        case "hardware": m = first
+        default:
+            var msg = "unknown item kind '\(kind)'"
+            if let s = Units.suggestion(for: kind, among: ["license", "hardware", "subsidy"]) { msg += " (did you mean '\(s)'?)" }
+            throw kindNode.fail(.invalidValue, msg + "; expected license, hardware or subsidy")
+        }
+        let id = try m.required("id", "the item's id").identifier("an item id")
+        let stock = try m.required("stock", "the initial stock (a positive integer)").positiveInt64("initial stock")
+        switch kind {
+        case "hardware":
+            let model = try m.required("model", "the hardware model, e.g. M1").identifier("a model name")
+            let vendor = try m.required("vendor", "the vendor holding the stock").identifier("a vendor name")
+            var tier = 1
+            if let t = m.optional("tier") { tier = try t.positiveInt("vendor tier", max: 1000) }
+            let regionNode = try m.required("region", "one of the campaign regions (\(regions.joined(separator: ", ")))")
+            let region = try resolveRegion(try regionNode.identifier("a region name"), regionNode, regions)
+            return StockItem(name: id, kind: .hardware(model: model, vendor: vendor, vendorTier: tier, region: UInt8(region)), initial: stock)
+        case "subsidy": return StockItem(name: id, kind: .subsidy, initial: stock)
+        default: return StockItem(name: id, kind: .license, initial: stock)
+        }
+    }
+
+    func resolveRegion(_ name: String, _ v: YValue, _ regions: [String]) throws(ProfileError) -> Int {
+        guard let i = regions.firstIndex(of: name) else {
+            var msg = "unknown region '\(name)'"
+            if let s = Units.suggestion(for: name, among: regions) { msg += " (did you mean '\(s)'?)" }
+            throw v.fail(.unknownRegion, msg + "; expected one of campaign.regions: " + regions.joined(separator: ", "))
+        }
+        return i
+    }
+
+    func readOffer(_ v: YValue, items: [StockItem], itemIndex: [String: Int]) throws(ProfileError) -> Offer {
+        let common = ["id", "kind", "price", "min-level", "limit", "max-quantity"]
+        let first = try v.map(allowed: common + ["components", "item", "model", "hold"])
+        let kindNode = try first.required("kind", "bundle or reservation")
+        let kindText = try kindNode.string("an offer kind (bundle or reservation)")
+        let m: YMap
+        switch kindText {
+        case "bundle": m = try v.map(allowed: common + ["components", "item"])
+        case "reservation": m = try v.map(allowed: common + ["model", "hold"])
+        default:
+            var msg = "unknown offer kind '\(kindText)'"
+            if let s = Units.suggestion(for: kindText, among: ["bundle", "reservation"]) { msg += " (did you mean '\(s)'?)" }
+            throw kindNode.fail(.invalidValue, msg + "; expected bundle or reservation")
+        }
+        let id = try m.required("id", "the offer's id").identifier("an offer id")
+        let kind: Offer.Kind
+        if kindText == "bundle" {
+            var components: [Offer.Component] = []
+            func item(_ node: YValue) throws(ProfileError) -> Int {
+                let name = try node.identifier("an item id")
+                guard let i = itemIndex[name] else {
+                    var msg = "unknown item '\(name)'"
+                    if let s = Units.suggestion(for: name, among: items.map(\.name)) { msg += " (did you mean '\(s)'?)" }
+                    throw node.fail(.unknownItem, msg + "; expected an id from campaign.items")
+                }
+                return i
+            }
+            if let single = m.optional("item") {
+                if m.has("components") { throw single.fail(.invalidValue, "give either 'item' or 'components', not both") }
+                components = [Offer.Component(item: try item(single), quantityPerUnit: 1)]
+            } else {
+                let list = try m.required("components", "a list of { item, quantity } (or 'item: ID' for a single item)")
+                for c in try list.list(nonEmpty: true, of: "components { item, quantity }") {
+                    let cm = try c.map(allowed: ["item", "quantity"])
+                    let i = try item(try cm.required("item", "an item id from campaign.items"))
+                    var q: Int64 = 1
+                    if let qn = cm.optional("quantity") { q = try qn.positiveInt64("units per unit ordered") }
+                    components.append(.init(item: i, quantityPerUnit: q))
+                }
+            }
+            kind = .bundle(components: components)
+        } else {
+            let modelNode = try m.required("model", "the hardware model reserved")
+            let model = try modelNode.identifier("a model name")
+            let stocked = items.contains { if case .hardware(let mm, _, _, _) = $0.kind { mm == model } else { false } }
+            guard stocked else {
+                throw modelNode.fail(.noHardwareForModel, "no hardware item stocks model '\(model)'; expected a model of a hardware item in campaign.items")
+            }
+            let hold = try m.required("hold", "a hold time like \"5m\"").durationMillis()
+            kind = .reservation(model: model, holdMillis: hold)
+        }
+        var level = CertificationLevel.none
+        if let l = m.optional("min-level") { level = try l.level() }
+        var limit = 1
+        if let l = m.optional("limit") { limit = try l.positiveInt("accepted orders per organisation") }
+        var maxQuantity = 1
+        if let q = m.optional("max-quantity") { maxQuantity = try q.positiveInt("largest quantity per request", max: Int(Int32.max)) }
+        var price = Offer.PriceRule(listPriceFen: 0)
+        if let p = m.optional("price") {
+            let pm = try p.map(allowed: ["list", "discount", "activation-extra"])
+            let list = try pm.required("list", "the list price in fen")
+            price.listPriceFen = try list.int64("a list price in fen (an integer)")
+            if price.listPriceFen < 0 { throw list.fail(.invalidValue, "expected a list price ≥ 0 fen, got \(price.listPriceFen)") }
+            if let d = pm.optional("discount") { price.discountPercent = try d.percent() }
+            if let d = pm.optional("activation-extra") { price.activationExtraPercent = try d.percent() }
+        }
+        return Offer(name: id, kind: kind, minimumLevel: level, limitPerOrganisation: limit,
+                     maxQuantity: maxQuantity, price: price)
+    }
+
+    // MARK: - population
+
+    func readPopulation(_ v: YValue, regions: [String], offers: [Offer], offerNodes: [YValue]) throws(ProfileError) -> PopulationSpec {
+        let m = try v.map(allowed: ["organisations", "certification", "regions", "activated"])
+        let countNode = try m.required("organisations", "the number of organisations")
+        let count = try countNode.positiveInt("organisations", max: Int(UInt32.max))
+        var cert = [Double](repeating: 0.25, count: 4)
+        if let c = m.optional("certification") {
+            cert = [0, 0, 0, 0]
+            for (level, p) in try c.distribution(of: "certification levels", resolve: { (s, node) throws(ProfileError) in try node.level() }) {
+                cert[Int(level.rawValue)] += p
+            }
+        }
+        var reg = [Double](repeating: 1 / Double(regions.count), count: regions.count)
+        if let r = m.optional("regions") {
+            reg = [Double](repeating: 0, count: regions.count)
+            for (i, p) in try r.distribution(of: "regions", resolve: { (s, node) throws(ProfileError) in try resolveRegion(s, node, regions) }) {
+                reg[i] += p
+            }
+        }
+        var activated = 0.0
+        if let a = m.optional("activated") { activated = try a.probability() }
+        // every offer must be reachable by someone
+        for (i, o) in offers.enumerated() {
+            let share = cert[Int(o.minimumLevel.rawValue)...].reduce(0, +)
+            if share <= 0 {
+                throw offerNodes[i].fail(.invalidValue, "no organisation is certified '\(o.minimumLevel)' or above; expected population.certification to give this level a share",
+                                         path: offerNodes[i].child("min-level"))
+            }
+        }
+        return PopulationSpec(organisations: count, certification: cert, regions: reg, activated: activated)
+    }
+
+    // MARK: - traffic
+
+    func readTraffic(_ v: YValue, window: SaleWindow, offers: [Offer]) throws(ProfileError) -> TrafficSpec {
+        let m = try v.map(allowed: ["start", "time-scale", "requests", "arrivals", "phases", "popularity", "quantity", "behaviour"])
+        var spec = TrafficSpec(startMillis: window.opensMillis, phases: [])
+        if let s = m.optional("start") { spec.startMillis = try s.campaignMillis() }
+        if let t = m.optional("time-scale") {
+            spec.timeScale = try t.double("a time scale (campaign ms per run ms), e.g. 1 or 86400")
+            guard spec.timeScale > 0 else { throw t.fail(.notPositive, "expected a positive time scale, got \(spec.timeScale)") }
+        }
+        if let r = m.optional("requests") { spec.requestLimit = try r.positiveInt("a cap on the total number of requests") }
+        if let a = m.optional("arrivals") {
+            let s = try a.string("poisson or uniform")
+            switch s {
+            case "poisson": spec.arrivals = .poisson
+            case "uniform", "deterministic": spec.arrivals = .uniform
+            default: throw a.fail(.invalidValue, "unknown arrival process '\(s)'; expected poisson or uniform")
+            }
+        }
+        let phasesNode = try m.required("phases", "a non-empty list of phases")
+        spec.phases = try readPhases(phasesNode)
+        guard !spec.phases.isEmpty else {
+            throw phasesNode.fail(.emptyPhases, "no phases; expected at least one of { constant: R, for: D }, { ramp: {from, to}, for: D }, { step: [...] }, { spike: {...}, for: D }, { pause: D }")
+        }
+        guard spec.phaseSeconds > 0 else { throw phasesNode.fail(.notPositive, "the phases last no time") }
+        guard spec.expectedArrivals > 0 else { throw phasesNode.fail(.notPositive, "the phases offer no requests (all rates are zero)") }
+
+        if let p = m.optional("popularity") { spec.popularity = try readPopularity(p, offers: offers) }
+        if let q = m.optional("quantity") {
+            let dist = try q.distribution(of: "quantities", resolve: { (s, node) throws(ProfileError) -> Int32 in
+                guard let v = Int32(s), v > 0 else {
+                    throw node.fail(.wrongType, "expected a positive integer quantity as key, got \"\(s)\"")
+                }
+                return v
+            })
+            spec.quantities = dist.map(\.0)
+            spec.quantityProbabilities = dist.map(\.1)
+        }
+        if let b = m.optional("behaviour") { spec.behaviour = try readBehaviour(b) }
+        return spec
+    }
+
+    func readPhases(_ v: YValue, depth: Int = 0) throws(ProfileError) -> [TrafficSpec.Phase] {
+        var out: [TrafficSpec.Phase] = []
+        for p in try v.list(of: "phases") {
+            let shapes = ["constant", "ramp", "step", "spike", "pause", "repeat"]
+            guard case .mapping(let raw) = p.node else {
+                throw p.wrongType("a phase mapping with one of \(shapes.joined(separator: ", "))")
+            }
+            let present = raw.keys.compactMap(\.string).filter { shapes.contains($0) }
+            guard let shape = present.first else {
+                _ = try p.map(allowed: shapes + ["for", "phases"]) // reports unknown keys with suggestions first
+                throw p.fail(.missingKey, "a phase needs one of: \(shapes.joined(separator: ", "))")
+            }
+            guard present.count == 1 else {
+                throw p.fail(.invalidValue, "a phase has exactly one shape; got \(present.joined(separator: " and "))")
+            }
+            switch shape {
+            case "constant":
+                let m = try p.map(allowed: ["constant", "for"])
+                let r = try m.required("constant", "a rate").rate()
+                out.append(.constant(rate: r, seconds: try m.required("for", "the phase's length").durationSeconds()))
+            case "pause":
+                let m = try p.map(allowed: ["pause"])
+                out.append(.constant(rate: 0, seconds: try m.required("pause", "a duration").durationSeconds()))
+            case "ramp":
+                let m = try p.map(allowed: ["ramp", "for"])
+                let rm = try m.required("ramp", "a mapping { from: R, to: R }").map(allowed: ["from", "to"])
+                let a = try rm.required("from", "a rate").rate(allowZero: true)
+                let toNode = try rm.required("to", "a rate")
+                let b = try toNode.rate(allowZero: true)
+                if a == 0 && b == 0 { throw toNode.fail(.notPositive, "a ramp from 0 to 0 offers nothing; expected a positive rate at one end") }
+                out.append(.ramp(from: a, to: b, seconds: try m.required("for", "the phase's length").durationSeconds()))
+            case "step":
+                let m = try p.map(allowed: ["step"])
+                for s in try m.required("step", "a list of { rate, for }").list(nonEmpty: true, of: "steps { rate, for }") {
+                    let sm = try s.map(allowed: ["rate", "for"])
+                    let r = try sm.required("rate", "a rate").rate(allowZero: true)
+                    out.append(.constant(rate: r, seconds: try sm.required("for", "the step's length").durationSeconds()))
+                }
+            case "spike":
+                let m = try p.map(allowed: ["spike", "for"])
+                let sm = try m.required("spike", "a mapping { base, peak, at, rise }").map(allowed: ["base", "peak", "at", "rise"])
+                var base = 0.0
+                if let b = sm.optional("base") { base = try b.rate(allowZero: true) }
+                let peak = try sm.required("peak", "the peak rate").rate()
+                let at = try sm.required("at", "when the step happens, from the phase start").durationSeconds(allowZero: true)
+                var rise = 1.0
+                if let r = sm.optional("rise") { rise = try r.durationSeconds() }
+                out.append(.spike(base: base, peak: peak, atSeconds: at, riseSeconds: rise,
+                                  seconds: try m.required("for", "the phase's length").durationSeconds()))
+            default: // repeat
+                let m = try p.map(allowed: ["repeat", "phases"])
+                let times = try m.required("repeat", "how many times").positiveInt("repetitions", max: 100_000)
+                guard depth < 4 else { throw p.fail(.invalidValue, "repeats nest at most 4 deep") }
+                let inner = try m.required("phases", "the phases to repeat")
+                let body = try readPhases(inner, depth: depth + 1)
+                guard !body.isEmpty else { throw inner.fail(.emptyPhases, "no phases to repeat; expected at least one phase") }
+                guard body.count * times + out.count <= 1_000_000 else { throw p.fail(.invalidValue, "expected at most 1,000,000 phases after expansion") }
+                for _ in 0..<times { out.append(contentsOf: body) }
+            }
+        }
+        return out
+    }
+
+    func readPopularity(_ v: YValue, offers: [Offer]) throws(ProfileError) -> TrafficSpec.Popularity {
+        if case .scalar = v.node {
+            let s = try v.string()
+            guard s == "uniform" else { throw v.fail(.invalidValue, "expected uniform, { zipf: S } or { weights: { offer: p, ... } }, got \"\(s)\"") }
+            return .uniform
+        }
+        let m = try v.map(allowed: ["zipf", "weights"])
+        if let z = m.optional("zipf") {
+            if m.has("weights") { throw z.fail(.invalidValue, "give either zipf or weights, not both") }
+            let s = try z.double("a Zipf exponent (a number ≥ 0)")
+            guard s >= 0 else { throw z.fail(.invalidValue, "expected a Zipf exponent ≥ 0, got \(s)") }
+            return .zipf(s: s)
+        }
+        let w = try m.required("weights", "offer ids to probabilities (or zipf: S)")
+        let names = offers.map(\.name)
+        var weights = [Double](repeating: 0, count: offers.count)
+        for (i, p) in try w.distribution(of: "offer ids", resolve: { (s, node) throws(ProfileError) -> Int in
+            guard let i = names.firstIndex(of: s) else {
+                var msg = "unknown offer '\(s)'"
+                if let g = Units.suggestion(for: s, among: names) { msg += " (did you mean '\(g)'?)" }
+                throw node.fail(.unknownOffer, msg + "; expected an id from campaign.offers")
+            }
+            return i
+        }) { weights[i] += p }
+        return .weights(weights)
+    }
+
+    func readBehaviour(_ v: YValue) throws(ProfileError) -> TrafficSpec.Behaviour {
+        let m = try v.map(allowed: ["retransmit", "early", "ineligible", "confirm", "cancel", "confirm-delay"])
+        var b = TrafficSpec.Behaviour()
+        if let x = m.optional("retransmit") { b.retransmit = try x.probability() }
+        if let x = m.optional("early") { b.early = try x.probability() }
+        if let x = m.optional("ineligible") { b.ineligible = try x.probability() }
+        if let x = m.optional("confirm") { b.confirm = try x.probability() }
+        if let x = m.optional("cancel") {
+            b.cancel = try x.probability()
+            guard b.confirm + b.cancel <= 1 + 1e-9 else {
+                throw x.fail(.probabilityRange, "confirm (\(b.confirm)) + cancel (\(b.cancel)) exceed 1; expected at most 1 together")
+            }
+        }
+        if let d = m.optional("confirm-delay") {
+            if case .scalar = d.node {
+                b.confirmDelay = .fixed(millis: try d.durationMillis())
+            } else {
+                let dm = try d.map(allowed: ["uniform", "exponential", "fixed"])
+                if let u = dm.optional("uniform") {
+                    let ends = try u.list(of: "two durations [min, max]")
+                    guard ends.count == 2 else { throw u.wrongType("two durations [min, max]") }
+                    let lo = try ends[0].durationMillis(), hi = try ends[1].durationMillis()
+                    guard hi >= lo else { throw ends[1].fail(.invalidValue, "expected max ≥ min") }
+                    b.confirmDelay = .uniform(minMillis: lo, maxMillis: hi)
+                } else if let e = dm.optional("exponential") {
+                    b.confirmDelay = .exponential(meanMillis: Double(try e.durationMillis()))
+                } else {
+                    b.confirmDelay = .fixed(millis: try dm.required("fixed", "uniform: [min, max], exponential: mean or fixed: d").durationMillis())
+                }
+            }
+        }
+        return b
+    }
+}

@@ -1,0 +1,356 @@
+import FlashSaleCore
+
+/// Open-model traffic for a profile: a deterministic stream of `OrderRequest`s, each stamped with the
+/// time an open-model client intends to send it and the campaign time it carries.
+///
+/// - Arrivals follow the phases' rate curve λ(t): arrival k happens when Λ(t) = ∫λ reaches the k-th
+///   point of a unit-rate process (exponential gaps for `poisson`, gaps of 1 for `uniform`), so the
+///   number offered over any stretch is the integral of the rate (± Poisson noise).
+/// - Each new request picks an offer (alias table over the popularity), a quantity, and an organisation
+///   (uniform over those eligible for the offer, or below its minimum level for the `ineligible` share).
+/// - A reservation may schedule a follow-up confirm or cancel at campaign time + delay; follow-ups wait in
+///   a min-heap and are emitted in campaign-time order, interleaved with arrivals.
+/// - Same profile + seed ⇒ the same stream, request for request.
+///
+/// `fill` costs tens of nanoseconds per request: xoshiro256**, no allocation, no Foundation.
+public final class TrafficGenerator {
+    public let profile: LoadProfile
+    public let seed: UInt64
+    /// The phases as run (scaled to the run length, or the constant `--rate`).
+    public let phases: [TrafficSpec.Phase]
+    /// Campaign milliseconds per run millisecond, as run (the profile's time scale, stretched when the
+    /// run length is changed so that the run covers the same campaign time).
+    public let timeScale: Double
+    /// The run length in nanoseconds.
+    public let totalDurationNanos: UInt64
+    /// Cap on the number of requests, if any.
+    public let requestLimit: Int?
+    /// Requests written by `fill` so far.
+    public private(set) var offered: Int = 0
+    /// Arrivals the phases offer on average (the rate integral), before any cap; follow-ups come on top.
+    public let expectedArrivals: Double
+
+    // MARK: configuration, read in the hot loop
+    private let startMillis: Int64
+    private let msPerNanos: Double          // campaign ms per run ns
+    private let nanosPerMs: Double
+    private let opensMillis: Int64
+    private let poisson: Bool
+    private let offerTable: AliasTable
+    private let quantityTable: AliasTable
+    private let quantityValues: [Int32]
+    private let retransmit: Chance, early: Chance, ineligible: Chance
+    private let confirm: Chance, confirmOrCancel: Chance
+    private let delay: TrafficSpec.Delay
+    private let earlySpreadMillis: UInt64 = 60_000
+    /// Per offer: is it a reservation; organisations eligible (`byLevel[eligibleStart...]`), and below level.
+    private let isReservation: [Bool]
+    private let eligibleStart: [Int]
+    private let organisationCount: Int
+    private let byLevel: [UInt32]
+    private let phaseStartNanos: [Double]
+    private let phaseCumulative: [Double]
+
+    // MARK: state
+    private var rng: Xoshiro256StarStar
+    private var nextRequestId: UInt64 = 1
+    private var last = OrderRequest(requestId: 0, campaignTimeMillis: 0, organisation: 0, offer: 0)
+    private var hasLast = false
+    private var lastIntended: UInt64 = 0
+    // arrival process: Λ of the next arrival, and the current 1 ms segment where Λ is linear
+    private var lambdaTarget: Double = 0
+    private var segT0 = 0.0, segT1 = 0.0, segL0 = 0.0, segL1 = 0.0, segSlope = 0.0
+    private var segIndex = -1
+    private var phaseCursor = 0
+    private var arrivalsDone = false
+    private var pendingArrival = false
+    private var pendingNanos = 0.0
+    private var pendingCampaign: Int64 = 0
+    private var followUps = FollowUpHeap()
+    private var finished = false
+    private let endCampaign: Int64
+    private static let segmentNanos = 1_000_000.0
+
+    /// - Parameters:
+    ///   - seed: replaces the profile's seed for the traffic (the population stays the profile's).
+    ///   - durationSeconds: run length; the phases are scaled proportionally to it (and the time scale
+    ///     with them, so the run still covers the same campaign time).
+    ///   - constantRate: `--rate N`: one constant phase of N requests/s over the run replaces the phases.
+    ///   - requestLimit: caps the total number of requests (replaces the profile's `traffic.requests`).
+    public init(profile: LoadProfile, seed: UInt64? = nil, durationSeconds: Double? = nil,
+                constantRate: Double? = nil, requestLimit: Int? = nil) {
+        self.profile = profile
+        let seed = seed ?? profile.seed
+        self.seed = seed
+        let traffic = profile.traffic
+        let baseSeconds = profile.durationSeconds > 0 ? profile.durationSeconds : traffic.phaseSeconds
+        let runSeconds = durationSeconds.map { max($0, 1e-6) } ?? baseSeconds
+        var phases: [TrafficSpec.Phase]
+        if let constantRate {
+            phases = [.constant(rate: max(0, constantRate), seconds: runSeconds)]
+        } else {
+            let f = runSeconds / max(traffic.phaseSeconds, 1e-12)
+            phases = abs(f - 1) > 1e-12 ? traffic.phases.map { $0.scaled(by: f) } : traffic.phases
+        }
+        self.phases = phases
+        timeScale = traffic.timeScale * baseSeconds / runSeconds
+        msPerNanos = timeScale / 1e6
+        nanosPerMs = 1e6 / timeScale
+        totalDurationNanos = UInt64((runSeconds * 1e9).rounded())
+        self.requestLimit = requestLimit ?? traffic.requestLimit
+        startMillis = traffic.startMillis
+        opensMillis = profile.campaign.window.opensMillis
+        endCampaign = traffic.startMillis + Int64((runSeconds * 1e3 * timeScale).rounded(.down))
+        poisson = traffic.arrivals == .poisson
+
+        var starts: [Double] = [], cum: [Double] = []
+        var t = 0.0, c = 0.0
+        for p in phases {
+            starts.append(t); cum.append(c)
+            t += p.seconds * 1e9
+            c += p.integral(to: p.seconds)
+        }
+        phaseStartNanos = starts
+        phaseCumulative = cum
+        expectedArrivals = c
+
+        let offers = profile.campaign.offers
+        offerTable = AliasTable(weights: traffic.popularity.probabilities(offerCount: offers.count))
+        quantityTable = AliasTable(weights: traffic.quantityProbabilities)
+        quantityValues = traffic.quantities
+        let b = traffic.behaviour
+        retransmit = Chance(b.retransmit)
+        early = Chance(b.early)
+        ineligible = Chance(b.ineligible)
+        confirm = Chance(b.confirm)
+        confirmOrCancel = Chance(b.confirm + b.cancel)
+        delay = b.confirmDelay
+        isReservation = offers.map { if case .reservation = $0.kind { true } else { false } }
+
+        // Organisation ids sorted by certification level (counting sort), so that "at or above level L"
+        // is a suffix and "below L" a prefix.
+        let orgs = profile.campaign.population.organisations
+        organisationCount = orgs.count
+        var levelCount = [Int](repeating: 0, count: 5)
+        for o in orgs { levelCount[Int(o.level.rawValue) + 1] += 1 }
+        for i in 1..<5 { levelCount[i] += levelCount[i - 1] }
+        let levelStart = levelCount
+        var ids = [UInt32](repeating: 0, count: orgs.count)
+        var next = levelStart
+        for (i, o) in orgs.enumerated() {
+            ids[next[Int(o.level.rawValue)]] = UInt32(i)
+            next[Int(o.level.rawValue)] += 1
+        }
+        byLevel = ids
+        eligibleStart = offers.map { levelStart[Int($0.minimumLevel.rawValue)] }
+
+        rng = Xoshiro256StarStar(seed: seed ^ 0x7472_6166_6669_6321) // "traffic!"
+        lambdaTarget = poisson ? 0 : -0.5
+        followUps.reserve(1 << 12)
+    }
+
+    /// The instantaneous arrival rate (requests/s) at `nanos` into the run (for reports).
+    public func rate(atNanos nanos: UInt64) -> Double {
+        let i = phaseIndex(atNanos: nanos)
+        return phases[i].rate(at: (Double(nanos) - phaseStartNanos[i]) / 1e9)
+    }
+
+    /// The index in `phases` of the phase running at `nanos` into the run.
+    public func phaseIndex(atNanos nanos: UInt64) -> Int {
+        let t = Double(nanos)
+        var lo = 0, hi = phases.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if phaseStartNanos[mid] <= t { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+
+    /// Requests offered by the phases from the run start to `nanos` (the rate integral).
+    public func expectedArrivals(toNanos nanos: Double) -> Double {
+        let i = phaseIndex(atNanos: UInt64(max(0, nanos)))
+        return phaseCumulative[i] + phases[i].integral(to: (nanos - phaseStartNanos[i]) / 1e9)
+    }
+
+    /// Λ(t) with the phase cursor moving forward only (t never decreases in the arrival process).
+    private func lambdaForward(_ nanos: Double) -> Double {
+        while phaseCursor + 1 < phases.count && phaseStartNanos[phaseCursor + 1] <= nanos { phaseCursor += 1 }
+        return phaseCumulative[phaseCursor] + phases[phaseCursor].integral(to: (nanos - phaseStartNanos[phaseCursor]) / 1e9)
+    }
+
+    /// The run time (ns) of the next arrival, or nil when the phases are over.
+    @inline(__always)
+    private func nextArrivalNanos() -> Double? {
+        if poisson { lambdaTarget -= Math.log(rng.unitOpenZero()) } else { lambdaTarget += 1 }
+        if lambdaTarget > segL1 { return advanceSegments() }
+        return segT0 + (lambdaTarget - segL0) * segSlope
+    }
+
+    private func advanceSegments() -> Double? {
+        let total = Double(totalDurationNanos)
+        while lambdaTarget > segL1 {
+            if segIndex >= 0 && segT1 >= total { return nil }
+            segIndex += 1
+            segT0 = segT1
+            segL0 = segL1
+            segT1 = min(Double(segIndex + 1) * Self.segmentNanos, total)
+            segL1 = lambdaForward(segT1)
+            segSlope = segL1 > segL0 ? (segT1 - segT0) / (segL1 - segL0) : 0
+        }
+        return segT0 + (lambdaTarget - segL0) * segSlope
+    }
+
+    /// Writes up to `buffer.count` next requests, in order; returns how many (0 when the run is over).
+    public func fill(_ buffer: UnsafeMutableBufferPointer<OrderRequest>) -> Int {
+        guard let base = buffer.baseAddress, !finished else { return 0 }
+        var n = 0
+        var room = buffer.count
+        if let limit = requestLimit { room = min(room, limit - offered) }
+        while n < room {
+            if !pendingArrival && !arrivalsDone {
+                if let t = nextArrivalNanos() {
+                    pendingArrival = true
+                    pendingNanos = t
+                    pendingCampaign = startMillis + Int64(t * msPerNanos)
+                } else {
+                    arrivalsDone = true
+                }
+            }
+            if let top = followUps.top, pendingArrival ? top.campaignMillis <= pendingCampaign : top.campaignMillis <= endCampaign {
+                followUps.removeTop()
+                (base + n).initialize(to: followUp(top))
+            } else if pendingArrival {
+                pendingArrival = false
+                (base + n).initialize(to: arrival(nanos: pendingNanos, campaign: pendingCampaign))
+            } else {
+                finished = true
+                break
+            }
+            n += 1
+        }
+        offered += n
+        if let limit = requestLimit, offered >= limit { finished = true }
+        return n
+    }
+
+    @inline(__always)
+    private func followUp(_ f: FollowUp) -> OrderRequest {
+        var intended = UInt64(max(0, Double(f.campaignMillis - startMillis) * nanosPerMs))
+        if intended < lastIntended { intended = lastIntended }
+        lastIntended = intended
+        let r = OrderRequest(requestId: nextRequestId, campaignTimeMillis: f.campaignMillis, intendedSendNanos: intended,
+                             organisation: f.organisation, offer: f.offer, kind: f.kind, quantity: f.quantity,
+                             reference: f.reference)
+        nextRequestId &+= 1
+        last = r
+        hasLast = true
+        return r
+    }
+
+    @inline(__always)
+    private func arrival(nanos: Double, campaign: Int64) -> OrderRequest {
+        let intended = UInt64(nanos)
+        lastIntended = intended
+        if hasLast && retransmit.hit(rng.next()) {
+            var r = last
+            r.intendedSendNanos = intended
+            r.campaignTimeMillis = campaign
+            return r
+        }
+        let offer = offerTable.sample(rng.next())
+        let quantity = quantityValues[quantityTable.sample(rng.next())]
+        let start = eligibleStart[offer]
+        let organisation: UInt32
+        let rOrg = rng.next()
+        if start == 0 {
+            organisation = UInt32(truncatingIfNeeded: UInt64(organisationCount).multipliedFullWidth(by: rOrg).high)
+        } else if ineligible.hit(rng.next()) {
+            organisation = byLevel[Int(UInt64(start).multipliedFullWidth(by: rOrg).high)]
+        } else {
+            organisation = byLevel[start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rOrg).high)]
+        }
+        var sentAt = campaign
+        if early.hit(rng.next()) {
+            sentAt = opensMillis - 1 - Int64(rng.below(earlySpreadMillis))
+        }
+        let id = nextRequestId
+        nextRequestId &+= 1
+        let r = OrderRequest(requestId: id, campaignTimeMillis: sentAt, intendedSendNanos: intended,
+                             organisation: organisation, offer: UInt16(truncatingIfNeeded: offer), kind: .buy,
+                             quantity: quantity, reference: 0)
+        if isReservation[offer] {
+            let u = rng.next()
+            if confirmOrCancel.hit(u) {
+                let kind: RequestKind = confirm.hit(u) ? .confirm : .cancel
+                let at = max(campaign, sentAt) + drawDelay()
+                if at <= endCampaign {
+                    followUps.push(FollowUp(campaignMillis: at, reference: id, organisation: organisation,
+                                            offer: UInt16(truncatingIfNeeded: offer), kind: kind, quantity: quantity))
+                }
+            }
+        }
+        last = r
+        hasLast = true
+        return r
+    }
+
+    /// A campaign-time delay ≥ 1 ms.
+    private func drawDelay() -> Int64 {
+        switch delay {
+        case .fixed(let ms): return max(1, ms)
+        case .uniform(let lo, let hi): return max(1, lo + Int64(rng.below(UInt64(hi - lo + 1))))
+        case .exponential(let mean): return max(1, Int64(-mean * Math.log(rng.unitOpenZero())))
+        }
+    }
+}
+
+struct FollowUp {
+    var campaignMillis: Int64
+    var reference: UInt64
+    var organisation: UInt32
+    var offer: UInt16
+    var kind: RequestKind
+    var quantity: Int32
+
+    @inline(__always)
+    func precedes(_ o: FollowUp) -> Bool {
+        campaignMillis < o.campaignMillis || (campaignMillis == o.campaignMillis && reference < o.reference)
+    }
+}
+
+/// A binary min-heap of follow-ups by (campaign time, reference).
+struct FollowUpHeap {
+    private var items: [FollowUp] = []
+
+    mutating func reserve(_ n: Int) { items.reserveCapacity(n) }
+    var count: Int { items.count }
+    var top: FollowUp? { items.first }
+
+    mutating func push(_ f: FollowUp) {
+        items.append(f)
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard items[i].precedes(items[p]) else { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func removeTop() {
+        let lastItem = items.removeLast()
+        guard !items.isEmpty else { return }
+        items[0] = lastItem
+        var i = 0
+        let n = items.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n && items[l].precedes(items[m]) { m = l }
+            if r < n && items[r].precedes(items[m]) { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+    }
+}

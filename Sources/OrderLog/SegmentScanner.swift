@@ -1,0 +1,278 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CLZ4
+
+/// What scanning one segment file found. Scanning stops at the first problem.
+struct SegmentScan {
+    var path: String
+    var fileBytes: Int64 = 0
+    var headerValid = false
+    var baseSequence: UInt64 = 0
+    var creationNanos: Int64 = 0
+    var blocks = 0
+    var records: UInt64 = 0
+    /// Last sequence of the valid blocks (baseSequence - 1 when none).
+    var lastSequence: UInt64 = 0
+    var rawBytes: UInt64 = 0
+    var storedBytes: UInt64 = 0
+    /// Offset just past the last valid block (or past the end marker when sealed).
+    var validEnd: Int64 = 0
+    var sealed = false
+    var problem: SegmentError?
+}
+
+/// Reusable buffers for reading segments. Owned by one scan at a time (not shared across threads).
+final class SegmentScanBuffers {
+    var file: UnsafeMutableRawPointer
+    var fileCapacity: Int
+    let raw: UnsafeMutableRawPointer
+
+    init() {
+        fileCapacity = 1 << 20
+        file = .allocate(byteCount: fileCapacity, alignment: 16)
+        raw = .allocate(byteCount: SegmentFormat.maxBlockRawBytes + RecordCodec.decodeSlackBytes, alignment: 16)
+        raw.initializeMemory(as: UInt8.self, repeating: 0,
+                             count: SegmentFormat.maxBlockRawBytes + RecordCodec.decodeSlackBytes)
+    }
+
+    deinit {
+        file.deallocate()
+        raw.deallocate()
+    }
+
+    /// Reads the whole file at `path` into `file`; returns its length.
+    func load(_ path: String) throws(SegmentError) -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw .io(file: path, offset: 0, operation: "open", errno: errno) }
+        defer { _ = close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw .io(file: path, offset: 0, operation: "fstat", errno: errno) }
+        let size = Int(st.st_size)
+        if size + 16 > fileCapacity {
+            file.deallocate()
+            fileCapacity = max(size + 16, fileCapacity * 2)
+            file = .allocate(byteCount: fileCapacity, alignment: 16)
+        }
+        var done = 0
+        while done < size {
+            let n = read(fd, file + done, size - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(file: path, offset: Int64(done), operation: "read", errno: errno)
+            }
+            if n == 0 { break }  // file shrank while reading: treat what we have as the file
+            done += n
+        }
+        return done
+    }
+}
+
+enum SegmentScanner {
+    /// Validates a 64-byte file header at `p`; returns (base, creation) or the problem.
+    static func parseHeader(_ p: UnsafeRawPointer, path: String) -> Result<(UInt64, Int64), SegmentError> {
+        if p.getLE(UInt64.self, at: 0) != SegmentFormat.fileMagic {
+            return .failure(.badFileHeader(file: path, offset: 0, expected: "magic \"FSSEG\\0\\0\\1\""))
+        }
+        let crc = CRC32C.update(0, p, SegmentFormat.fileHeaderCRCOffset)
+        if p.getLE(UInt32.self, at: SegmentFormat.fileHeaderCRCOffset) != crc {
+            return .failure(.badFileHeader(file: path, offset: Int64(SegmentFormat.fileHeaderCRCOffset),
+                                           expected: "header CRC-32C \(hex(crc))"))
+        }
+        let version = p.getLE(UInt16.self, at: 8)
+        if version != SegmentFormat.version {
+            return .failure(.badFileHeader(file: path, offset: 8, expected: "format version 1, found \(version)"))
+        }
+        if p.getLE(UInt16.self, at: 10) != 0 {
+            return .failure(.badFileHeader(file: path, offset: 10, expected: "flags 0"))
+        }
+        if p.getLE(UInt32.self, at: 12) != UInt32(SegmentFormat.fileHeaderBytes) {
+            return .failure(.badFileHeader(file: path, offset: 12, expected: "header length 64"))
+        }
+        for o in 32..<SegmentFormat.fileHeaderCRCOffset where p.load(fromByteOffset: o, as: UInt8.self) != 0 {
+            return .failure(.badFileHeader(file: path, offset: Int64(o), expected: "zero padding"))
+        }
+        let base = p.getLE(UInt64.self, at: 16)
+        if base == 0 {
+            return .failure(.badFileHeader(file: path, offset: 16, expected: "base sequence ≥ 1"))
+        }
+        return .success((base, p.getLE(Int64.self, at: 24)))
+    }
+
+    /// Scans one segment file, validating every byte, calling `visit` for each record of each
+    /// valid block. `expectedBase` is the base taken from the file name.
+    /// Records of a block are delivered while it is decoded: a block whose CRC matches but whose
+    /// records do not decode (a writer bug, not a disk error) may deliver some records before the problem.
+    static func scan(path: String, expectedBase: UInt64, buffers: SegmentScanBuffers,
+                     visit: (borrowing OrderRecord) throws -> Void) throws -> SegmentScan {
+        var s = SegmentScan(path: path)
+        let size: Int
+        do { size = try buffers.load(path) } catch { s.problem = error; return s }
+        s.fileBytes = Int64(size)
+        let p = UnsafeRawPointer(buffers.file)
+        if size < SegmentFormat.fileHeaderBytes {
+            s.problem = .truncated(file: path, offset: 0,
+                                   expected: "a 64-byte file header, file has \(size) bytes")
+            return s
+        }
+        switch parseHeader(p, path: path) {
+        case .failure(let e): s.problem = e; return s
+        case .success(let (base, created)):
+            if base != expectedBase {
+                s.problem = .badFileHeader(file: path, offset: 16,
+                                           expected: "base sequence \(expectedBase) (from the file name), found \(base)")
+                return s
+            }
+            s.baseSequence = base
+            s.creationNanos = created
+        }
+        s.headerValid = true
+        s.lastSequence = s.baseSequence &- 1
+        var off = SegmentFormat.fileHeaderBytes
+        s.validEnd = Int64(off)
+        let raw = buffers.raw
+        var record = OrderRecord()
+        while off < size {
+            let o64 = Int64(off)
+            if size - off < SegmentFormat.blockHeaderBytes {
+                s.problem = .truncated(file: path, offset: o64,
+                                       expected: "a 32-byte block header or end marker, \(size - off) bytes left")
+                return s
+            }
+            let h = p + off
+            let type = h.getLE(UInt32.self, at: 0)
+            if type == SegmentFormat.typeEndMarker {
+                let crc = CRC32C.update(0, h, 28)
+                if h.getLE(UInt32.self, at: 28) != crc {
+                    s.problem = .badEndMarker(file: path, offset: o64, expected: "end marker CRC-32C \(hex(crc))")
+                    return s
+                }
+                let nb = h.getLE(UInt32.self, at: 4), nr = h.getLE(UInt64.self, at: 8)
+                let last = h.getLE(UInt64.self, at: 16)
+                if h.getLE(UInt32.self, at: 24) != 0 {
+                    s.problem = .badEndMarker(file: path, offset: o64 + 24, expected: "reserved 0")
+                    return s
+                }
+                if Int(nb) != s.blocks || nr != s.records || last != s.lastSequence {
+                    s.problem = .badEndMarker(
+                        file: path, offset: o64,
+                        expected: "totals blocks \(s.blocks) records \(s.records) last sequence \(s.lastSequence), found \(nb)/\(nr)/\(last)")
+                    return s
+                }
+                s.sealed = true
+                s.validEnd = o64 + Int64(SegmentFormat.endMarkerBytes)
+                if off + SegmentFormat.endMarkerBytes != size {
+                    s.problem = .badEndMarker(file: path, offset: s.validEnd,
+                                              expected: "end of file after the end marker, found \(size - off - SegmentFormat.endMarkerBytes) more bytes")
+                }
+                return s
+            }
+            if type != SegmentFormat.typeLZ4Block && type != SegmentFormat.typeRawBlock {
+                s.problem = .badBlock(file: path, offset: o64, expected: "block type BLK4, BLKR or END!, found \(hex(type))")
+                return s
+            }
+            let rawLen = Int(h.getLE(UInt32.self, at: 4))
+            let stored = Int(h.getLE(UInt32.self, at: 8))
+            let count = Int(h.getLE(UInt32.self, at: 12))
+            let first = h.getLE(UInt64.self, at: 16)
+            if rawLen < SegmentFormat.minRecordBytes || rawLen > SegmentFormat.maxBlockRawBytes {
+                s.problem = .badBlock(file: path, offset: o64 + 4, expected: "raw length in 3...\(SegmentFormat.maxBlockRawBytes), found \(rawLen)")
+                return s
+            }
+            let maxStored = type == SegmentFormat.typeRawBlock ? rawLen : Int(LZ4_compressBound(Int32(rawLen)))
+            if stored < 1 || stored > maxStored || (type == SegmentFormat.typeRawBlock && stored != rawLen) {
+                s.problem = .badBlock(file: path, offset: o64 + 8, expected: "stored length in 1...\(maxStored), found \(stored)")
+                return s
+            }
+            if count < 1 || count > rawLen / SegmentFormat.minRecordBytes {
+                s.problem = .badBlock(file: path, offset: o64 + 12, expected: "record count in 1...\(rawLen / SegmentFormat.minRecordBytes), found \(count)")
+                return s
+            }
+            if h.getLE(UInt32.self, at: 24) != 0 {
+                s.problem = .badBlock(file: path, offset: o64 + 24, expected: "reserved 0")
+                return s
+            }
+            let payloadOff = off + SegmentFormat.blockHeaderBytes
+            if size - payloadOff < stored {
+                s.problem = .truncated(file: path, offset: o64,
+                                       expected: "\(stored) payload bytes, \(size - payloadOff) left")
+                return s
+            }
+            let crc = CRC32C.update(CRC32C.update(0, h, 28), p + payloadOff, stored)
+            if h.getLE(UInt32.self, at: 28) != crc {
+                s.problem = .badBlock(file: path, offset: o64 + 28, expected: "block CRC-32C \(hex(crc)) over header and payload, found \(hex(h.getLE(UInt32.self, at: 28)))")
+                return s
+            }
+            if first != s.lastSequence &+ 1 {
+                s.problem = .sequenceGap(file: path, offset: o64 + 16, expected: s.lastSequence &+ 1, found: first)
+                return s
+            }
+            if type == SegmentFormat.typeLZ4Block {
+                let n = LZ4_decompress_safe((p + payloadOff).assumingMemoryBound(to: CChar.self),
+                                            raw.assumingMemoryBound(to: CChar.self),
+                                            Int32(stored), Int32(rawLen))
+                if n != Int32(rawLen) {
+                    s.problem = .badBlock(file: path, offset: Int64(payloadOff), expected: "LZ4 payload decompressing to \(rawLen) bytes (got \(n))")
+                    return s
+                }
+            } else {
+                raw.copyMemory(from: p + payloadOff, byteCount: rawLen)
+            }
+            // Decode and check: exactly `count` records filling exactly `rawLen` bytes.
+            var i = 0
+            var st = RecordCodec.State()
+            for k in 0..<count {
+                let at = i
+                if i >= rawLen || !RecordCodec.decode(raw, &i, &st, &record) || i > rawLen {
+                    s.problem = .badBlock(file: path, offset: Int64(payloadOff),
+                                          expected: "record \(k) of \(count) (raw byte \(at)) to decode within \(rawLen) raw bytes")
+                    return s
+                }
+                record.sequence = first &+ UInt64(k)
+                try visit(record)
+            }
+            if i != rawLen {
+                s.problem = .badBlock(file: path, offset: Int64(payloadOff),
+                                      expected: "\(count) records to fill \(rawLen) raw bytes, they end at \(i)")
+                return s
+            }
+            s.blocks += 1
+            s.records += UInt64(count)
+            s.lastSequence = first &+ UInt64(count - 1)
+            s.rawBytes += UInt64(rawLen)
+            s.storedBytes += UInt64(stored)
+            off = payloadOff + stored
+            s.validEnd = Int64(off)
+        }
+        return s
+    }
+
+    /// Segment files of `directory` sorted by base sequence: (base, path). `.seg` files whose
+    /// names are not segment names are returned in `badNames`.
+    static func list(directory: String) throws(SegmentError) -> (segments: [(UInt64, String)], badNames: [String]) {
+        guard let d = opendir(directory) else {
+            throw .io(file: directory, offset: 0, operation: "opendir", errno: errno)
+        }
+        defer { closedir(d) }
+        var segs: [(UInt64, String)] = []
+        var bad: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            guard name.hasSuffix(SegmentFormat.fileSuffix) else { continue }
+            let path = directory + "/" + name
+            if let base = SegmentFormat.baseSequence(fileName: name) { segs.append((base, path)) } else { bad.append(path) }
+        }
+        segs.sort { $0.0 < $1.0 }
+        return (segs, bad.sorted())
+    }
+}
+
+@inline(never)
+func hex(_ v: UInt32) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
+}

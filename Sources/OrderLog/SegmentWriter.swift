@@ -1,0 +1,563 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CLZ4
+import Synchronization
+
+/// When appended records may be acknowledged.
+public enum Durability: String, Sendable, CaseIterable {
+    /// Acknowledge once written to the OS (survives a process crash, not a machine crash).
+    case none
+    /// Group commit: fsync at most every `groupCommitMillis` or `groupCommitBytes`.
+    case batch
+    /// fsync on every commit.
+    case sync
+}
+
+public struct SegmentWriterOptions: Sendable {
+    /// Roll to a new segment when the current one reaches this many bytes.
+    public var segmentBytes: Int = 64 << 20
+    /// Roll when the segment is older than this (wall clock since its creation).
+    public var segmentMaxAgeSeconds: Double? = nil
+    /// Raw bytes per block before it is compressed and sealed (clamped to 256...16 MiB).
+    public var blockBytes: Int = 64 << 10
+    /// LZ4 acceleration (1 = default compression).
+    public var acceleration: Int32 = 1
+    public var durability: Durability = .batch
+    /// batch: fsync at most every N ms ...
+    public var groupCommitMillis: Int = 2
+    /// ... or every M bytes written since the last fsync.
+    public var groupCommitBytes: Int = 4 << 20
+    /// Compressed blocks are gathered and written in writes of up to this size (at least 1 MiB is advised).
+    public var writeBufferBytes: Int = 1 << 20
+
+    public init() {}
+
+    public init(segmentBytes: Int = 64 << 20, segmentMaxAgeSeconds: Double? = nil, blockBytes: Int = 64 << 10,
+                acceleration: Int32 = 1, durability: Durability = .batch, groupCommitMillis: Int = 2,
+                groupCommitBytes: Int = 4 << 20, writeBufferBytes: Int = 1 << 20) {
+        self.segmentBytes = segmentBytes
+        self.segmentMaxAgeSeconds = segmentMaxAgeSeconds
+        self.blockBytes = blockBytes
+        self.acceleration = acceleration
+        self.durability = durability
+        self.groupCommitMillis = groupCommitMillis
+        self.groupCommitBytes = groupCommitBytes
+        self.writeBufferBytes = writeBufferBytes
+    }
+}
+
+/// What `SegmentWriter.init` found and did.
+public struct RecoveryReport: Sendable, Equatable {
+    /// Segment files found on open.
+    public var segments: Int = 0
+    /// Records found in valid blocks.
+    public var records: UInt64 = 0
+    /// Last valid sequence found (0 when the directory was empty).
+    public var lastSequence: UInt64 = 0
+    /// Bytes cut from the tail of the last segment (a removed header-only/torn segment counts whole).
+    public var cutBytes: Int64 = 0
+    /// Records in the cut bytes when knowable (0 when nothing was cut; nil when the cut bytes
+    /// were not valid blocks, which is the usual case for a torn tail).
+    public var cutRecords: UInt64? = 0
+    /// Why bytes were cut (the problem found at the cut offset), nil when nothing was cut.
+    public var cutReason: SegmentError?
+    /// True when the last segment was sealed (clean shutdown).
+    public var lastSegmentSealed = false
+    /// True when the last segment was removed (its header was torn or it held no block).
+    public var removedSegment: String?
+}
+
+public struct WriterStats: Sendable, Equatable {
+    public var records: UInt64 = 0
+    public var blocks: UInt64 = 0
+    /// Segments created by this writer (plus the recovered one it continues, if any).
+    public var segments: UInt64 = 0
+    public var rawBytes: UInt64 = 0
+    /// Bytes written to files (headers, block headers, payloads, end markers).
+    public var compressedBytes: UInt64 = 0
+    public var fsyncs: UInt64 = 0
+}
+
+/// The durable watermark, shareable with any thread (e.g. the acknowledger).
+public final class DurableWatermark: Sendable {
+    let value = Atomic<UInt64>(0)
+    public init() {}
+    public var sequence: UInt64 { value.load(ordering: .acquiring) }
+}
+
+/// Appends `OrderRecord`s to the segment files of one directory.
+///
+/// Thread safety: `@unchecked Sendable` so that it can be created on one thread and handed to the
+/// journal thread. All methods except `durableWatermark`/`watermark` must be called by one thread at
+/// a time (single owner, externally serialised); its mutable state is not locked. The watermark is
+/// an `Atomic<UInt64>` (release store by the owner, acquire load by readers), safe from any thread.
+public final class SegmentWriter: @unchecked Sendable {
+    public let directory: String
+    public let options: SegmentWriterOptions
+    /// What was found and cut on open.
+    public private(set) var recovery = RecoveryReport()
+    /// Shareable handle on the durable watermark.
+    public let watermark = DurableWatermark()
+
+    private let sinks: SegmentSinkFactory
+    private let blockCapacity: Int
+    private let raw: UnsafeMutableRawPointer
+    private var rawLen = 0
+    private var blockRecords = 0
+    private var blockFirst: UInt64 = 0
+    private var codec = RecordCodec.State()
+    private let lz4State: UnsafeMutableRawPointer
+    private let wbuf: UnsafeMutableRawPointer
+    private let wcap: Int
+    private var wlen = 0
+    private var wbufLastSeq: UInt64 = 0
+
+    private var sink: (any SegmentSink)?
+    private var segBase: UInt64 = 0
+    private var segCreatedNanos: Int64 = 0
+    private var segBytes = 0
+    private var segBlocks: UInt32 = 0
+    private var segRecords: UInt64 = 0
+    private var segLast: UInt64 = 0
+
+    private var next: UInt64
+    private var writtenSeq: UInt64
+    private var syncedSeq: UInt64
+    private var bytesSinceSync = 0
+    private var lastSyncNanos: Int64
+    private var failure: (any Error)?
+    private var closed = false
+    private var lockFD: Int32 = -1
+    private var _stats = WriterStats()
+
+    public var nextSequence: UInt64 { next }
+    /// Highest sequence that may be acknowledged: for `none` written to the OS, for batch/sync fsynced.
+    public var durableWatermark: UInt64 { watermark.sequence }
+    public var stats: WriterStats { _stats }
+    /// The error that put the writer in the failed state, if any.
+    public var failedError: (any Error)? { failure }
+
+    public init(directory: String, options: SegmentWriterOptions = .init(), sink: SegmentSinkFactory = .posix) throws {
+        self.directory = directory
+        self.options = options
+        self.sinks = sink
+        blockCapacity = min(max(options.blockBytes, 256), SegmentFormat.maxBlockRawBytes)
+        let bound = Int(LZ4_compressBound(Int32(blockCapacity)))
+        wcap = max(options.writeBufferBytes, SegmentFormat.fileHeaderBytes + SegmentFormat.blockHeaderBytes + bound + SegmentFormat.endMarkerBytes)
+        raw = .allocate(byteCount: blockCapacity + RecordCodec.maxRecordBytes, alignment: 16)
+        wbuf = .allocate(byteCount: wcap, alignment: 16)
+        lz4State = .allocate(byteCount: Int(LZ4_sizeofState()), alignment: 16)
+        next = 1
+        writtenSeq = 0
+        syncedSeq = 0
+        lastSyncNanos = monotonicNanos()
+        // On a throw below, deinit releases the buffers, the sink and the lock.
+        try Self.makeDirectory(directory)
+        lockFD = try Self.lock(directory)
+        var report = RecoveryReport()
+        try recover(&report)
+        recovery = report
+        writtenSeq = next - 1
+        syncedSeq = next - 1
+        watermark.value.store(next - 1, ordering: .releasing)
+    }
+
+    deinit {
+        if let s = sink { try? s.close() }
+        raw.deallocate()
+        wbuf.deallocate()
+        lz4State.deallocate()
+        if lockFD >= 0 { _ = Glibc.close(lockFD) }
+    }
+
+    // MARK: - append / commit
+
+    /// Encodes records (assigning `sequence` in place) into the current block; full blocks are
+    /// compressed and queued for writing (written when the write buffer is full).
+    public func append(_ records: UnsafeMutableBufferPointer<OrderRecord>) throws {
+        if let f = failure { throw f }
+        if closed { throw SegmentWriterError.closed }
+        guard let base = records.baseAddress else { return }
+        let limit = blockCapacity - RecordCodec.maxRecordBytes
+        for k in 0..<records.count {
+            let r = base + k
+            if r.pointee.pieceCount > 4 {
+                throw SegmentWriterError.invalidRecord(requestId: r.pointee.requestId, reason: "pieceCount \(r.pointee.pieceCount) > 4")
+            }
+            if rawLen > limit { try sealBlock() }
+            if blockRecords == 0 {
+                blockFirst = next
+                codec = RecordCodec.State()
+            }
+            r.pointee.sequence = next
+            next &+= 1
+            rawLen &+= RecordCodec.encode(r, &codec, raw + rawLen)
+            blockRecords &+= 1
+        }
+    }
+
+    /// Convenience for arrays (tests, tools).
+    public func append(_ records: inout [OrderRecord]) throws {
+        try records.withUnsafeMutableBufferPointer { try append($0) }
+    }
+
+    /// Closes the current partial block, writes everything queued and applies the durability
+    /// policy. Returns the acknowledgeable watermark.
+    @discardableResult
+    public func commit() throws -> UInt64 {
+        if let f = failure { throw f }
+        if closed { throw SegmentWriterError.closed }
+        try sealBlock()
+        try flush()
+        if let age = options.segmentMaxAgeSeconds, sink != nil, segBlocks > 0,
+           Double(realtimeNanos() &- segCreatedNanos) >= age * 1e9 {
+            try roll()
+        }
+        switch options.durability {
+        case .none:
+            break
+        case .sync:
+            if syncedSeq < writtenSeq { try fsyncNow() }
+        case .batch:
+            if syncedSeq < writtenSeq,
+               bytesSinceSync >= options.groupCommitBytes
+               || monotonicNanos() &- lastSyncNanos >= Int64(options.groupCommitMillis) * 1_000_000 {
+                try fsyncNow()
+            }
+        }
+        return watermark.sequence
+    }
+
+    /// Seals the current block, writes everything and fsyncs (idle time, end of a run).
+    @discardableResult
+    public func syncNow() throws -> UInt64 {
+        if let f = failure { throw f }
+        if closed { throw SegmentWriterError.closed }
+        try sealBlock()
+        try flush()
+        if syncedSeq < writtenSeq || (sink != nil && bytesSinceSync > 0) { try fsyncNow() }
+        return watermark.sequence
+    }
+
+    /// Seals the current segment (end-of-segment marker), fsyncs, closes the file and the writer.
+    /// In the failed state it closes the file and throws the original error.
+    public func close() throws {
+        if closed { return }
+        if let f = failure {
+            closed = true
+            if let s = sink { try? s.close(); sink = nil }
+            if lockFD >= 0 { _ = Glibc.close(lockFD); lockFD = -1 }
+            throw f
+        }
+        try sealBlock()
+        try flush()
+        if sink != nil { try sealSegment() }
+        closed = true
+        if lockFD >= 0 { _ = Glibc.close(lockFD); lockFD = -1 }
+    }
+
+    // MARK: - internals
+
+    private func fail(_ error: any Error) -> any Error {
+        if failure == nil { failure = error }
+        return failure!
+    }
+
+    private func publish(_ seq: UInt64) {
+        guard failure == nil else { return }
+        watermark.value.store(seq, ordering: .releasing)
+    }
+
+    /// Compresses the current block into the write buffer.
+    private func sealBlock() throws {
+        guard blockRecords > 0 else { return }
+        if sink == nil { try createSegment(base: blockFirst) }
+        let bound = Int(LZ4_compressBound(Int32(rawLen)))
+        if wcap - wlen < SegmentFormat.blockHeaderBytes + bound { try flush() }
+        let h = wbuf + wlen
+        let payload = h + SegmentFormat.blockHeaderBytes
+        var stored = Int(LZ4_compress_fast_extState(
+            lz4State, UnsafePointer(raw.assumingMemoryBound(to: CChar.self)),
+            payload.assumingMemoryBound(to: CChar.self), Int32(rawLen), Int32(bound), options.acceleration))
+        var type = SegmentFormat.typeLZ4Block
+        if stored <= 0 || stored >= rawLen {
+            payload.copyMemory(from: raw, byteCount: rawLen)
+            stored = rawLen
+            type = SegmentFormat.typeRawBlock
+        }
+        h.putLE(type, at: 0)
+        h.putLE(UInt32(rawLen), at: 4)
+        h.putLE(UInt32(stored), at: 8)
+        h.putLE(UInt32(blockRecords), at: 12)
+        h.putLE(blockFirst, at: 16)
+        h.putLE(UInt32(0), at: 24)
+        h.putLE(CRC32C.update(CRC32C.update(0, h, 28), payload, stored), at: 28)
+        let total = SegmentFormat.blockHeaderBytes + stored
+        wlen += total
+        let last = blockFirst &+ UInt64(blockRecords - 1)
+        wbufLastSeq = last
+        segBytes += total
+        segBlocks += 1
+        segRecords += UInt64(blockRecords)
+        segLast = last
+        _stats.records += UInt64(blockRecords)
+        _stats.blocks += 1
+        _stats.rawBytes += UInt64(rawLen)
+        rawLen = 0
+        blockRecords = 0
+        if segBytes >= options.segmentBytes {
+            try roll()
+        } else if let age = options.segmentMaxAgeSeconds, Double(realtimeNanos() &- segCreatedNanos) >= age * 1e9 {
+            try roll()
+        }
+    }
+
+    /// Writes the write buffer to the current segment in one write.
+    private func flush() throws {
+        guard wlen > 0, let s = sink else { return }
+        do {
+            try s.write(UnsafeRawBufferPointer(start: wbuf, count: wlen))
+        } catch {
+            throw fail(error)
+        }
+        _stats.compressedBytes += UInt64(wlen)
+        bytesSinceSync += wlen
+        wlen = 0
+        writtenSeq = wbufLastSeq
+        if options.durability == .none { publish(writtenSeq) }
+    }
+
+    private func fsyncNow() throws {
+        guard let s = sink else { return }
+        do { try s.fsync() } catch { throw fail(error) }
+        _stats.fsyncs += 1
+        syncedSeq = writtenSeq
+        bytesSinceSync = 0
+        lastSyncNanos = monotonicNanos()
+        publish(syncedSeq)
+    }
+
+    /// Writes the end marker, fsyncs and closes the current segment.
+    private func sealSegment() throws {
+        guard let s = sink else { return }
+        try flush()
+        let m = wbuf
+        m.putLE(SegmentFormat.typeEndMarker, at: 0)
+        m.putLE(segBlocks, at: 4)
+        m.putLE(segRecords, at: 8)
+        m.putLE(segLast, at: 16)
+        m.putLE(UInt32(0), at: 24)
+        m.putLE(CRC32C.update(0, m, 28), at: 28)
+        wlen = SegmentFormat.endMarkerBytes
+        wbufLastSeq = writtenSeq
+        try flush()
+        try fsyncNow()
+        do { try s.close() } catch { throw fail(error) }
+        sink = nil
+    }
+
+    private func roll() throws {
+        try sealSegment()
+    }
+
+    /// Creates a segment file whose first record is `base`; its header goes into the write buffer.
+    private func createSegment(base: UInt64) throws {
+        let path = directory + "/" + SegmentFormat.fileName(baseSequence: base)
+        do {
+            let s = try sinks.open(path)
+            if s.position != 0 { try s.truncate(to: 0) }
+            sink = s
+            if options.durability != .none { try sinks.syncDirectory(directory) }
+        } catch {
+            throw fail(error)
+        }
+        segBase = base
+        segCreatedNanos = realtimeNanos()
+        segBlocks = 0
+        segRecords = 0
+        segLast = base &- 1
+        _stats.segments += 1
+        precondition(wlen == 0, "write buffer must be empty when a segment starts")
+        Self.writeHeader(wbuf, base: base, created: segCreatedNanos)
+        wlen = SegmentFormat.fileHeaderBytes
+        segBytes = SegmentFormat.fileHeaderBytes
+        wbufLastSeq = writtenSeq
+    }
+
+    static func writeHeader(_ h: UnsafeMutableRawPointer, base: UInt64, created: Int64) {
+        h.initializeMemory(as: UInt8.self, repeating: 0, count: SegmentFormat.fileHeaderBytes)
+        h.putLE(SegmentFormat.fileMagic, at: 0)
+        h.putLE(SegmentFormat.version, at: 8)
+        h.putLE(UInt16(0), at: 10)
+        h.putLE(UInt32(SegmentFormat.fileHeaderBytes), at: 12)
+        h.putLE(base, at: 16)
+        h.putLE(created, at: 24)
+        h.putLE(CRC32C.update(0, h, SegmentFormat.fileHeaderCRCOffset), at: SegmentFormat.fileHeaderCRCOffset)
+    }
+
+    // MARK: - recovery
+
+    private func recover(_ report: inout RecoveryReport) throws {
+        let (segments, badNames) = try SegmentScanner.list(directory: directory)
+        if let bad = badNames.first {
+            throw SegmentError.badSegmentSequence(file: bad, offset: 0, expected: "a segment name of 20 digits + .seg")
+        }
+        report.segments = segments.count
+        guard !segments.isEmpty else { return }
+        let buffers = SegmentScanBuffers()
+        var expected: UInt64? = nil
+        var header = [UInt8](repeating: 0, count: SegmentFormat.fileHeaderBytes)
+        var marker = [UInt8](repeating: 0, count: SegmentFormat.endMarkerBytes)
+        // Earlier segments: sealed, header and end marker valid, bases continuous.
+        for (base, path) in segments.dropLast() {
+            try Self.checkSealed(path: path, base: base, expected: expected, header: &header, marker: &marker) { last, records in
+                expected = last &+ 1
+                report.records += records
+            }
+        }
+        // Last segment: verify every block, cut a torn/corrupt tail.
+        let (base, path) = segments[segments.count - 1]
+        if let e = expected, base != e {
+            throw SegmentError.badSegmentSequence(file: path, offset: 16, expected: "base sequence \(e) (previous segment's last + 1), found \(base)")
+        }
+        let scan = try SegmentScanner.scan(path: path, expectedBase: base, buffers: buffers) { _ in }
+        if case .io = scan.problem { throw scan.problem! }
+        if !scan.headerValid {
+            // Only a header torn at creation (short or all zero) is cut; anything else is refused.
+            let headerZero = (0..<min(Int(scan.fileBytes), SegmentFormat.fileHeaderBytes)).allSatisfy {
+                buffers.file.load(fromByteOffset: $0, as: UInt8.self) == 0
+            }
+            if scan.fileBytes < Int64(SegmentFormat.fileHeaderBytes) || (headerZero && scan.fileBytes <= Int64(SegmentFormat.fileHeaderBytes + SegmentFormat.blockHeaderBytes)) {
+                if unlink(path) != 0 { throw SegmentError.io(file: path, offset: 0, operation: "unlink", errno: errno) }
+                try sinks.syncDirectory(directory)
+                report.cutBytes = scan.fileBytes
+                report.cutRecords = nil
+                report.cutReason = scan.problem
+                report.removedSegment = path
+                report.lastSequence = base &- 1
+                next = base
+                return
+            }
+            throw scan.problem!
+        }
+        report.records += scan.records
+        report.lastSequence = scan.lastSequence
+        report.lastSegmentSealed = scan.sealed
+        next = scan.lastSequence &+ 1
+        if scan.problem != nil {
+            report.cutBytes = scan.fileBytes - scan.validEnd
+            report.cutRecords = nil
+            report.cutReason = scan.problem
+        }
+        if scan.blocks == 0 && !scan.sealed {
+            // Nothing but a header: remove the file; the next block recreates it.
+            if unlink(path) != 0 { throw SegmentError.io(file: path, offset: 0, operation: "unlink", errno: errno) }
+            try sinks.syncDirectory(directory)
+            report.cutBytes = scan.fileBytes
+            report.removedSegment = path
+            return
+        }
+        let s = try sinks.open(path)
+        do {
+            if s.position != scan.validEnd { try s.truncate(to: scan.validEnd) }
+            try s.fsync()
+        } catch {
+            try? s.close()
+            throw error
+        }
+        if scan.sealed {
+            try s.close()
+        } else {
+            // Continue appending to the unsealed segment.
+            sink = s
+            segBase = base
+            segCreatedNanos = scan.creationNanos
+            segBytes = Int(scan.validEnd)
+            segBlocks = UInt32(scan.blocks)
+            segRecords = scan.records
+            segLast = scan.lastSequence
+            _stats.segments = 1
+        }
+    }
+
+    /// Checks header, end marker and continuity of a sealed (non-last) segment without reading its blocks.
+    static func checkSealed(path: String, base: UInt64, expected: UInt64?, header: inout [UInt8], marker: inout [UInt8],
+                            _ found: (UInt64, UInt64) -> Void) throws {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
+        defer { _ = Glibc.close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw SegmentError.io(file: path, offset: 0, operation: "fstat", errno: errno) }
+        let size = Int64(st.st_size)
+        if size < Int64(SegmentFormat.fileHeaderBytes + SegmentFormat.endMarkerBytes) {
+            throw SegmentError.truncated(file: path, offset: size, expected: "a sealed segment (header and end marker); only the last segment may be unsealed")
+        }
+        try header.withUnsafeMutableBytes { h in
+            if pread(fd, h.baseAddress, h.count, 0) != h.count { throw SegmentError.io(file: path, offset: 0, operation: "read", errno: errno) }
+            switch SegmentScanner.parseHeader(UnsafeRawPointer(h.baseAddress!), path: path) {
+            case .failure(let e): throw e
+            case .success(let (b, _)):
+                if b != base { throw SegmentError.badFileHeader(file: path, offset: 16, expected: "base sequence \(base) (from the file name), found \(b)") }
+            }
+        }
+        if let e = expected, e != base {
+            throw SegmentError.badSegmentSequence(file: path, offset: 16, expected: "base sequence \(e) (previous segment's last + 1), found \(base)")
+        }
+        let at = size - Int64(SegmentFormat.endMarkerBytes)
+        try marker.withUnsafeMutableBytes { m in
+            if pread(fd, m.baseAddress, m.count, off_t(at)) != m.count { throw SegmentError.io(file: path, offset: at, operation: "read", errno: errno) }
+            let p = UnsafeRawPointer(m.baseAddress!)
+            guard p.getLE(UInt32.self, at: 0) == SegmentFormat.typeEndMarker,
+                  p.getLE(UInt32.self, at: 28) == CRC32C.update(0, p, 28),
+                  p.getLE(UInt32.self, at: 24) == 0
+            else {
+                throw SegmentError.badEndMarker(file: path, offset: at, expected: "a valid end-of-segment marker ending the file; only the last segment may be unsealed")
+            }
+            let records = p.getLE(UInt64.self, at: 8)
+            let last = p.getLE(UInt64.self, at: 16)
+            if last &- base &+ 1 != records {
+                throw SegmentError.badEndMarker(file: path, offset: at + 8, expected: "record count \(last &- base &+ 1) for sequences \(base)...\(last), found \(records)")
+            }
+            found(last, records)
+        }
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        var prefix = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
+            prefix += (prefix.isEmpty && path.hasPrefix("/") && part.isEmpty) ? "/" : (prefix.isEmpty || prefix == "/" ? String(part) : "/" + part)
+            if part.isEmpty { continue }
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw SegmentError.io(file: prefix, offset: 0, operation: "mkdir", errno: errno)
+            }
+        }
+    }
+
+    static func lock(_ directory: String) throws -> Int32 {
+        let path = directory + "/LOCK"
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            _ = Glibc.close(fd)
+            throw SegmentWriterError.directoryLocked(directory)
+        }
+        return fd
+    }
+}
+
+@inline(__always)
+func monotonicNanos() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+@inline(__always)
+func realtimeNanos() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
