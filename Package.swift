@@ -5,6 +5,11 @@ import PackageDescription
 /// Tests hammer shared state from many threads on purpose; Swift 5 mode keeps them readable.
 let testSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
+/// Hot-path modules: release builds skip the dynamic exclusivity checks (swift_beginAccess on every
+/// class-property access in the per-order loops). Each stage's state is confined to one queue, and the
+/// debug test build keeps the checks on, so violations are still caught by the tests.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "flashsale",
     platforms: [.macOS(.v15)],
@@ -27,17 +32,19 @@ let package = Package(
         .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
 
         // Campaign model, rules, stock ledger, hold book, decisions.
-        .target(name: "FlashSaleCore"),
+        .target(name: "CPrefetch"),
+        .target(name: "FlashSaleCore", dependencies: ["CPrefetch"], swiftSettings: hotPath),
         // Record codec, segment writer/reader, recovery, verification.
-        .target(name: "OrderLog", dependencies: ["CLZ4"]),
+        .target(name: "OrderLog", dependencies: ["CLZ4"], swiftSettings: hotPath),
         // Profiles, arrival processes, popularity, traffic generation, captures.
-        .target(name: "LoadGen", dependencies: ["FlashSaleCore", "OrderLog", .product(name: "Yams", package: "Yams")]),
+        .target(name: "LoadGen", dependencies: ["FlashSaleCore", "OrderLog", .product(name: "Yams", package: "Yams")],
+                swiftSettings: hotPath),
         // Histograms, live progress, summaries, JSON report, percentile spectrum.
         .target(name: "Reports", dependencies: [
             "FlashSaleCore", "CJemalloc", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // Router, lanes, journal stage, acknowledger, backpressure.
-        .target(name: "Pipeline", dependencies: ["FlashSaleCore", "OrderLog", "LoadGen", "Reports"]),
+        .target(name: "Pipeline", dependencies: ["FlashSaleCore", "OrderLog", "LoadGen", "Reports"], swiftSettings: hotPath),
         // The command-line tool: thin, over the libraries.
         .executableTarget(name: "flashsale", dependencies: [
             "FlashSaleCore", "OrderLog", "LoadGen", "Reports", "Pipeline", "CJemalloc",

@@ -73,7 +73,8 @@ public final class OrderPipeline {
         precondition(options.lanes >= 1 && options.lanes <= 64, "lanes must be 1...64")
         self.rules = rules
         self.options = options
-        ledger = StockLedger(initial: rules.campaign.items.map(\.initial), shardCount: options.lanes)
+        let ledger = StockLedger(initial: rules.campaign.items.map(\.initial), shardCount: options.lanes)
+        self.ledger = ledger
         engines = (0..<options.lanes).map { LaneEngine(rules: rules, ledger: ledger, lane: $0, laneCount: options.lanes) }
     }
 
@@ -92,7 +93,7 @@ public final class OrderPipeline {
         let start = monotonicNanos()
         let journal = JournalStage(writer: writer, pools: pools, pace: options.pace, runStartNanos: start,
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
-        let offeredCounter = Atomic<Int>(0)
+        let offeredCounter = SharedCounter()
         let engines = self.engines
 
         // Group commit for `batch` durability when traffic pauses; progress reports.
@@ -108,10 +109,10 @@ public final class OrderPipeline {
         if let every = options.progressInterval, let progress {
             let t = DispatchSource.makeTimerSource(queue: journal.queue)
             t.schedule(deadline: .now() + every, repeating: every)
-            t.setEventHandler { [unowned(unsafe) offeredCounter] in
+            t.setEventHandler {
                 progress(ProgressSnapshot(
                     elapsedSeconds: Double(monotonicNanos() - start) / 1e9,
-                    offered: offeredCounter.load(ordering: .relaxed), acknowledged: journal.acknowledged,
+                    offered: offeredCounter.value.load(ordering: .relaxed), acknowledged: journal.acknowledged,
                     accepted: journal.outcomeCounts[Int(Outcome.accepted.rawValue)] + journal.outcomeCounts[Int(Outcome.held.rawValue)],
                     soldOutOffers: journal.soldOutOffers, p99Micros: journal.mergedLatency.micros(atPercentile: 99),
                     durableWatermark: journal.writer.durableWatermark))
@@ -188,7 +189,7 @@ public final class OrderPipeline {
                 offered &+= 1
                 route(r)
             }
-            offeredCounter.store(offered, ordering: .relaxed)
+            offeredCounter.value.store(offered, ordering: .relaxed)
         }
         flushAll()
         if shed > lastShedReported { let s = shed - lastShedReported; journal.queue.async { journal.countShed(s) } }
@@ -213,7 +214,7 @@ public final class OrderPipeline {
         if let failure = failure ?? sealError {
             throw PipelineError.journalFailed(underlying: failure, acknowledged: journal.acknowledged)
         }
-        offeredCounter.store(offered, ordering: .relaxed)
+        offeredCounter.value.store(offered, ordering: .relaxed)
 
         let items = rules.itemCount
         return journal.queue.sync {
@@ -260,4 +261,9 @@ public final class OrderPipeline {
         let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         return "\(base)/flashsale-\(getpid())-\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000)"
     }
+}
+
+/// An atomic counter that closures on other queues can hold.
+final class SharedCounter: Sendable {
+    let value = Atomic<Int>(0)
 }

@@ -10,7 +10,7 @@ struct Flashsale: ParsableCommand {
         Exit codes (all commands): 0 success; 1 a check failed (invariants, verification); \
         2 bad arguments, profile or input; 3 a runtime failure (I/O, journal); 99 a performance gate failed.
         """,
-        subcommands: [RunCommand.self, SegmentsCommand.self],
+        subcommands: [RunCommand.self],
         defaultSubcommand: nil)
 }
 

@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// Decides the requests of the organisations routed to one lane.
 ///
 /// One engine per lane, used by one thread at a time (its lane's serial queue): per-organisation
@@ -22,23 +24,26 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Organisations owned by this lane: ids with `id % laneCount == lane`, stored at `id / laneCount`.
     public let localOrganisations: Int
 
-    @usableFromInline let recentIds: UnsafeMutablePointer<UInt64>
-    @usableFromInline let recentOutcome: UnsafeMutablePointer<UInt8>
-    @usableFromInline let recentHoldState: UnsafeMutablePointer<UInt8>
-    @usableFromInline let recentCursor: UnsafeMutablePointer<UInt8>
-    @usableFromInline let accepted: UnsafeMutablePointer<UInt8>
+    /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
+    /// request costs one cache miss, not one per array:
+    /// `[0,32)` recent request ids · `[32,36)` their outcomes · `[36,40)` their hold states ·
+    /// `40` ring cursor · `41` level · `42` region · `43` activated · `[48, 48+offers)` accepted per offer.
+    @usableFromInline let orgState: UnsafeMutableRawPointer
+    @usableFromInline let orgStride: Int
     @usableFromInline var holds = HoldBook()
 
     /// Units this lane sold, per item (lane-local; sum over lanes for totals).
     public private(set) var soldUnits: [Int64]
     /// Units held by this lane's active holds, per item.
     public private(set) var heldUnits: [Int64]
-    /// Decisions made, per outcome raw value.
-    public private(set) var outcomeCounts: [Int]
+    @usableFromInline let counts: UnsafeMutablePointer<Int>
     /// Latest campaign time seen; holds expire against it.
     public private(set) var clockMillis: Int64 = .min
 
     @usableFromInline enum HoldState: UInt8 { case none = 0, active, confirmed, cancelled, expired }
+
+    @usableFromInline static let outcomesOffset = 32, holdStatesOffset = 36, cursorOffset = 40
+    @usableFromInline static let levelOffset = 41, regionOffset = 42, activatedOffset = 43, acceptedOffset = 48
 
     public init(rules: CampaignRules, ledger: StockLedger, lane: Int, laneCount: Int) {
         precondition(lane >= 0 && lane < laneCount && laneCount <= 255)
@@ -48,32 +53,41 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         self.laneCount = laneCount
         let orgs = rules.organisations.count
         localOrganisations = orgs / laneCount + (lane < orgs % laneCount ? 1 : 0)
-        let k = Self.retransmitMemory
-        recentIds = .allocate(capacity: max(1, localOrganisations * k))
-        recentIds.initialize(repeating: 0, count: max(1, localOrganisations * k))
-        recentOutcome = .allocate(capacity: max(1, localOrganisations * k))
-        recentOutcome.initialize(repeating: 0, count: max(1, localOrganisations * k))
-        recentHoldState = .allocate(capacity: max(1, localOrganisations * k))
-        recentHoldState.initialize(repeating: 0, count: max(1, localOrganisations * k))
-        recentCursor = .allocate(capacity: max(1, localOrganisations))
-        recentCursor.initialize(repeating: 0, count: max(1, localOrganisations))
-        accepted = .allocate(capacity: max(1, localOrganisations * rules.offerCount))
-        accepted.initialize(repeating: 0, count: max(1, localOrganisations * rules.offerCount))
+        orgStride = (Self.acceptedOffset + rules.offerCount + 63) / 64 * 64
+        let bytes = max(1, localOrganisations) * orgStride
+        orgState = .allocate(byteCount: bytes, alignment: 64)
+        orgState.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        for local in 0..<localOrganisations {
+            let org = rules.organisations[local * laneCount + lane]
+            let p = orgState + local * orgStride
+            p.storeBytes(of: org.level.rawValue, toByteOffset: Self.levelOffset, as: UInt8.self)
+            p.storeBytes(of: org.region, toByteOffset: Self.regionOffset, as: UInt8.self)
+            p.storeBytes(of: org.activated ? 1 : 0, toByteOffset: Self.activatedOffset, as: UInt8.self)
+        }
         soldUnits = Array(repeating: 0, count: rules.itemCount)
         heldUnits = Array(repeating: 0, count: rules.itemCount)
-        outcomeCounts = Array(repeating: 0, count: Outcome.count)
+        counts = .allocate(capacity: Outcome.count)
+        counts.initialize(repeating: 0, count: Outcome.count)
     }
 
     deinit {
-        recentIds.deallocate()
-        recentOutcome.deallocate()
-        recentHoldState.deallocate()
-        recentCursor.deallocate()
-        accepted.deallocate()
+        orgState.deallocate()
+        counts.deallocate()
     }
 
-    /// Active holds of this lane.
-    public var activeHolds: Int { holds.activeCount }
+    /// Decisions made, per outcome raw value.
+    public var outcomeCounts: [Int] { Array(UnsafeBufferPointer(start: counts, count: Outcome.count)) }
+
+    @inlinable @inline(__always)
+    func org(_ local: Int) -> UnsafeMutableRawPointer { orgState + local &* orgStride }
+
+    @inlinable @inline(__always)
+    func recentId(_ o: UnsafeMutableRawPointer, _ i: Int) -> UInt64 { o.load(fromByteOffset: i &* 8, as: UInt64.self) }
+
+    @inlinable @inline(__always)
+    func acceptedPointer(_ o: UnsafeMutableRawPointer, _ offer: Int) -> UnsafeMutablePointer<UInt8> {
+        (o + (Self.acceptedOffset &+ offer)).assumingMemoryBound(to: UInt8.self)
+    }
 
     // MARK: - Deciding
 
@@ -83,13 +97,26 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         if r.campaignTimeMillis > clockMillis { advanceClock(to: r.campaignTimeMillis, into: &out) }
         var d = Decision(request: r, outcome: .invalid, lane: lane)
         decide(r, &d)
-        outcomeCounts[Int(d.outcome.rawValue)] &+= 1
+        counts[Int(d.outcome.rawValue)] &+= 1
         out.append(d)
     }
 
-    /// Decides a batch of requests in order (see `process(_:into:)`).
+    /// Decides a batch of requests in order (see `process(_:into:)`), prefetching each organisation's
+    /// state a few requests ahead.
     public func process(_ requests: UnsafeBufferPointer<OrderRequest>, into out: inout [Decision]) {
-        for r in requests { process(r, into: &out) }
+        let ahead = 6
+        let n = requests.count
+        for i in 0..<min(ahead, n) { prefetch(requests[i].organisation) }
+        for i in 0..<n {
+            if i &+ ahead < n { prefetch(requests[i &+ ahead].organisation) }
+            process(requests[i], into: &out)
+        }
+    }
+
+    @inline(__always)
+    func prefetch(_ organisation: UInt32) {
+        let local = Int(organisation) / laneCount
+        if local < localOrganisations { flashsale_prefetch(org(local)) }
     }
 
     /// Advances the lane's campaign clock to `t`, releasing every hold that expired by then.
@@ -99,13 +126,13 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             let hold = holds.remove(slot)
             releaseUnits(of: hold)
             let local = localIndex(hold.organisation)
-            accepted[local &* rules.offerCount &+ Int(hold.offer)] &-= 1
+            acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
             setHoldState(local: local, reference: hold.reference, .expired)
             let d = Decision(requestId: hold.reference, campaignTimeMillis: hold.expiryMillis,
                              organisation: hold.organisation, offer: hold.offer, kind: .expire,
                              outcome: .released, quantity: hold.quantity, reference: hold.reference,
                              lane: UInt8(lane))
-            outcomeCounts[Int(Outcome.released.rawValue)] &+= 1
+            counts[Int(Outcome.released.rawValue)] &+= 1
             out.append(d)
         }
     }
@@ -119,25 +146,31 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         guard r.requestId != 0, orgIndex < rules.organisations.count,
               orgIndex % laneCount == lane else { d.outcome = .invalid; return }
         let local = localIndex(r.organisation)
+        let o = org(local)
         let k = Self.retransmitMemory
-        let ring = local &* k
         // 1. Retransmit: the original outcome comes back, nothing is taken.
-        for i in 0..<k where recentIds[ring &+ i] == r.requestId {
+        for i in 0..<k where recentId(o, i) == r.requestId {
             d.outcome = .duplicate
-            d.originalOutcome = Outcome(rawValue: recentOutcome[ring &+ i]) ?? .invalid
+            d.originalOutcome = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
             return
         }
-        decideFresh(r, local: local, &d)
-        // Remember it (the ring forgets the oldest of the organisation's last k requests).
-        let c = Int(recentCursor[local])
-        recentIds[ring &+ c] = r.requestId
-        recentOutcome[ring &+ c] = d.outcome.rawValue
-        recentHoldState[ring &+ c] = d.outcome == .held ? HoldState.active.rawValue : HoldState.none.rawValue
-        recentCursor[local] = UInt8((c &+ 1) % k)
+        decideFresh(r, local: local, o, &d)
+        remember(o, requestId: r.requestId, outcome: d.outcome)
+    }
+
+    /// Puts a request into the organisation's retransmit ring (forgetting the oldest of its last k).
+    @usableFromInline @inline(__always)
+    func remember(_ o: UnsafeMutableRawPointer, requestId: UInt64, outcome: Outcome) {
+        let c = Int(o.load(fromByteOffset: Self.cursorOffset, as: UInt8.self))
+        o.storeBytes(of: requestId, toByteOffset: c &* 8, as: UInt64.self)
+        o.storeBytes(of: outcome.rawValue, toByteOffset: Self.outcomesOffset &+ c, as: UInt8.self)
+        o.storeBytes(of: outcome == .held ? HoldState.active.rawValue : HoldState.none.rawValue,
+                     toByteOffset: Self.holdStatesOffset &+ c, as: UInt8.self)
+        o.storeBytes(of: UInt8((c &+ 1) % Self.retransmitMemory), toByteOffset: Self.cursorOffset, as: UInt8.self)
     }
 
     @usableFromInline
-    func decideFresh(_ r: OrderRequest, local: Int, _ d: inout Decision) {
+    func decideFresh(_ r: OrderRequest, local: Int, _ o: UnsafeMutableRawPointer, _ d: inout Decision) {
         let offer = Int(r.offer)
         switch r.kind {
         case .buy: break
@@ -155,18 +188,20 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         guard offer < rules.offerCount else { d.outcome = .unknownOffer; return }
         guard r.quantity > 0 && r.quantity <= rules.maxQuantity[offer] else { d.outcome = .invalid; return }
         // 4. Eligibility.
-        let org = rules.organisations[Int(r.organisation)]
-        guard org.level >= rules.minimumLevel[offer] else { d.outcome = .ineligible; return }
+        guard o.load(fromByteOffset: Self.levelOffset, as: UInt8.self) >= rules.minimumLevel[offer].rawValue
+        else { d.outcome = .ineligible; return }
         // 5. Limit.
-        let limitSlot = local &* rules.offerCount &+ offer
-        guard accepted[limitSlot] < rules.limit[offer] else { d.outcome = .limit; return }
+        let acceptedCount = acceptedPointer(o, offer)
+        guard acceptedCount.pointee < rules.limit[offer] else { d.outcome = .limit; return }
         // 6. Stock.
         let qty = Int64(r.quantity)
-        let unitPrice = rules.price[offer].unitPrice(activated: org.activated)
+        let activated = o.load(fromByteOffset: Self.activatedOffset, as: UInt8.self) != 0
+        let unitPrice = rules.price[offer].unitPrice(activated: activated)
         if rules.isReservation[offer] {
             var pieces = HoldPieces()
-            guard reserve(qty, offer: offer, region: Int(org.region), into: &pieces) else { d.outcome = .soldOut; return }
-            accepted[limitSlot] &+= 1
+            let region = Int(o.load(fromByteOffset: Self.regionOffset, as: UInt8.self))
+            guard reserve(qty, offer: offer, region: region, into: &pieces) else { d.outcome = .soldOut; return }
+            acceptedCount.pointee &+= 1
             for i in 0..<pieces.count { heldUnits[pieces[i].item] &+= pieces[i].quantity }
             let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
             holds.insert(reference: r.requestId, organisation: r.organisation, offer: r.offer, quantity: r.quantity,
@@ -179,13 +214,12 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         } else {
             let components = rules.bundleComponents(offer)
             guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
-            accepted[limitSlot] &+= 1
+            acceptedCount.pointee &+= 1
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
             d.outcome = .accepted
             d.priceFen = unitPrice &* qty
         }
     }
-
     /// Takes `qty` units for a reservation from the candidates in preference order, or nothing.
     @usableFromInline
     func reserve(_ qty: Int64, offer: Int, region: Int, into pieces: inout HoldPieces) -> Bool {
@@ -225,7 +259,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                 d.outcome = .confirmed
             } else {
                 releaseUnits(of: hold)
-                accepted[local &* rules.offerCount &+ Int(hold.offer)] &-= 1
+                acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
                 setHoldState(local: local, reference: hold.reference, .cancelled)
                 d.outcome = .released
             }
@@ -243,23 +277,23 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     }
 
     func setHoldState(local: Int, reference: UInt64, _ state: HoldState) {
-        let ring = local * Self.retransmitMemory
-        for i in 0..<Self.retransmitMemory where recentIds[ring + i] == reference {
-            recentHoldState[ring + i] = state.rawValue
+        let o = org(local)
+        for i in 0..<Self.retransmitMemory where recentId(o, i) == reference {
+            o.storeBytes(of: state.rawValue, toByteOffset: Self.holdStatesOffset + i, as: UInt8.self)
         }
     }
 
     func holdState(local: Int, reference: UInt64) -> HoldState {
-        let ring = local * Self.retransmitMemory
-        for i in 0..<Self.retransmitMemory where recentIds[ring + i] == reference {
-            return HoldState(rawValue: recentHoldState[ring + i]) ?? .none
+        let o = org(local)
+        for i in 0..<Self.retransmitMemory where recentId(o, i) == reference {
+            return HoldState(rawValue: o.load(fromByteOffset: Self.holdStatesOffset + i, as: UInt8.self)) ?? .none
         }
         return .none
     }
 
     /// Accepted orders (or active-or-confirmed holds) of `organisation` on `offer`.
     public func acceptedCount(organisation: UInt32, offer: Int) -> Int {
-        Int(accepted[localIndex(organisation) * rules.offerCount + offer])
+        Int(acceptedPointer(org(localIndex(organisation)), offer).pointee)
     }
 
     /// Every active hold of this lane.
@@ -281,12 +315,7 @@ extension LaneEngine {
         let local = known ? localIndex(d.organisation) : 0
         func remember() {
             guard known, d.requestId != 0, d.kind != .expire, d.outcome != .duplicate, d.outcome != .overload else { return }
-            let ring = local &* Self.retransmitMemory
-            let c = Int(recentCursor[local])
-            recentIds[ring &+ c] = d.requestId
-            recentOutcome[ring &+ c] = d.outcome.rawValue
-            recentHoldState[ring &+ c] = d.outcome == .held ? HoldState.active.rawValue : HoldState.none.rawValue
-            recentCursor[local] = UInt8((c &+ 1) % Self.retransmitMemory)
+            self.remember(org(local), requestId: d.requestId, outcome: d.outcome)
         }
         switch d.outcome {
         case .accepted:
@@ -294,7 +323,7 @@ extension LaneEngine {
             let components = rules.bundleComponents(Int(d.offer))
             guard ledger.takeAll(components, times: Int64(d.quantity), home: lane) else { return false }
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* Int64(d.quantity) }
-            accepted[local &* rules.offerCount &+ Int(d.offer)] &+= 1
+            acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             remember()
         case .held:
             guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
@@ -306,7 +335,7 @@ extension LaneEngine {
                 }
             }
             for i in 0..<d.pieces.count { heldUnits[d.pieces[i].item] &+= d.pieces[i].quantity }
-            accepted[local &* rules.offerCount &+ Int(d.offer)] &+= 1
+            acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
             remember()
@@ -322,7 +351,7 @@ extension LaneEngine {
                 setHoldState(local: local, reference: hold.reference, .confirmed)
             } else {
                 releaseUnits(of: hold)
-                accepted[local &* rules.offerCount &+ Int(hold.offer)] &-= 1
+                acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
                 remember()
                 setHoldState(local: local, reference: hold.reference, d.kind == .expire ? .expired : .cancelled)
             }
