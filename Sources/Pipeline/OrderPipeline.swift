@@ -84,6 +84,7 @@ public final class OrderPipeline {
         let lanes = options.lanes
         let directory = options.segmentsDirectory ?? Self.temporaryDirectory()
         let writer = try SegmentWriter(directory: directory, options: options.writer)
+        try checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
 
         // Restart: rebuild the campaign from what the directory already holds.
         let (resumed, resumedLast, resumedClock) = try rebuild(from: directory, lastSequence: writer.nextSequence &- 1)
@@ -255,6 +256,24 @@ public final class OrderPipeline {
         // Holds that expired before the crash without a journaled release are released (and journaled)
         // by the first request after `clock`, or at the end of this run.
         return (count, lastSequence, clock)
+    }
+
+    /// The file in a segment directory naming the campaign that writes it.
+    public static let fingerprintFile = "campaign.fingerprint"
+
+    /// Refuses a directory written by another campaign; records this campaign's fingerprint otherwise.
+    private func checkCampaignFingerprint(in directory: String, hasRecords: Bool) throws {
+        let path = directory + "/" + Self.fingerprintFile
+        let mine = String(rules.campaign.fingerprint, radix: 16)
+        if hasRecords, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let theirs = text.split(separator: "\n").first.map(String.init) ?? ""
+            if theirs != mine {
+                throw PipelineError.logDoesNotMatchCampaign(
+                    directory: directory, sequence: 1,
+                    detail: "written by campaign \(theirs), this is campaign \(mine) (\(rules.campaign.name))")
+            }
+        }
+        try (mine + "\n" + rules.campaign.name + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     static func temporaryDirectory() -> String {

@@ -54,6 +54,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Live progress line: auto (on a terminal), always, never.")
     var progress: ProgressMode = .auto
 
+    @Option(help: ArgumentHelp("Requests per lane batch (tuning).", visibility: .hidden))
+    var batchSize: Int?
+
+    @Option(help: ArgumentHelp("Batches in flight per lane (tuning).", visibility: .hidden))
+    var batchesPerLane: Int?
+
     @Flag(help: "Print the JSON report on stdout instead of the summary.")
     var json = false
 
@@ -72,7 +78,8 @@ struct RunCommand: ParsableCommand {
         }
         let outcome = try RunExecution(profile: loaded, profileLabel: profile ?? "built-in:\(loaded.name)", rate: rate,
                                        duration: duration, lanes: lanes, seed: seed, segments: segments,
-                                       durability: durability, overload: overload, progress: progress).execute()
+                                       durability: durability, overload: overload, progress: progress,
+                                       batchSize: batchSize, batchesPerLane: batchesPerLane).execute()
         try outcome.write(report: report, hgrm: hgrm, json: json)
         if !outcome.report.invariants.passed {
             FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")

@@ -19,6 +19,8 @@ struct RunExecution {
     var durability: Durability
     var overload: PipelineOptions.OverloadPolicy?
     var progress: ProgressMode
+    var batchSize: Int? = nil
+    var batchesPerLane: Int? = nil
     /// A source other than the profile's generator (replay).
     var source: RequestSource?
     var paceOverride: PipelineOptions.Pace?
@@ -56,7 +58,8 @@ struct RunExecution {
         writer.durability = durability
         let showProgress = progress == .always || (progress == .auto && isatty(STDERR_FILENO) != 0)
         let options = PipelineOptions(lanes: lanes, pace: pace, overloadPolicy: overload, segmentsDirectory: segments,
-                                      writer: writer, progressInterval: showProgress ? 1.0 : nil)
+                                      writer: writer, batchCapacity: batchSize, batchesPerLane: batchesPerLane,
+                                      progressInterval: showProgress ? 1.0 : nil)
         let src: RequestSource
         if let source {
             src = source

@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+@testable import FlashSaleCore
+@testable import LoadGen
+@testable import OrderLog
+@testable import Pipeline
+
+final class OrderPipelineTests: XCTestCase {
+    /// Same profile + seed + one lane ⇒ the same journal, record for record.
+    func testOneLaneRunsAreDeterministic() throws {
+        let profile = try PipelineFixtures.profile("hardware-prestock")
+        var journals: [[OrderRecord]] = []
+        for run in 0..<2 {
+            let dir = PipelineFixtures.temporaryDirectory("determinism\(run)")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            _ = try PipelineFixtures.run(profile, lanes: 1, dir: dir, duration: 4, requestLimit: 150_000)
+            journals.append(try PipelineFixtures.records(dir))
+        }
+        XCTAssertGreaterThan(journals[0].count, 50_000)
+        XCTAssertEqual(journals[0].count, journals[1].count)
+        XCTAssertTrue(journals[0] == journals[1], "the two journals differ")
+        let outcomes = Set(journals[0].map(\.outcome))
+        for o: Outcome in [.held, .confirmed, .released] {
+            XCTAssertTrue(outcomes.contains(o.rawValue), "the profile never produced \(o)")
+        }
+    }
+
+    /// Every shipped profile, shortened, on several lanes: the invariants hold, and the outcome counts
+    /// reported equal those read back from the segments.
+    func testShippedProfilesKeepInvariantsAndReportWhatTheyJournaled() throws {
+        for name in ["kaigong-opening", "hardware-prestock", "campaign-month", "ci-smoke", "seckill-parity"] {
+            let profile = try PipelineFixtures.profile(name)
+            let dir = PipelineFixtures.temporaryDirectory(name)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let (pipeline, result) = try PipelineFixtures.run(profile, lanes: 3, dir: dir, duration: 2, requestLimit: 200_000)
+            let audit = try SegmentAudit.read(directory: dir, rules: pipeline.rules)
+            let report = ReportBuilder.build(profile: name, seed: profile.seed, options: pipeline.options,
+                                             rules: pipeline.rules, result: result, audit: audit, keepSegments: true)
+            XCTAssertEqual(report.invariants.oversold, 0, name)
+            XCTAssertEqual(report.invariants.conservationViolations, 0, name)
+            XCTAssertEqual(report.invariants.segmentMismatches, 0, name)
+            for o in Outcome.allCases where o != .overload {
+                XCTAssertEqual(audit.outcomeCounts[Int(o.rawValue)], result.outcomeCounts[Int(o.rawValue)], "\(name): \(o)")
+            }
+            for (i, item) in profile.campaign.items.enumerated() {
+                XCTAssertEqual(result.remainingUnits[i] + result.heldUnits[i] + result.soldUnits[i], item.initial, "\(name): \(item.name)")
+                XCTAssertEqual(audit.soldUnits[i], result.soldUnits[i], "\(name): sold \(item.name) per segments")
+                XCTAssertEqual(audit.heldUnits[i], result.heldUnits[i], "\(name): held \(item.name) per segments")
+            }
+            XCTAssertEqual(Int(result.writer.records), result.outcomeCounts.reduce(0, +) - result.outcomeCounts[Int(Outcome.overload.rawValue)])
+            XCTAssertGreaterThan(result.offered, 1000, name)
+        }
+    }
+
+    /// A restarted run on the same directory rebuilds the ledger from the journal and continues: the
+    /// stock it starts with is what the first run left, and the invariants hold over both runs.
+    func testRestartRebuildsTheCampaignFromItsSegments() throws {
+        let profile = try PipelineFixtures.profile("ci-smoke")
+        let dir = PipelineFixtures.temporaryDirectory("restart")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (_, first) = try PipelineFixtures.run(profile, lanes: 2, dir: dir, requestLimit: 4_000)
+        let firstRecords = try PipelineFixtures.records(dir).count
+        let (second, result) = try PipelineFixtures.run(profile, lanes: 2, dir: dir)
+        XCTAssertEqual(result.resumedRecords, firstRecords)
+        XCTAssertEqual(result.resumedLastSequence, UInt64(firstRecords))
+        let all = try PipelineFixtures.records(dir)
+        XCTAssertEqual(all.map(\.sequence), Array(1...UInt64(all.count)), "sequences continue without a gap")
+        XCTAssertTrue(all.prefix(firstRecords).last!.campaignTimeMillis <= all[firstRecords].campaignTimeMillis,
+                      "the second run continues the campaign after the first one's last instant")
+        let audit = try SegmentAudit.read(directory: dir, rules: second.rules)
+        for (i, item) in profile.campaign.items.enumerated() {
+            XCTAssertEqual(result.remainingUnits[i] + result.heldUnits[i] + result.soldUnits[i], item.initial)
+            XCTAssertEqual(audit.soldUnits[i], result.soldUnits[i], "sold \(item.name): ledger rebuilt + second run = journal")
+            XCTAssertGreaterThanOrEqual(result.soldUnits[i], first.soldUnits[i], "nothing sold in the first run was forgotten")
+        }
+    }
+
+    /// A directory written by another campaign is refused, not silently mixed.
+    func testRestartOnAnotherCampaignsLogIsRefused() throws {
+        let dir = PipelineFixtures.temporaryDirectory("mismatch")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try PipelineFixtures.run(try PipelineFixtures.profile("kaigong-opening"), lanes: 1, dir: dir, requestLimit: 50_000)
+        XCTAssertThrowsError(try PipelineFixtures.run(try PipelineFixtures.profile("ci-smoke"), lanes: 1, dir: dir)) { error in
+            guard case PipelineError.logDoesNotMatchCampaign = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    /// Open model, overloaded on purpose with a tiny in-flight bound: the excess is shed as OVERLOAD,
+    /// counted, and never journaled; stock stays conserved.
+    func testOverloadIsShedExplicitly() throws {
+        let profile = try PipelineFixtures.profile("ci-smoke")
+        let rules = try CampaignRules(profile.campaign)
+        let dir = PipelineFixtures.temporaryDirectory("overload")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var writer = SegmentWriterOptions()
+        writer.durability = .sync
+        let pipeline = OrderPipeline(rules: rules, options: PipelineOptions(
+            lanes: 1, pace: .open, overloadPolicy: .shed, segmentsDirectory: dir, writer: writer,
+            batchCapacity: 4, batchesPerLane: 1, flushMicros: 50))
+        let result = try pipeline.run(source: TrafficGenerator(profile: profile, durationSeconds: 1, constantRate: 200_000))
+        XCTAssertGreaterThan(result.shed, 0, "fsync per batch of 4 cannot keep up with 200k/s")
+        XCTAssertEqual(result.outcomeCounts[Int(Outcome.overload.rawValue)], result.shed)
+        XCTAssertEqual(Int(result.writer.records) + result.shed, result.outcomeCounts.reduce(0, +))
+        for (i, item) in profile.campaign.items.enumerated() {
+            XCTAssertEqual(result.remainingUnits[i] + result.heldUnits[i] + result.soldUnits[i], item.initial)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import XCTest
+@testable import FlashSaleCore
+@testable import LoadGen
+@testable import OrderLog
+@testable import Pipeline
+
+enum PipelineFixtures {
+    /// The package root, found from this file's path.
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func profile(_ name: String) throws -> LoadProfile {
+        try LoadProfile.load(path: "\(root)/LoadProfiles/\(name).yaml")
+    }
+
+    static func temporaryDirectory(_ label: String) -> String {
+        let dir = NSTemporaryDirectory() + "flashsale-test-\(label)-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// All records of a segment directory, in order.
+    static func records(_ dir: String) throws -> [OrderRecord] {
+        var all: [OrderRecord] = []
+        try SegmentReader(directory: dir).forEachRecord { all.append(copy $0) }
+        return all
+    }
+
+    /// Runs a generator through a pipeline as fast as possible.
+    static func run(_ profile: LoadProfile, lanes: Int, dir: String, duration: Double? = nil, requestLimit: Int? = nil,
+                    pace: PipelineOptions.Pace = .max, durability: Durability = .none,
+                    policy: PipelineOptions.OverloadPolicy? = nil) throws -> (OrderPipeline, PipelineResult) {
+        let rules = try CampaignRules(profile.campaign)
+        var writer = SegmentWriterOptions()
+        writer.durability = durability
+        let pipeline = OrderPipeline(rules: rules, options: PipelineOptions(
+            lanes: lanes, pace: pace, overloadPolicy: policy, segmentsDirectory: dir, writer: writer))
+        let generator = TrafficGenerator(profile: profile, durationSeconds: duration, requestLimit: requestLimit)
+        return (pipeline, try pipeline.run(source: generator))
+    }
+}
