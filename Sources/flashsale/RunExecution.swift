@@ -105,6 +105,16 @@ struct RunExecution {
         var report = ReportBuilder.build(profile: profileLabel, seed: effectiveSeed, options: options, rules: rules,
                                          result: result, audit: audit, keepSegments: segments != nil)
         if audit == nil { report.invariants.segmentMismatches += 1 }
+        if let audit {
+            // Say exactly what disagrees, so a failed check can be chased.
+            for problem in audit.problems.prefix(5) { FileHandle.standardError.write("flashsale: segments: \(problem)\n") }
+            if audit.problems.count > 5 { FileHandle.standardError.write("flashsale: segments: … \(audit.problems.count - 5) more\n") }
+            for (i, item) in rules.campaign.items.enumerated()
+            where audit.soldUnits[i] != result.soldUnits[i] || audit.heldUnits[i] != result.heldUnits[i] {
+                FileHandle.standardError.write("flashsale: \(item.name): ledger sold \(result.soldUnits[i]) held \(result.heldUnits[i]),"
+                                               + " segments sold \(audit.soldUnits[i]) held \(audit.heldUnits[i])\n")
+            }
+        }
         if segments == nil { try? FileManager.default.removeItem(atPath: result.segmentsDirectory) }
         return Outcome(report: report, latency: result.latency)
     }

@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+final class RunCommandTests: XCTestCase {
+    /// The JSON report carries every contract key, its counts add up, and the .hgrm is HdrHistogram text.
+    func testRunWritesTheContractReportAndSpectrum() throws {
+        let dir = CommandRunner.temporaryDirectory("report")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", dir + "/seg",
+                                       "--report", dir + "/r.json", "--hgrm", dir + "/r.hgrm", "--lanes", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        XCTAssertTrue(r.stdout.contains("Invariants: PASS"), r.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        for key in ["profile", "seed", "lanes", "durationSeconds", "requests", "decisionsPerSecond", "outcomes",
+                    "latencyMicros", "offers", "invariants", "segments", "memory"] {
+            XCTAssertNotNil(json[key], "missing key \(key)")
+        }
+        let latency = json["latencyMicros"] as! [String: Any]
+        for key in ["p50", "p90", "p99", "p999", "p9999", "max"] { XCTAssertNotNil(latency[key], "latencyMicros.\(key)") }
+        let outcomes = json["outcomes"] as! [String: Int]
+        XCTAssertEqual(outcomes.values.reduce(0, +), json["decisions"] as? Int)
+        let offers = json["offers"] as! [[String: Any]]
+        XCTAssertFalse(offers.isEmpty)
+        for o in offers { for key in ["id", "initial", "sold", "held", "remaining"] { XCTAssertNotNil(o[key], "offers[].\(key)") } }
+        let invariants = json["invariants"] as! [String: Any]
+        XCTAssertEqual(invariants["oversold"] as? Int, 0)
+        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
+        let segments = json["segments"] as! [String: Any]
+        XCTAssertGreaterThan(segments["records"] as! Int, 0)
+        for key in ["dir", "files", "bytes", "records"] { XCTAssertNotNil(segments[key], "segments.\(key)") }
+        let memory = json["memory"] as! [String: Any]
+        XCTAssertGreaterThan(memory["peakRSSBytes"] as! Int, 0)
+        XCTAssertGreaterThan(memory["jemallocAllocatedBytes"] as? Int ?? 0, 0, "jemalloc is the process allocator")
+        let hgrm = try String(contentsOfFile: dir + "/r.hgrm", encoding: .utf8)
+        XCTAssertTrue(hgrm.contains("Percentile") && hgrm.contains("#[Max"), hgrm)
+    }
+
+    func testBadProfileExitsTwoNamingFileAndLine() throws {
+        let dir = CommandRunner.temporaryDirectory("bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/bad.yaml"
+        var text = try String(contentsOfFile: CommandRunner.root + "/LoadProfiles/ci-smoke.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "stock: 300", with: "stock: -5")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try CommandRunner.run(["run", path])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("bad.yaml:"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("stock"), r.stderr)
+        XCTAssertEqual(try CommandRunner.run(["run", dir + "/missing.yaml"]).status, 2)
+    }
+
+    func testBadOptionsExitTwo() throws {
+        XCTAssertEqual(try CommandRunner.run(["run", "--rate", "fast"]).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["run", "--lanes", "0"]).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["run", "--durability", "maybe"]).status, 2)
+    }
+
+    /// A run killed with SIGKILL mid-flight and restarted on the same directory: every record that was
+    /// durable before the kill is still there, sequences continue, and the invariants hold.
+    func testKilledRunRestartsWithInvariantsAndEveryDurableRecord() throws {
+        let dir = CommandRunner.temporaryDirectory("kill")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let seg = dir + "/seg"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandRunner.binary)
+        p.arguments = ["run", "LoadProfiles/hardware-prestock.yaml", "--segments", seg, "--durability", "sync",
+                       "--progress", "always", "--lanes", "2"]
+        p.currentDirectoryURL = URL(fileURLWithPath: CommandRunner.root)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // Read progress lines until a few durable watermarks were reported, then kill.
+        var seen = ""
+        var durable: UInt64 = 0
+        let deadline = Date().addingTimeInterval(60)
+        while durable == 0 || seen.components(separatedBy: "durable #").count < 3, Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let last = seen.components(separatedBy: "durable #").last?.prefix(while: \.isNumber), let n = UInt64(last) {
+                durable = n
+            }
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertGreaterThan(durable, 0, "the run reported no durable watermark: \(seen)")
+
+        let restart = try CommandRunner.run(["run", "LoadProfiles/hardware-prestock.yaml", "--segments", seg,
+                                             "--durability", "batch", "--duration", "2", "--report", dir + "/r.json"])
+        XCTAssertEqual(restart.status, 0, restart.stderr + restart.stdout)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        let resumed = report["resumedRecords"] as! Int
+        XCTAssertGreaterThanOrEqual(UInt64(resumed), durable, "a record reported durable was lost")
+        let invariants = report["invariants"] as! [String: Any]
+        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
+        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["oversold"] as? Int, 0)
+    }
+}
