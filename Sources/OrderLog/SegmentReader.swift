@@ -140,7 +140,7 @@ public struct SegmentReader: Sendable {
                 try problem(.truncated(file: path, offset: scan.fileBytes,
                                        expected: "an end-of-segment marker: only the last segment may be unsealed"))
             }
-            expected = scan.headerValid ? scan.lastSequence &+ 1 : nil
+            expected = scan.headerValid && scan.problem == nil ? scan.lastSequence &+ 1 : nil
         }
         return report
     }

@@ -28,14 +28,25 @@ struct SegmentScan {
 final class SegmentScanBuffers {
     var file: UnsafeMutableRawPointer
     var fileCapacity: Int
-    let raw: UnsafeMutableRawPointer
+    private(set) var raw: UnsafeMutableRawPointer
+    private var rawCapacity: Int
 
     init() {
-        fileCapacity = 1 << 20
+        fileCapacity = 256 << 10
         file = .allocate(byteCount: fileCapacity, alignment: 16)
-        raw = .allocate(byteCount: SegmentFormat.maxBlockRawBytes + RecordCodec.decodeSlackBytes, alignment: 16)
-        raw.initializeMemory(as: UInt8.self, repeating: 0,
-                             count: SegmentFormat.maxBlockRawBytes + RecordCodec.decodeSlackBytes)
+        rawCapacity = 64 << 10
+        raw = .allocate(byteCount: rawCapacity + RecordCodec.decodeSlackBytes, alignment: 16)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: rawCapacity + RecordCodec.decodeSlackBytes)
+    }
+
+    /// Makes `raw` hold at least `count` bytes plus the decoder slack.
+    @inline(__always)
+    func reserveRaw(_ count: Int) {
+        if count <= rawCapacity { return }
+        raw.deallocate()
+        rawCapacity = max(count, rawCapacity * 2)
+        raw = .allocate(byteCount: rawCapacity + RecordCodec.decodeSlackBytes, alignment: 16)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: rawCapacity + RecordCodec.decodeSlackBytes)
     }
 
     deinit {
@@ -132,7 +143,6 @@ enum SegmentScanner {
         s.lastSequence = s.baseSequence &- 1
         var off = SegmentFormat.fileHeaderBytes
         s.validEnd = Int64(off)
-        let raw = buffers.raw
         var record = OrderRecord()
         while off < size {
             let o64 = Int64(off)
@@ -209,6 +219,8 @@ enum SegmentScanner {
                 s.problem = .sequenceGap(file: path, offset: o64 + 16, expected: s.lastSequence &+ 1, found: first)
                 return s
             }
+            buffers.reserveRaw(rawLen)
+            let raw = buffers.raw
             if type == SegmentFormat.typeLZ4Block {
                 let n = LZ4_decompress_safe((p + payloadOff).assumingMemoryBound(to: CChar.self),
                                             raw.assumingMemoryBound(to: CChar.self),

@@ -32,6 +32,10 @@ public struct SegmentWriterOptions: Sendable {
     public var groupCommitBytes: Int = 4 << 20
     /// Compressed blocks are gathered and written in writes of up to this size (at least 1 MiB is advised).
     public var writeBufferBytes: Int = 1 << 20
+    /// On open, earlier (sealed) segments get structural checks only (header, end marker, base
+    /// sequence continuity); set this to verify every block of every segment (reads everything).
+    /// The last segment is always verified block by block.
+    public var recoveryVerifiesAllSegments: Bool = false
 
     public init() {}
 
@@ -413,6 +417,13 @@ public final class SegmentWriter: @unchecked Sendable {
         var marker = [UInt8](repeating: 0, count: SegmentFormat.endMarkerBytes)
         // Earlier segments: sealed, header and end marker valid, bases continuous.
         for (base, path) in segments.dropLast() {
+            if options.recoveryVerifiesAllSegments {
+                let scan = try SegmentScanner.scan(path: path, expectedBase: base, buffers: buffers) { _ in }
+                if let p = scan.problem { throw p }
+                if !scan.sealed {
+                    throw SegmentError.truncated(file: path, offset: scan.fileBytes, expected: "an end-of-segment marker: only the last segment may be unsealed")
+                }
+            }
             try Self.checkSealed(path: path, base: base, expected: expected, header: &header, marker: &marker) { last, records in
                 expected = last &+ 1
                 report.records += records
