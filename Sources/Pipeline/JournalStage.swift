@@ -11,6 +11,9 @@ import Reports
 final class JournalStage: @unchecked Sendable {  // confined to `queue`
     let queue = DispatchQueue(label: "flashsale.journal", qos: .userInteractive)
     let writer: SegmentWriter
+    let ledger: StockLedger
+    /// Lanes leave released units to the journal (see `LaneEngine.releasesAfterJournal`).
+    var deferredReleases: Bool { pools.count > 1 }
     let pools: [BatchPool]
     let pace: PipelineOptions.Pace
     let runStartNanos: UInt64
@@ -29,9 +32,10 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     private(set) var soldOutOffers = 0
     private(set) var maxCampaignTime: Int64 = .min
 
-    init(writer: SegmentWriter, pools: [BatchPool], pace: PipelineOptions.Pace, runStartNanos: UInt64,
+    init(writer: SegmentWriter, ledger: StockLedger, pools: [BatchPool], pace: PipelineOptions.Pace, runStartNanos: UInt64,
          offerCount: Int, batchCapacity: Int) {
         self.writer = writer
+        self.ledger = ledger
         self.pools = pools
         self.pace = pace
         self.runStartNanos = runStartNanos
@@ -97,6 +101,10 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         batch.decisions.withUnsafeBufferPointer { ds in
             for d in ds {
                 outcomeCounts[Int(d.outcome.rawValue)] &+= 1
+                if d.outcome == .released && deferredReleases {
+                    // The release is durable now: its units may go back to stock for every lane.
+                    for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
+                }
                 if d.campaignTimeMillis > maxCampaignTime { maxCampaignTime = d.campaignTimeMillis }
                 if d.kind == .expire { continue }
                 requests &+= 1

@@ -75,7 +75,15 @@ public final class OrderPipeline {
         self.options = options
         let ledger = StockLedger(initial: rules.campaign.items.map(\.initial), shardCount: options.lanes)
         self.ledger = ledger
-        engines = (0..<options.lanes).map { LaneEngine(rules: rules, ledger: ledger, lane: $0, laneCount: options.lanes) }
+        engines = (0..<options.lanes).map {
+            let engine = LaneEngine(rules: rules, ledger: ledger, lane: $0, laneCount: options.lanes)
+            // With several lanes, released units go back to stock only once the release is durable (the
+            // journal returns them), so no lane can take units whose release a crash could still lose.
+            // One lane journals its own releases before its later takes, so it may reuse them at once,
+            // which keeps one-lane runs deterministic.
+            engine.releasesAfterJournal = options.lanes > 1
+            return engine
+        }
     }
 
     /// Runs `source` to the end through the pipeline and returns what happened.
@@ -92,7 +100,7 @@ public final class OrderPipeline {
         let pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
         let laneQueues = (0..<lanes).map { DispatchQueue(label: "flashsale.lane\($0)", qos: .userInteractive) }
         let start = monotonicNanos()
-        let journal = JournalStage(writer: writer, pools: pools, pace: options.pace, runStartNanos: start,
+        let journal = JournalStage(writer: writer, ledger: ledger, pools: pools, pace: options.pace, runStartNanos: start,
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
         let offeredCounter = SharedCounter()
         let engines = self.engines
@@ -179,6 +187,7 @@ public final class OrderPipeline {
                     let due = start &+ r.intendedSendNanos
                     if due > monotonicNanos() &+ flushNanos {
                         flushAll()
+                        offeredCounter.value.store(offered, ordering: .relaxed)
                         if shed > lastShedReported {
                             let s = shed - lastShedReported
                             lastShedReported = shed
@@ -253,6 +262,13 @@ public final class OrderPipeline {
             clock = max(clock, d.campaignTimeMillis)
         }
         if let bad { throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: bad.0, detail: bad.1) }
+        let items = rules.itemCount
+        let impossible = ledger.restore(sold: (0..<items).map { i in engines.reduce(0) { $0 + $1.soldUnits[i] } },
+                                        held: (0..<items).map { i in engines.reduce(0) { $0 + $1.heldUnits[i] } })
+        if let item = impossible.first {
+            throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: lastSequence,
+                                                        detail: "it uses more of \(rules.campaign.items[item].name) than the campaign has")
+        }
         // Holds that expired before the crash without a journaled release are released (and journaled)
         // by the first request after `clock`, or at the end of this run.
         return (count, lastSequence, clock)

@@ -22,7 +22,7 @@ public struct SegmentAudit: Sendable {
                                  offerSold: Array(repeating: 0, count: rules.offerCount),
                                  offerHeld: Array(repeating: 0, count: rules.offerCount),
                                  outcomeCounts: Array(repeating: 0, count: Outcome.count), records: 0, problems: [])
-        var holds: [UInt64: (offer: Int, quantity: Int64, pieces: HoldPieces)] = [:]
+        var holds: [HoldBook.Key: (offer: Int, quantity: Int64, pieces: HoldPieces)] = [:]
         let reader = try SegmentReader(directory: directory)
         try reader.forEachRecord { record in
             audit.records += 1
@@ -41,10 +41,10 @@ public struct SegmentAudit: Sendable {
                 for i in 0..<d.pieces.count where d.pieces[i].item < rules.itemCount {
                     audit.heldUnits[d.pieces[i].item] += d.pieces[i].quantity
                 }
-                holds[d.requestId] = (offer, d.pieces.totalQuantity, d.pieces)
+                holds[HoldBook.Key(d.organisation, d.requestId)] = (offer, d.pieces.totalQuantity, d.pieces)
                 audit.offerHeld[offer] += d.pieces.totalQuantity
             case .confirmed, .released:
-                guard let h = holds.removeValue(forKey: d.reference) else {
+                guard let h = holds.removeValue(forKey: HoldBook.Key(d.organisation, d.reference)) else {
                     audit.problems.append("record \(record.sequence): \(d.outcome) of hold \(d.reference) that is not active"); return
                 }
                 for i in 0..<h.pieces.count {

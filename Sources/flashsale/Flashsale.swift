@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `flashsale` command line: load tests, segment tools, replay and CI gates.
 @main
@@ -10,8 +11,24 @@ struct Flashsale: ParsableCommand {
         Exit codes (all commands): 0 success; 1 a check failed (invariants, verification); \
         2 bad arguments, profile or input; 3 a runtime failure (I/O, journal); 99 a performance gate failed.
         """,
-        subcommands: [RunCommand.self],
+        subcommands: [RunCommand.self, SegmentsCommand.self],
         defaultSubcommand: nil)
+
+    /// Parses and runs like ArgumentParser's default `main`, but maps usage errors to exit code 2 (the
+    /// code scripts can rely on for "bad arguments") instead of EX_USAGE (64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(fullMessage(for: error) + "\n")
+                Foundation.exit(ExitCodes.badInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Exit codes shared by every subcommand (documented in README.md).

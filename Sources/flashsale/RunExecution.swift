@@ -5,6 +5,7 @@ import LoadGen
 import OrderLog
 import Pipeline
 import Reports
+import Synchronization
 
 /// One run of a source through the pipeline with the reporting around it; shared by `run`, `replay`
 /// and `gate`.
@@ -70,10 +71,17 @@ struct RunExecution {
         }
         let pipeline = OrderPipeline(rules: rules, options: options)
         let tty = isatty(STDERR_FILENO) != 0
+        let offerCount = rules.offerCount
+        let previous = Mutex<ProgressSnapshot?>(nil)  // touched once a second, from the journal's queue
         let progressLine: @Sendable (ProgressSnapshot) -> Void = { p in
-            let line = "\(SummaryFormatter.fixed(p.elapsedSeconds, 1))s  offered \(SummaryFormatter.human(Double(p.offered)))"
-                + "  acked \(SummaryFormatter.human(Double(p.acknowledged)))  accepted \(SummaryFormatter.human(Double(p.accepted)))"
-                + "  sold-out offers \(p.soldOutOffers)  p99 \(Self.formatMicros(p.p99Micros))  durable #\(p.durableWatermark)"
+            let last = previous.withLock { last in defer { last = p }; return last }
+            let dt = max(1e-9, p.elapsedSeconds - (last?.elapsedSeconds ?? 0))
+            let offeredRate = Double(p.offered - (last?.offered ?? 0)) / dt
+            let ackedRate = Double(p.acknowledged - (last?.acknowledged ?? 0)) / dt
+            let h = SummaryFormatter.human
+            let line = "\(SummaryFormatter.fixed(p.elapsedSeconds, 1))s  offered \(h(offeredRate))/s  achieved \(h(ackedRate))/s"
+                + "  accepted \(h(Double(p.accepted)))  sold-out \(p.soldOutOffers)/\(offerCount) offers"
+                + "  p99 \(Self.formatMicros(p.p99Micros))  durable #\(p.durableWatermark)"
             FileHandle.standardError.write(tty ? "\r\u{1B}[K" + line : line + "\n")
         }
         let result: PipelineResult

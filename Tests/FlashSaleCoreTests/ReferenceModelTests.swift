@@ -8,8 +8,8 @@ private struct ReferenceModel {
     var stock: [Int: Int64] = [:]
     var recent: [UInt32: [(id: UInt64, outcome: Outcome)]] = [:]
     var accepted: [String: Int] = [:]
-    var holds: [UInt64: (org: UInt32, offer: UInt16, pieces: [(Int, Int64)], expiry: Int64, qty: Int32, price: Int64)] = [:]
-    var expired: Set<UInt64> = []
+    var holds: [String: (org: UInt32, offer: UInt16, pieces: [(Int, Int64)], expiry: Int64, qty: Int32, price: Int64)] = [:]
+    var expired: Set<String> = []  // "org/ref" of expired holds still in the org's memory
     var clock: Int64 = .min
 
     init(_ campaign: Campaign) {
@@ -21,12 +21,13 @@ private struct ReferenceModel {
         var out: [Outcome] = []
         if r.campaignTimeMillis > clock {
             clock = r.campaignTimeMillis
-            let due = holds.filter { $0.value.expiry <= clock }.sorted { ($0.value.expiry, $0.key) < ($1.value.expiry, $1.key) }
+            let due = holds.filter { $0.value.expiry <= clock }.sorted { ($0.value.expiry, $0.value.org) < ($1.value.expiry, $1.value.org) }
             for (ref, h) in due {
                 for (item, q) in h.pieces { stock[item]! += q }
                 accepted["\(h.org)/\(h.offer)", default: 0] -= 1
                 holds[ref] = nil
-                if recent[h.org, default: []].contains(where: { $0.id == ref }) { expired.insert(ref) }
+                let id = UInt64(ref.split(separator: "/")[1])!
+                if recent[h.org, default: []].contains(where: { $0.id == id }) { expired.insert(ref) }
                 out.append(.released)
             }
         }
@@ -46,7 +47,7 @@ private struct ReferenceModel {
         ring.append((r.requestId, outcome))
         if ring.count > LaneEngine.retransmitMemory {
             let dropped = ring.removeFirst()
-            expired.remove(dropped.id)
+            expired.remove("\(r.organisation)/\(dropped.id)")
         }
         recent[r.organisation] = ring
         return outcome
@@ -55,8 +56,9 @@ private struct ReferenceModel {
     private mutating func fresh(_ r: OrderRequest, _ org: Organisation) -> Outcome {
         if r.kind == .confirm || r.kind == .cancel {
             guard Int(r.offer) < campaign.offers.count else { return .unknownOffer }
-            if let h = holds[r.reference], h.org == r.organisation, h.offer == r.offer {
-                holds[r.reference] = nil
+            let key = "\(r.organisation)/\(r.reference)"
+            if let h = holds[key], h.offer == r.offer {
+                holds[key] = nil
                 if r.kind == .cancel {
                     for (item, q) in h.pieces { stock[item]! += q }
                     accepted["\(h.org)/\(h.offer)", default: 0] -= 1
@@ -64,7 +66,7 @@ private struct ReferenceModel {
                 }
                 return .confirmed
             }
-            return expired.contains(r.reference) && r.kind == .confirm ? .holdExpired : .noHold
+            return expired.contains(key) && r.kind == .confirm ? .holdExpired : .noHold
         }
         guard campaign.window.contains(r.campaignTimeMillis) else { return .outsideWindow }
         guard Int(r.offer) < campaign.offers.count else { return .unknownOffer }
@@ -101,7 +103,7 @@ private struct ReferenceModel {
             guard need == 0, pieces.count <= HoldPieces.capacity else { return .soldOut }
             for (item, got) in pieces { stock[item]! -= got }
             accepted[key, default: 0] += 1
-            holds[r.requestId] = (r.organisation, r.offer, pieces, r.campaignTimeMillis + holdMillis, r.quantity, 0)
+            holds["\(r.organisation)/\(r.requestId)"] = (r.organisation, r.offer, pieces, r.campaignTimeMillis + holdMillis, r.quantity, 0)
             return .held
         }
     }
@@ -110,9 +112,10 @@ private struct ReferenceModel {
 final class ReferenceModelTests: XCTestCase {
     /// One lane, 120,000 random requests of every kind: each decision equals the reference model's.
     func testDecisionsEqualThoseOfAPlainReferenceModel() throws {
-        let campaign = CampaignFixtures.kickoff(organisations: 300, license: 400, machines: 3_000, subsidy: 5_000_000,
-                                                hardware: 60, levels: [.basic, .none, .advanced, .intermediate],
+        var campaign = CampaignFixtures.kickoff(organisations: 300, license: 400, machines: 3_000, subsidy: 5_000_000,
+                                                hardware: 400, levels: [.basic, .none, .advanced, .intermediate],
                                                 limit: 2, maxQuantity: 3)
+        campaign.window.closesMillis = 48 * CampaignFixtures.hour  // room for the jumps past hold expiries
         let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
         let engine = engines[0]
         var model = ReferenceModel(campaign)
@@ -123,14 +126,15 @@ final class ReferenceModelTests: XCTestCase {
         var seen = [Outcome: Int]()
         for n in 1...120_000 {
             t += Int64(rng.next() % 20)
-            if rng.next() % 8000 == 0 { t += 320_000 }  // past every hold's expiry
+            if rng.next() % 2000 == 0 { t += 300_001 }  // past every hold's expiry
             var r: OrderRequest
             let roll = rng.next() % 100
             if roll < 5, let p = issued.last {
                 r = p
                 r.campaignTimeMillis = t
             } else if roll < 20, let p = issued.randomElement(using: &rng), p.kind == .buy {
-                r = OrderRequest(requestId: UInt64(n), campaignTimeMillis: t, organisation: p.organisation,
+                r = OrderRequest(requestId: UInt64(n), campaignTimeMillis: t,
+                                 organisation: roll < 18 ? p.organisation : UInt32(rng.next() % 300),  // sometimes a stranger's hold
                                  offer: p.offer, kind: roll < 16 ? .confirm : .cancel, quantity: 1, reference: p.requestId)
             } else {
                 r = OrderRequest(requestId: rng.next() % 500 == 0 ? 0 : UInt64(n), campaignTimeMillis: t,

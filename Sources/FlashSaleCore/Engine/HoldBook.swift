@@ -17,7 +17,17 @@ public struct HoldBook: ~Copyable {
 
     @usableFromInline var slots: [Hold] = []
     @usableFromInline var free: [Int32] = []
-    @usableFromInline var byReference: [UInt64: Int32] = [:]
+    /// Request ids are unique per organisation, so a hold is named by both.
+    public struct Key: Hashable, Sendable {
+        @usableFromInline var organisation: UInt32
+        @usableFromInline var reference: UInt64
+        public init(_ organisation: UInt32, _ reference: UInt64) {
+            self.organisation = organisation
+            self.reference = reference
+        }
+    }
+
+    @usableFromInline var byReference: [Key: Int32] = [:]
     /// Min-heap on expiry of (expiry, slot, generation); entries of ended holds are skipped lazily.
     @usableFromInline var heap: [(expiry: Int64, slot: Int32, generation: UInt32)] = []
 
@@ -25,9 +35,9 @@ public struct HoldBook: ~Copyable {
 
     public var activeCount: Int { byReference.count }
 
-    /// The active hold created by reservation `reference`, if any.
+    /// The active hold created by `organisation`'s reservation `reference`, if any.
     @inlinable
-    public func slot(for reference: UInt64) -> Int32? { byReference[reference] }
+    public func slot(organisation: UInt32, reference: UInt64) -> Int32? { byReference[Key(organisation, reference)] }
 
     @inlinable
     public subscript(slot: Int32) -> Hold { slots[Int(slot)] }
@@ -49,7 +59,7 @@ public struct HoldBook: ~Copyable {
         slots[Int(slot)] = Hold(reference: reference, organisation: organisation, offer: offer, quantity: quantity,
                                 priceFen: priceFen, expiryMillis: expiryMillis, pieces: pieces,
                                 generation: generation, active: true)
-        byReference[reference] = slot
+        byReference[Key(organisation, reference)] = slot
         heapPush((expiryMillis, slot, generation))
         return slot
     }
@@ -59,7 +69,7 @@ public struct HoldBook: ~Copyable {
     public mutating func remove(_ slot: Int32) -> Hold {
         let hold = slots[Int(slot)]
         slots[Int(slot)].active = false
-        byReference.removeValue(forKey: hold.reference)
+        byReference.removeValue(forKey: Key(hold.organisation, hold.reference))
         free.append(slot)
         return hold
     }

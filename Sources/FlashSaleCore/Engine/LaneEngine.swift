@@ -37,6 +37,11 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Units held by this lane's active holds, per item.
     public private(set) var heldUnits: [Int64]
     @usableFromInline let counts: UnsafeMutablePointer<Int>
+    /// When true, units of ended holds (cancel, expiry) are not returned to the ledger by the lane: the
+    /// RELEASED decision carries them (`pieces`) and whoever journals it calls `ledger.release` once the
+    /// decision is durable. Another lane can then never take units whose release a crash could lose.
+    public var releasesAfterJournal = false
+
     /// Latest campaign time seen; holds expire against it.
     public private(set) var clockMillis: Int64 = .min
 
@@ -131,7 +136,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             let d = Decision(requestId: hold.reference, campaignTimeMillis: hold.expiryMillis,
                              organisation: hold.organisation, offer: hold.offer, kind: .expire,
                              outcome: .released, quantity: hold.quantity, reference: hold.reference,
-                             lane: UInt8(lane))
+                             pieces: hold.pieces, lane: UInt8(lane))
             counts[Int(Outcome.released.rawValue)] &+= 1
             out.append(d)
         }
@@ -155,6 +160,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             return
         }
         decideFresh(r, local: local, o, &d)
+        d.originalOutcome = d.outcome
         remember(o, requestId: r.requestId, outcome: d.outcome)
     }
 
@@ -245,8 +251,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     @usableFromInline
     func endHold(_ r: OrderRequest, local: Int, _ d: inout Decision) {
         d.reference = r.reference
-        if let slot = holds.slot(for: r.reference), holds[slot].organisation == r.organisation,
-           holds[slot].offer == r.offer {
+        if let slot = holds.slot(organisation: r.organisation, reference: r.reference), holds[slot].offer == r.offer {
             let hold = holds.remove(slot)
             d.quantity = hold.quantity
             d.priceFen = hold.priceFen
@@ -262,6 +267,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
                 setHoldState(local: local, reference: hold.reference, .cancelled)
                 d.outcome = .released
+                d.pieces = hold.pieces
             }
             return
         }
@@ -269,9 +275,9 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         d.outcome = holdState(local: local, reference: r.reference) == .expired && r.kind == .confirm ? .holdExpired : .noHold
     }
 
-    func releaseUnits(of hold: HoldBook.Hold) {
+    func releaseUnits(of hold: HoldBook.Hold, toLedger: Bool = true) {
         for i in 0..<hold.pieces.count {
-            ledger.release(hold.pieces[i].quantity, of: hold.pieces[i].item, to: lane)
+            if toLedger && !releasesAfterJournal { ledger.release(hold.pieces[i].quantity, of: hold.pieces[i].item, to: lane) }
             heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
         }
     }
@@ -303,11 +309,12 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
 // MARK: - Rebuilding from the log
 
 extension LaneEngine {
-    /// Re-applies a journaled decision to this lane's state and to the ledger, without deciding
-    /// anything: the way a restarted run rebuilds the campaign from its segments.
+    /// Re-applies a journaled decision to this lane's state, without deciding anything: the way a
+    /// restarted run rebuilds the campaign from its segments. Stock is not touched here: the net effect
+    /// of all records is applied once, by `StockLedger.restore(sold:held:)`, so the rebuild does not
+    /// depend on how the lanes' records interleave in the journal.
     ///
-    /// Returns false when the decision cannot be applied (the log does not belong to this campaign,
-    /// e.g. it sold stock that this campaign does not have).
+    /// Returns false when the decision cannot be applied (the log does not belong to this campaign).
     public func replay(_ d: Decision) -> Bool {
         if d.campaignTimeMillis > clockMillis { clockMillis = d.campaignTimeMillis }
         let orgIndex = Int(d.organisation)
@@ -321,26 +328,19 @@ extension LaneEngine {
         case .accepted:
             guard known, Int(d.offer) < rules.offerCount, !rules.isReservation[Int(d.offer)] else { return false }
             let components = rules.bundleComponents(Int(d.offer))
-            guard ledger.takeAll(components, times: Int64(d.quantity), home: lane) else { return false }
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* Int64(d.quantity) }
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             remember()
         case .held:
             guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
-            for i in 0..<d.pieces.count {
-                let p = d.pieces[i]
-                guard p.item < rules.itemCount, ledger.take(p.quantity, of: p.item, home: lane) else {
-                    for j in 0..<i { ledger.release(d.pieces[j].quantity, of: d.pieces[j].item, to: lane) }
-                    return false
-                }
-            }
+            for i in 0..<d.pieces.count where d.pieces[i].item >= rules.itemCount { return false }
             for i in 0..<d.pieces.count { heldUnits[d.pieces[i].item] &+= d.pieces[i].quantity }
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
             remember()
         case .confirmed, .released:
-            guard known, let slot = holds.slot(for: d.reference) else { return false }
+            guard known, let slot = holds.slot(organisation: d.organisation, reference: d.reference) else { return false }
             let hold = holds.remove(slot)
             if d.outcome == .confirmed {
                 for i in 0..<hold.pieces.count {
@@ -350,7 +350,7 @@ extension LaneEngine {
                 remember()
                 setHoldState(local: local, reference: hold.reference, .confirmed)
             } else {
-                releaseUnits(of: hold)
+                releaseUnits(of: hold, toLedger: false)
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
                 remember()
                 setHoldState(local: local, reference: hold.reference, d.kind == .expire ? .expired : .cancelled)

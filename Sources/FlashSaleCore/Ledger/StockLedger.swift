@@ -158,6 +158,18 @@ public final class StockLedger: @unchecked Sendable {  // shards are atomics; th
         }
     }
 
+    /// Sets every item's stock to `initial − sold − held` (a campaign rebuilt from its journal), taking
+    /// the units out of the shards. Returns the items that would go below zero (then nothing is taken
+    /// for them): a journal that sold more than the campaign has does not belong to it.
+    public func restore(sold: [Int64], held: [Int64]) -> [Int] {
+        var impossible: [Int] = []
+        for item in 0..<itemCount {
+            let used = sold[item] + held[item]
+            if used < 0 || !take(used, of: item, home: 0) { impossible.append(item) }
+        }
+        return impossible
+    }
+
     /// Units in the shards now. Exact only when no take or release is in flight.
     public func remaining(_ item: Int) -> Int64 {
         var sum: Int64 = 0
