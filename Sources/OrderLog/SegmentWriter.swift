@@ -327,6 +327,7 @@ public final class SegmentWriter: @unchecked Sendable {
         } catch {
             throw fail(error)
         }
+        if options.durability != .none { s.startWriteback(length: wlen) }
         _stats.compressedBytes += UInt64(wlen)
         bytesSinceSync += wlen
         wlen = 0
