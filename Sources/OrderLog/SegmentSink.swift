@@ -21,6 +21,13 @@ public protocol SegmentSink: AnyObject {
     func truncate(to length: Int64) throws
     /// Closes the file. The sink is not used afterwards.
     func close() throws
+    /// Hint: start writing back the last `length` bytes written, without waiting (Linux
+    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that the next fsync waits less. Default: nothing.
+    func startWriteback(length: Int)
+}
+
+extension SegmentSink {
+    public func startWriteback(length: Int) {}
 }
 
 /// Opens sinks for segment files and makes directory entries durable.
@@ -84,6 +91,11 @@ public final class PosixSegmentSink: SegmentSink {
         }
     }
 
+    public func startWriteback(length: Int) {
+        guard let f = syncFileRange, length > 0 else { return }
+        _ = f(fd, position - Int64(length), Int64(length), 2 /* SYNC_FILE_RANGE_WRITE */)
+    }
+
     public func fsync() throws {
         if fdatasync(fd) != 0 { throw SegmentError.io(file: path, offset: position, operation: "fsync", errno: errno) }
     }
@@ -102,3 +114,13 @@ public final class PosixSegmentSink: SegmentSink {
         if r != 0 { throw SegmentError.io(file: path, offset: position, operation: "close", errno: errno) }
     }
 }
+
+/// Linux `sync_file_range` (not exported by the Glibc module without _GNU_SOURCE): looked up once.
+private let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
+    #if os(Linux)
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+    return unsafeBitCast(sym, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
+    #else
+    return nil
+    #endif
+}()

@@ -327,6 +327,7 @@ public final class SegmentWriter: @unchecked Sendable {
         } catch {
             throw fail(error)
         }
+        if options.durability != .none { s.startWriteback(length: wlen) }
         _stats.compressedBytes += UInt64(wlen)
         bytesSinceSync += wlen
         wlen = 0
@@ -372,7 +373,11 @@ public final class SegmentWriter: @unchecked Sendable {
         let path = directory + "/" + SegmentFormat.fileName(baseSequence: base)
         do {
             let s = try sinks.open(path)
-            if s.position != 0 { try s.truncate(to: 0) }
+            if s.position != 0 {
+                // Never overwrite: a file with this name cannot hold data we may drop.
+                try? s.close()
+                throw SegmentError.badSegmentSequence(file: path, offset: 0, expected: "no existing file for a new segment (found \(s.position) bytes)")
+            }
             sink = s
             if options.durability != .none { try sinks.syncDirectory(directory) }
         } catch {

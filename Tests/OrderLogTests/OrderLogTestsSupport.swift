@@ -158,6 +158,7 @@ final class FaultySinks: Sendable {
             owner.state.withLock { $0.syncedBytes[p] = pos }
         }
         func truncate(to length: Int64) throws { try inner.truncate(to: length) }
+        func startWriteback(length: Int) { inner.startWriteback(length: length) }
         func close() throws { try inner.close() }
     }
 }

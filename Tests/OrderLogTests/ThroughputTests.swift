@@ -70,12 +70,13 @@ final class ThroughputTests: XCTestCase {
 
         // SegmentWriter: encode + LZ4 + CRC + write, batches of 4096 records with a commit each.
         var closeTimes: [Double] = []
-        func writerRun(_ d: Durability, blockBytes: Int = 64 << 10) throws -> (Double, WriterStats) {
+        func writerRun(_ d: Durability, blockBytes: Int = 64 << 10, acceleration: Int32 = 1) throws -> (Double, WriterStats) {
             let wdir = dir + "/w-\(d.rawValue)"
             removeDir(wdir)
             var opts = SegmentWriterOptions()
             opts.durability = d
             opts.blockBytes = blockBytes
+            opts.acceleration = acceleration
             var stats = WriterStats()
             let w = try SegmentWriter(directory: wdir, options: opts)
             let t = try time {
@@ -99,6 +100,7 @@ final class ThroughputTests: XCTestCase {
         var batchStats = WriterStats()
         let batchTimes = try (0..<runs).map { _ in let (t, s) = try writerRun(.batch); batchStats = s; return t }
         let none256Times = try (0..<runs).map { _ in try writerRun(.none, blockBytes: 256 << 10).0 }
+        let noneAccel8Times = try (0..<runs).map { _ in try writerRun(.none, acceleration: 8).0 }
 
         // Reading back (decompress + CRC + decode).
         var readCount = 0
@@ -122,6 +124,7 @@ final class ThroughputTests: XCTestCase {
         out += line("SegmentWriter durability none", noneTimes) + "\n"
         out += line("SegmentWriter durability batch", batchTimes) + "  fsyncs \(batchStats.fsyncs)\n"
         out += line("SegmentWriter none, 256 KiB blocks", none256Times) + "\n"
+        out += line("SegmentWriter none, acceleration 8", noneAccel8Times) + "\n"
         out += "  (writer figures: append+commit in batches of 4096, then syncNow for batch; close \(fmt(median(closeTimes) * 1000)) ms median, not included)\n"
         out += line("SegmentReader.forEachRecord", readTimes) + "\n"
         out += "  lz4 -b1 -i3 (CLI, default blocks): \(lz4CLI)\n"
