@@ -284,3 +284,38 @@ final class GeneratorTests: XCTestCase {
         XCTAssertTrue(a.organisations.allSatisfy { $0.region < 3 })
     }
 }
+
+final class FollowUpQueueTests: XCTestCase {
+    /// The bucketed queue pops exactly what a sorted reference would, under a rising limit.
+    func testQueueMatchesSortedReference() {
+        var rng = Xoshiro256StarStar(seed: 5)
+        for span: Int64 in [1, 50, 240_000] {
+            var q = FollowUpQueue(spanMillis: span, ringSize: 64)
+            var reference: [FollowUp] = []
+            var limit: Int64 = 36_000_000
+            var ref: UInt64 = 0
+            var popped: [FollowUp] = []
+            var expected: [FollowUp] = []
+            for step in 0..<20_000 {
+                limit += Int64(rng.below(step % 1000 == 0 ? 5_000_000 : 30))
+                for _ in 0..<Int(rng.below(3)) {
+                    ref += 1
+                    // mostly within the span, sometimes far beyond the ring's horizon
+                    let d = rng.below(10) == 0 ? Int64(rng.below(UInt64(span) * 100 + 1)) : Int64(rng.below(UInt64(span) + 1))
+                    let f = FollowUp(campaignMillis: limit + 1 + d, reference: ref, organisation: 0, offer: 0, kind: 1, quantity: 1)
+                    q.push(f)
+                    reference.append(f)
+                }
+                while let f = q.popDue(limit: limit) { popped.append(f) }
+                reference.sort { $0.precedes($1) }
+                let due = reference.prefix { $0.campaignMillis <= limit }
+                expected.append(contentsOf: due)
+                reference.removeFirst(due.count)
+                XCTAssertEqual(popped.count, expected.count, "span \(span), step \(step)")
+                if popped.count != expected.count { return }
+            }
+            XCTAssertEqual(popped.map(\.reference), expected.map(\.reference))
+            XCTAssertEqual(q.count, reference.count)
+        }
+    }
+}

@@ -3,7 +3,7 @@ import FlashSaleCore
 @testable import LoadGen
 
 /// The repository root (Tests/LoadGenTests/ThisFile.swift → ../..).
-let repoRoot: String = {
+public let repoRoot: String = {
     var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast(3)
     return parts.joined(separator: "/")
