@@ -146,6 +146,7 @@ private struct Engine {
     let eligibleStart: [Int]
     let organisationCount: Int
     /// Organisation ids sorted by certification level: "at or above L" is a suffix, "below L" a prefix.
+    /// Empty when the ids already are in level order (generated populations are): then the index is the id.
     let byLevel: [UInt32]
     let phases: [TrafficSpec.Phase]
     let phaseStartNanos: [Double]
@@ -204,13 +205,17 @@ private struct Engine {
         var levelStart = [Int](repeating: 0, count: 5)
         for o in orgs { levelStart[Int(o.level.rawValue) + 1] += 1 }
         for i in 1..<5 { levelStart[i] += levelStart[i - 1] }
-        var ids = [UInt32](repeating: 0, count: orgs.count)
-        var next = levelStart
-        for (i, o) in orgs.enumerated() {
-            ids[next[Int(o.level.rawValue)]] = UInt32(i)
-            next[Int(o.level.rawValue)] += 1
+        if zip(orgs, orgs.dropFirst()).allSatisfy({ $0.level <= $1.level }) {
+            byLevel = []
+        } else {
+            var ids = [UInt32](repeating: 0, count: orgs.count)
+            var next = levelStart
+            for (i, o) in orgs.enumerated() {
+                ids[next[Int(o.level.rawValue)]] = UInt32(i)
+                next[Int(o.level.rawValue)] += 1
+            }
+            byLevel = ids
         }
-        byLevel = ids
         eligibleStart = offers.map { levelStart[Int($0.minimumLevel.rawValue)] }
 
         rng = Xoshiro256StarStar(seed: seed ^ 0x7472_6166_6669_6321) // "traffic!"
@@ -309,15 +314,16 @@ private struct Engine {
         let offer = offerTable.sample(rng.next())
         let quantity = quantityValues[quantityTable.sample(rng.next())]
         let start = eligibleStart[offer]
-        let organisation: UInt32
         let rOrg = rng.next()
+        let index: Int
         if start == 0 {
-            organisation = UInt32(truncatingIfNeeded: UInt64(organisationCount).multipliedFullWidth(by: rOrg).high)
+            index = Int(UInt64(organisationCount).multipliedFullWidth(by: rOrg).high)
         } else if ineligible.hit(rng.next()) {
-            organisation = byLevel[Int(UInt64(start).multipliedFullWidth(by: rOrg).high)]
+            index = Int(UInt64(start).multipliedFullWidth(by: rOrg).high)
         } else {
-            organisation = byLevel[start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rOrg).high)]
+            index = start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rOrg).high)
         }
+        let organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: index) : byLevel[index]
         var sentAt = campaign
         if early.hit(rng.next()) {
             sentAt = opensMillis - 1 - Int64(rng.below(earlySpreadMillis))

@@ -24,15 +24,17 @@ final class ThroughputReport: XCTestCase {
             let p = try LoadProfile.load(path: "\(repoRoot)/LoadProfiles/\(name).yaml")
             var results: [Double] = []
             for _ in 0..<3 {
-                let g = TrafficGenerator(profile: p, requestLimit: 5_000_000)
+                let g = TrafficGenerator(profile: p)
                 var checksum: UInt64 = 0
                 let t0 = now()
                 while case let n = g.fill(buffer), n > 0 { checksum &+= buffer[n - 1].requestId }
                 let t1 = now()
                 results.append(Double(t1 - t0) / Double(g.offered))
+                if results.count == 1 { print("\(name): \(g.offered) requests") }
                 XCTAssertGreaterThan(checksum, 0)
             }
             results.sort()
+            print("\(name): expected arrivals \(Int(TrafficGenerator(profile: p).expectedArrivals))")
             print("fill \(name): median \(String(format: "%.1f", results[1])) ns/request (runs: \(results.map { String(format: "%.1f", $0) }))")
         }
         let spec = PopulationSpec(organisations: 1_000_000, certification: [0.1, 0.5, 0.3, 0.1], regions: [0.5, 0.3, 0.2], activated: 0.3)
