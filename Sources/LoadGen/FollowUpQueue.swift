@@ -19,11 +19,39 @@ typealias RequestKindRaw = UInt8
 ///
 /// A monotone priority queue: items are only taken once due (`time ≤ limit`, and the limit never
 /// decreases), and new items are never earlier than the current limit. So a ring of time buckets
-/// works: pushing appends to a bucket, a bucket is sorted once when it becomes current and then read
-/// in order. Items beyond the ring's horizon wait in a binary heap. This keeps hundreds of thousands
-/// of pending holds cheap (a plain binary heap that large misses the cache on every pop).
+/// works: pushing appends to a bucket, a bucket is sorted once when it becomes current (a counting
+/// sort on the millisecond within the bucket) and then read in order. Items beyond the ring's horizon
+/// wait in a binary heap. Buckets are raw memory (no per-push uniqueness checks or Array bookkeeping):
+/// hundreds of thousands of pending holds stay cheap, where a plain binary heap that large misses the
+/// cache on every pop.
 struct FollowUpQueue {
-    private var buckets: [[FollowUp]]
+    /// Owns the raw memory; the queue keeps copies of the pointers.
+    private final class Storage {
+        let ringSize: Int
+        let items: UnsafeMutablePointer<UnsafeMutablePointer<FollowUp>?>
+        let counts: UnsafeMutablePointer<Int>
+        let capacities: UnsafeMutablePointer<Int>
+        init(ringSize: Int) {
+            self.ringSize = ringSize
+            items = .allocate(capacity: ringSize)
+            items.initialize(repeating: nil, count: ringSize)
+            counts = .allocate(capacity: ringSize)
+            counts.initialize(repeating: 0, count: ringSize)
+            capacities = .allocate(capacity: ringSize)
+            capacities.initialize(repeating: 0, count: ringSize)
+        }
+        deinit {
+            for i in 0..<ringSize { items[i]?.deallocate() }
+            items.deallocate()
+            counts.deallocate()
+            capacities.deallocate()
+        }
+    }
+
+    private let storage: Storage
+    private let items: UnsafeMutablePointer<UnsafeMutablePointer<FollowUp>?>
+    private let counts: UnsafeMutablePointer<Int>
+    private let capacities: UnsafeMutablePointer<Int>
     private let width: Int64
     private let mask: Int64
     private let ringSize: Int64
@@ -33,14 +61,37 @@ struct FollowUpQueue {
     private var cursor = 0
     private var inRing = 0
     private var overflow = FollowUpHeap()
+    private var scratch: [FollowUp] = []
+    private var tally: [Int32]
     private(set) var count = 0
 
-    /// `span`: the typical largest delay in ms; the ring covers about twice that.
-    init(spanMillis: Int64, ringSize: Int = 512) {
+    /// `spanMillis`: the typical largest delay; the ring covers about twice that.
+    init(spanMillis: Int64, ringSize: Int = 4096) {
+        precondition(ringSize > 0 && ringSize & (ringSize - 1) == 0)
         self.ringSize = Int64(ringSize)
         mask = Int64(ringSize - 1)
         width = max(1, (max(1, spanMillis) * 2 + Int64(ringSize) - 1) / Int64(ringSize))
-        buckets = Array(repeating: [], count: ringSize)
+        storage = Storage(ringSize: ringSize)
+        items = storage.items
+        counts = storage.counts
+        capacities = storage.capacities
+        tally = width <= 1 << 16 ? [Int32](repeating: 0, count: Int(width) + 1) : []
+    }
+
+    private func append(_ f: FollowUp, toSlot slot: Int) {
+        let n = counts[slot]
+        if n == capacities[slot] {
+            let newCapacity = max(16, n * 2)
+            let grown = UnsafeMutablePointer<FollowUp>.allocate(capacity: newCapacity)
+            if let old = items[slot] {
+                grown.moveInitialize(from: old, count: n)
+                old.deallocate()
+            }
+            items[slot] = grown
+            capacities[slot] = newCapacity
+        }
+        (items[slot]! + n).initialize(to: f)
+        counts[slot] = n + 1
     }
 
     mutating func push(_ f: FollowUp) {
@@ -50,16 +101,42 @@ struct FollowUpQueue {
         if b >= base + ringSize { overflow.push(f); return }
         inRing += 1
         let slot = Int(b & mask)
+        append(f, toSlot: slot)
         if b == base && currentSorted {
             // keep the already sorted current bucket sorted (rare: a delay shorter than a bucket)
-            var lo = cursor, hi = buckets[slot].count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if buckets[slot][mid].precedes(f) { lo = mid + 1 } else { hi = mid }
-            }
-            buckets[slot].insert(f, at: lo)
-        } else {
-            buckets[slot].append(f)
+            let p = items[slot]!
+            var i = counts[slot] - 1
+            while i > cursor && f.precedes(p[i - 1]) { p[i] = p[i - 1]; i -= 1 }
+            p[i] = f
+        }
+    }
+
+    /// Sorts a bucket by (time, reference).
+    private mutating func sortBucket(_ slot: Int) {
+        let n = counts[slot]
+        guard n > 1, let p = items[slot] else { return }
+        var buffer = UnsafeMutableBufferPointer(start: p, count: n)
+        guard !tally.isEmpty else { buffer.sort { $0.precedes($1) }; return }
+        // counting sort on the millisecond within the bucket (stable), then order ties by reference
+        let start = base * width
+        for i in 0..<tally.count { tally[i] = 0 }
+        let top = width - 1
+        // (items clamped into the bucket can lie before it: they sort first, the insertion pass orders them)
+        for f in buffer { tally[Int(min(max(f.campaignMillis - start, 0), top)) + 1] += 1 }
+        for i in 1..<tally.count { tally[i] += tally[i - 1] }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.reserveCapacity(n)
+        scratch.append(contentsOf: buffer)
+        for f in scratch {
+            let k = Int(min(max(f.campaignMillis - start, 0), top))
+            p[Int(tally[k])] = f
+            tally[k] += 1
+        }
+        for i in 1..<n where p[i].precedes(p[i - 1]) {
+            let f = p[i]
+            var j = i
+            while j > 0 && f.precedes(p[j - 1]) { p[j] = p[j - 1]; j -= 1 }
+            p[j] = f
         }
     }
 
@@ -74,12 +151,12 @@ struct FollowUpQueue {
         while true {
             let slot = Int(base & mask)
             if !currentSorted {
-                if buckets[slot].count > 1 { buckets[slot].sort { $0.precedes($1) } }
+                sortBucket(slot)
                 currentSorted = true
                 cursor = 0
             }
-            if cursor < buckets[slot].count {
-                let f = buckets[slot][cursor]
+            if cursor < counts[slot] {
+                let f = items[slot]![cursor]
                 guard f.campaignMillis <= limit else { return nil }
                 cursor += 1
                 inRing -= 1
@@ -98,14 +175,14 @@ struct FollowUpQueue {
     }
 
     private mutating func moveTo(_ next: Int64) {
-        buckets[Int(base & mask)].removeAll(keepingCapacity: true)
+        counts[Int(base & mask)] = 0
         base = next
         cursor = 0
         currentSorted = false
         while let top = overflow.top, top.campaignMillis / width < base + ringSize {
             overflow.removeTop()
             let b = max(base, top.campaignMillis / width)
-            buckets[Int(b & mask)].append(top)
+            append(top, toSlot: Int(b & mask))
             inRing += 1
         }
     }
