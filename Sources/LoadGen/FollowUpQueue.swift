@@ -94,7 +94,13 @@ struct FollowUpQueue {
         counts[slot] = n + 1
     }
 
-    mutating func push(_ f: FollowUp) {
+    /// `now`: the current limit (pushes are never due before it).
+    mutating func push(_ f: FollowUp, now: Int64) {
+        if count == 0 {
+            // empty: catch the ring up with the clock
+            let nowBucket = now >= 0 ? now / width : 0
+            if nowBucket > base { moveTo(nowBucket) }
+        }
         count += 1
         var b = f.campaignMillis >= 0 ? f.campaignMillis / width : 0
         if b < base { b = base }
@@ -143,11 +149,8 @@ struct FollowUpQueue {
     /// The earliest follow-up if it is due at `limit`, removed from the queue. `limit` never decreases,
     /// and later pushes are never earlier than it.
     mutating func popDue(limit: Int64) -> FollowUp? {
+        guard count > 0 else { return nil }
         let limitBucket = limit >= 0 ? limit / width : 0
-        guard count > 0 else {
-            if limitBucket > base { moveTo(limitBucket) }
-            return nil
-        }
         while true {
             let slot = Int(base & mask)
             if !currentSorted {

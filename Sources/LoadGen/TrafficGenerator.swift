@@ -271,7 +271,7 @@ private struct Engine {
                     arrivalsDone = true
                 }
             }
-            if let f = followUps.popDue(limit: pendingArrival ? pendingCampaign : endCampaign) {
+            if followUps.count > 0, let f = followUps.popDue(limit: pendingArrival ? pendingCampaign : endCampaign) {
                 (base + n).initialize(to: followUp(f))
             } else if pendingArrival {
                 pendingArrival = false
@@ -305,7 +305,7 @@ private struct Engine {
     mutating func arrival(nanos: Double, campaign: Int64) -> OrderRequest {
         let intended = UInt64(nanos)
         lastIntended = intended
-        if hasLast && retransmit.hit(rng.next()) {
+        if hasLast && retransmit.possible && retransmit.hit(rng.next()) {
             var r = last
             r.intendedSendNanos = intended
             r.campaignTimeMillis = campaign
@@ -318,14 +318,14 @@ private struct Engine {
         let index: Int
         if start == 0 {
             index = Int(UInt64(organisationCount).multipliedFullWidth(by: rOrg).high)
-        } else if ineligible.hit(rng.next()) {
+        } else if ineligible.possible && ineligible.hit(rng.next()) {
             index = Int(UInt64(start).multipliedFullWidth(by: rOrg).high)
         } else {
             index = start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rOrg).high)
         }
         let organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: index) : byLevel[index]
         var sentAt = campaign
-        if early.hit(rng.next()) {
+        if early.possible && early.hit(rng.next()) {
             sentAt = opensMillis - 1 - Int64(rng.below(earlySpreadMillis))
         }
         let id = nextRequestId
@@ -340,7 +340,8 @@ private struct Engine {
                 let at = campaign + drawDelay()
                 if at <= endCampaign {
                     followUps.push(FollowUp(campaignMillis: at, reference: id, organisation: organisation,
-                                            offer: UInt16(truncatingIfNeeded: offer), kind: kind.rawValue, quantity: quantity))
+                                            offer: UInt16(truncatingIfNeeded: offer), kind: kind.rawValue, quantity: quantity),
+                                   now: campaign)
                 }
             }
         }

@@ -309,7 +309,7 @@ final class FollowUpQueueTests: XCTestCase {
                     // mostly within the span, sometimes far beyond the ring's horizon
                     let d = rng.below(10) == 0 ? Int64(rng.below(UInt64(span) * 100 + 1)) : Int64(rng.below(UInt64(span) + 1))
                     let f = FollowUp(campaignMillis: limit + 1 + d, reference: ref, organisation: 0, offer: 0, kind: 1, quantity: 1)
-                    q.push(f)
+                    q.push(f, now: limit)
                     reference.append(f)
                 }
                 while let f = q.popDue(limit: limit) { popped.append(f) }
@@ -322,6 +322,20 @@ final class FollowUpQueueTests: XCTestCase {
             }
             XCTAssertEqual(popped.map(\.reference), expected.map(\.reference))
             XCTAssertEqual(q.count, reference.count)
+        }
+    }
+}
+
+final class AliasTableTests: XCTestCase {
+    func testAliasTableReproducesTheWeights() {
+        for weights in [[1.0], [0.9, 0.1], [0.8, 0.15, 0.05], [0, 1, 0, 3], (1...64).map { 1 / Double($0) }] {
+            let t = AliasTable(weights: weights)
+            let total = weights.reduce(0, +)
+            for (p, w) in zip(t.probabilities, weights) { XCTAssertEqual(p, w / total, accuracy: 1e-9) }
+            var rng = Xoshiro256StarStar(seed: 1)
+            var counts = [Int](repeating: 0, count: weights.count)
+            for _ in 0..<100_000 { counts[t.sample(rng.next())] += 1 }
+            for (c, w) in zip(counts, weights) { XCTAssertEqual(Double(c) / 100_000, w / total, accuracy: 0.006) }
         }
     }
 }
