@@ -52,7 +52,9 @@ struct FollowUpQueue {
     private let items: UnsafeMutablePointer<UnsafeMutablePointer<FollowUp>?>
     private let counts: UnsafeMutablePointer<Int>
     private let capacities: UnsafeMutablePointer<Int>
+    /// Bucket width in ms: a power of two, `1 << shift`.
     private let width: Int64
+    private let shift: Int64
     private let mask: Int64
     private let ringSize: Int64
     /// Absolute index (time / width) of the current bucket.
@@ -70,7 +72,11 @@ struct FollowUpQueue {
         precondition(ringSize > 0 && ringSize & (ringSize - 1) == 0)
         self.ringSize = Int64(ringSize)
         mask = Int64(ringSize - 1)
-        width = max(1, (max(1, spanMillis) * 2 + Int64(ringSize) - 1) / Int64(ringSize))
+        let wanted = max(1, (max(1, spanMillis) * 2 + Int64(ringSize) - 1) / Int64(ringSize))
+        var sh: Int64 = 0
+        while (Int64(1) << sh) < wanted && sh < 40 { sh += 1 }
+        shift = sh
+        width = Int64(1) << sh
         storage = Storage(ringSize: ringSize)
         items = storage.items
         counts = storage.counts
@@ -78,7 +84,8 @@ struct FollowUpQueue {
         tally = width <= 1 << 16 ? [Int32](repeating: 0, count: Int(width) + 1) : []
     }
 
-    private func append(_ f: FollowUp, toSlot slot: Int) {
+    @inline(__always)
+    private mutating func append(_ f: FollowUp, toSlot slot: Int) {
         let n = counts[slot]
         if n == capacities[slot] {
             let newCapacity = max(16, n * 2)
@@ -94,15 +101,18 @@ struct FollowUpQueue {
         counts[slot] = n + 1
     }
 
+    @inline(__always)
+    private func bucket(_ t: Int64) -> Int64 { t >= 0 ? t >> shift : 0 }
+
     /// `now`: the current limit (pushes are never due before it).
     mutating func push(_ f: FollowUp, now: Int64) {
         if count == 0 {
             // empty: catch the ring up with the clock
-            let nowBucket = now >= 0 ? now / width : 0
+            let nowBucket = bucket(now)
             if nowBucket > base { moveTo(nowBucket) }
         }
         count += 1
-        var b = f.campaignMillis >= 0 ? f.campaignMillis / width : 0
+        var b = bucket(f.campaignMillis)
         if b < base { b = base }
         if b >= base + ringSize { overflow.push(f); return }
         inRing += 1
@@ -150,7 +160,7 @@ struct FollowUpQueue {
     /// and later pushes are never earlier than it.
     mutating func popDue(limit: Int64) -> FollowUp? {
         guard count > 0 else { return nil }
-        let limitBucket = limit >= 0 ? limit / width : 0
+        let limitBucket = bucket(limit)
         while true {
             let slot = Int(base & mask)
             if !currentSorted {
@@ -171,7 +181,7 @@ struct FollowUpQueue {
             var next = base + 1
             if inRing == 0 {
                 next = limitBucket
-                if let top = overflow.top { next = min(next, max(base + 1, top.campaignMillis / width)) }
+                if let top = overflow.top { next = min(next, max(base + 1, bucket(top.campaignMillis))) }
             }
             moveTo(next)
         }
@@ -182,9 +192,9 @@ struct FollowUpQueue {
         base = next
         cursor = 0
         currentSorted = false
-        while let top = overflow.top, top.campaignMillis / width < base + ringSize {
+        while let top = overflow.top, bucket(top.campaignMillis) < base + ringSize {
             overflow.removeTop()
-            let b = max(base, top.campaignMillis / width)
+            let b = max(base, bucket(top.campaignMillis))
             append(top, toSlot: Int(b & mask))
             inRing += 1
         }
