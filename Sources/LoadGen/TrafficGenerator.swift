@@ -219,7 +219,11 @@ private struct Engine {
             }
             byLevel = ids
         }
-        eligibleStart = offers.map { levelStart[Int($0.minimumLevel.rawValue)] }
+        // an offer nobody is eligible for (possible only in hand-made populations) draws from everyone
+        eligibleStart = offers.map { o in
+            let start = levelStart[Int(o.minimumLevel.rawValue)]
+            return start < orgs.count ? start : 0
+        }
 
         rng = Xoshiro256StarStar(seed: seed ^ 0x7472_6166_6669_6321) // "traffic!"
         lambdaTarget = poisson ? 0 : -0.5

@@ -183,3 +183,30 @@ final class MalformedProfileTests: XCTestCase {
         XCTAssertNil(Units.suggestion(for: "banana", among: ["time-scale", "start"]))
     }
 }
+
+final class PopulationEdgeTests: XCTestCase {
+    func testAnOfferNobodyCanBuyIsAnError() {
+        // 10 organisations with a 1% advanced share: rounding leaves no advanced organisation
+        let yaml = """
+        name: tiny
+        campaign:
+          window: { opens: "10:00", closes: "11:00" }
+          regions: [east]
+          items: [ { id: a, kind: license, stock: 5 } ]
+          offers:
+            - { id: a, kind: bundle, item: a, min-level: advanced }
+        population:
+          organisations: 10
+          certification: { none: 0.99, advanced: 0.01 }
+        traffic:
+          phases: [ { constant: 10/s, for: 1s } ]
+        """
+        XCTAssertThrowsError(try LoadProfile.parse(yaml: yaml, file: "tiny.yaml")) { e in
+            let e = e as! ProfileError
+            XCTAssertEqual(e.kind, .invalidValue)
+            XCTAssertEqual(e.keyPath, "campaign.offers[0].min-level")
+            XCTAssertEqual(e.line, 7)
+            XCTAssertTrue(e.message.contains("no organisation is certified 'advanced'"), e.message)
+        }
+    }
+}
