@@ -137,6 +137,7 @@ private struct Engine {
     let totalNanos: Double
     let requestLimit: Int?
     let poisson: Bool
+    let exponential = ExponentialZiggurat()
     let offerTable: AliasTable
     let quantityTable: AliasTable
     let quantityValues: [Int32]
@@ -245,7 +246,7 @@ private struct Engine {
     /// The run time (ns) of the next arrival, or nil when the phases are over.
     @inline(__always)
     mutating func nextArrivalNanos() -> Double? {
-        if poisson { lambdaTarget -= Math.log(rng.unitOpenZero()) } else { lambdaTarget += 1 }
+        lambdaTarget += poisson ? exponential.next(&rng) : 1
         if lambdaTarget > segL1 { return advanceSegments() }
         return segT0 + (lambdaTarget - segL0) * segSlope
     }

@@ -339,3 +339,29 @@ final class AliasTableTests: XCTestCase {
         }
     }
 }
+
+final class ExponentialTests: XCTestCase {
+    func testZigguratDrawsExponentialOne() {
+        let z = ExponentialZiggurat()
+        var rng = Xoshiro256StarStar(seed: 77)
+        let n = 1_000_000
+        var sum = 0.0, sumSq = 0.0
+        var buckets = [Int](repeating: 0, count: 6)   // [0,0.5), [0.5,1), [1,2), [2,3), [3,5), [5,∞)
+        for _ in 0..<n {
+            let x = z.next(&rng)
+            XCTAssertGreaterThanOrEqual(x, 0)
+            sum += x; sumSq += x * x
+            let b = x < 0.5 ? 0 : x < 1 ? 1 : x < 2 ? 2 : x < 3 ? 3 : x < 5 ? 4 : 5
+            buckets[b] += 1
+        }
+        let mean = sum / Double(n)
+        XCTAssertEqual(mean, 1, accuracy: 0.005)
+        XCTAssertEqual(sumSq / Double(n) - mean * mean, 1, accuracy: 0.01)
+        let cdf = { (x: Double) in x.isInfinite ? 1 : 1 - Foundation.exp(-x) }
+        let edges: [Double] = [0, 0.5, 1, 2, 3, 5, .infinity]
+        for b in 0..<6 {
+            let expected = (cdf(edges[b + 1]) - cdf(edges[b])) * Double(n)
+            XCTAssertEqual(Double(buckets[b]), expected, accuracy: 5 * expected.squareRoot() + 1, "bucket \(b)")
+        }
+    }
+}
