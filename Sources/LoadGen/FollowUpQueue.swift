@@ -66,6 +66,8 @@ struct FollowUpQueue {
     private var scratch: [FollowUp] = []
     private var tally: [Int32]
     private(set) var count = 0
+    /// No pending item is earlier than this: callers skip `popDue` while their limit is below it.
+    private(set) var notBefore: Int64 = .min
 
     /// `spanMillis`: the typical largest delay; the ring covers about twice that.
     init(spanMillis: Int64, ringSize: Int = 4096) {
@@ -112,6 +114,7 @@ struct FollowUpQueue {
             if nowBucket > base { moveTo(nowBucket) }
         }
         count += 1
+        if f.campaignMillis < notBefore { notBefore = f.campaignMillis }
         var b = bucket(f.campaignMillis)
         if b < base { b = base }
         if b >= base + ringSize { overflow.push(f); return }
@@ -170,14 +173,14 @@ struct FollowUpQueue {
             }
             if cursor < counts[slot] {
                 let f = items[slot]![cursor]
-                guard f.campaignMillis <= limit else { return nil }
+                guard f.campaignMillis <= limit else { notBefore = f.campaignMillis; return nil }
                 cursor += 1
                 inRing -= 1
                 count -= 1
                 return f
             }
             // the current bucket is spent: move on, but never past the limit's bucket
-            guard base < limitBucket else { return nil }
+            guard base < limitBucket else { notBefore = (base + 1) << shift; return nil }
             var next = base + 1
             if inRing == 0 {
                 next = limitBucket

@@ -279,7 +279,8 @@ private struct Engine {
                     arrivalsDone = true
                 }
             }
-            if followUps.count > 0, let f = followUps.popDue(limit: pendingArrival ? pendingCampaign : endCampaign) {
+            let limit = pendingArrival ? pendingCampaign : endCampaign
+            if followUps.count > 0 && limit >= followUps.notBefore, let f = followUps.popDue(limit: limit) {
                 (base + n).initialize(to: followUp(f))
             } else if pendingArrival {
                 pendingArrival = false

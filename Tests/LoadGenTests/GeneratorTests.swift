@@ -312,7 +312,7 @@ final class FollowUpQueueTests: XCTestCase {
                     q.push(f, now: limit)
                     reference.append(f)
                 }
-                while let f = q.popDue(limit: limit) { popped.append(f) }
+                if limit >= q.notBefore { while let f = q.popDue(limit: limit) { popped.append(f) } }
                 reference.sort { $0.precedes($1) }
                 let due = reference.prefix { $0.campaignMillis <= limit }
                 expected.append(contentsOf: due)
