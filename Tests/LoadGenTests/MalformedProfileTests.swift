@@ -110,6 +110,12 @@ private let cases: [Case] = [
          kind: .emptyPhases, keyPath: "traffic.phases", lineOf: "phases: []", message: "no phases"),
     Case(name: "unknown offer in weights", old: "{ zipf: 1.0 }", new: "{ weights: { kickof: 0.5, m1-reserve: 0.5 } }",
          kind: .unknownOffer, keyPath: "traffic.popularity.weights.kickof", lineOf: "weights:", message: "unknown offer 'kickof' (did you mean 'kickoff'?)"),
+    Case(name: "misspelt phase shape", old: "{ constant: 2000/s, for: 5s }", new: "{ constnat: 2000/s, for: 5s }",
+         kind: .unknownKey, keyPath: "traffic.phases[0].constnat", lineOf: "constnat:", message: "unknown key 'constnat' (did you mean 'constant'?)"),
+    Case(name: "phase without length", old: "{ constant: 2000/s, for: 5s }", new: "{ constant: 2000/s }",
+         kind: .missingKey, keyPath: "traffic.phases[0].for", lineOf: "{ constant: 2000/s }", message: "missing required key 'for'"),
+    Case(name: "unknown item kind", old: "kind: license, stock: 100", new: "kind: licence, stock: 100",
+         kind: .invalidValue, keyPath: "campaign.items[0].kind", lineOf: "kind: licence", message: "unknown item kind 'licence' (did you mean 'license'?)"),
     Case(name: "Campaign.validate problem (limit > 255)", old: "      limit: 1\n", new: "      limit: 300\n",
          kind: .invalidCampaign, keyPath: "campaign.offers[0]", lineOf: "id: kickoff", message: "limit per organisation must be 1...255"),
 ]
