@@ -55,20 +55,24 @@ public struct PopulationSpec: Sendable, Equatable {
     }
 
     /// Dense ids `0..<organisations`; the same seed gives the same population.
-    /// One SplitMix64 draw per organisation (21 bits each for level, region and activation):
-    /// a million organisations take a few milliseconds.
+    ///
+    /// Certification levels come in id blocks (none first, then basic, intermediate, advanced) with
+    /// exactly the configured shares (rounded), so "organisations at or above level L" is an id range and
+    /// the generator picks eligible organisations without a lookup table. Regions and activation are
+    /// drawn independently per organisation (one SplitMix64 draw: 21 bits each). A million organisations
+    /// take a few milliseconds.
     public func generate(regionCount: Int, seed: UInt64) -> Population {
         let n = organisations
-        let levelCut = Self.cumulative(certification, bits: 21)
-        let regionCut = regions.isEmpty ? [UInt64(1) << 21] : Self.cumulative(regions, bits: 21)
+        let levelEnd = Self.cumulative(certification, total: UInt64(n)).map(Int.init)
+        let regionCut = regions.isEmpty ? [UInt64(1) << 21] : Self.cumulative(regions, total: 1 << 21)
         let activeCut = UInt64((activated * Double(1 << 21)).rounded())
         var rng = SplitMix64(seed: seed ^ 0x6F72_6761_6E69_7361) // "organisa"
         let orgs = [Organisation](unsafeUninitializedCapacity: n) { buffer, initialized in
+            var level = 0
             for i in 0..<n {
+                while level < levelEnd.count - 1 && i >= levelEnd[level] { level += 1 }
                 let r = rng.next()
-                let a = r & 0x1F_FFFF, b = (r >> 21) & 0x1F_FFFF, c = (r >> 42) & 0x1F_FFFF
-                var level = 0
-                while level < levelCut.count - 1 && a >= levelCut[level] { level += 1 }
+                let b = r & 0x1F_FFFF, c = (r >> 21) & 0x1F_FFFF
                 var region = 0
                 while region < regionCut.count - 1 && b >= regionCut[region] { region += 1 }
                 buffer.initializeElement(at: i, to: Organisation(
@@ -80,11 +84,13 @@ public struct PopulationSpec: Sendable, Equatable {
         return Population(orgs)
     }
 
-    /// Cumulative thresholds on `0..<2^bits`.
-    static func cumulative(_ p: [Double], bits: Int) -> [UInt64] {
-        let total = p.reduce(0, +)
+    /// Cumulative thresholds on `0..<total` (the last is exactly `total`).
+    static func cumulative(_ p: [Double], total: UInt64) -> [UInt64] {
+        let sum = p.reduce(0, +)
         var acc = 0.0
-        return p.map { acc += $0 / total; return UInt64((acc * Double(UInt64(1) << UInt64(bits))).rounded()) }
+        var out = p.map { acc += $0 / sum; return UInt64((acc * Double(total)).rounded()) }
+        if !out.isEmpty { out[out.count - 1] = total }
+        return out
     }
 }
 

@@ -116,6 +116,11 @@ struct ProfileParser {
         }
 
         let population = pop.generate(regionCount: c.regions.count, seed: seed)
+        let highest = population.organisations.last?.level ?? .none   // levels come in ascending id blocks
+        for (i, offer) in c.offers.enumerated() where highest < offer.minimumLevel {
+            throw c.offerNodes[i].fail(.invalidValue, "no organisation is certified '\(offer.minimumLevel)' or above (population too small for its certification shares); expected at least one eligible organisation",
+                                       path: c.offerNodes[i].child("min-level"))
+        }
         let campaign = Campaign(name: name, window: c.window, regions: c.regions, items: c.items,
                                 offers: c.offers, population: population)
         for problem in campaign.validate() {

@@ -53,18 +53,23 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
 struct Chance: Sendable {
     @usableFromInline let threshold: UInt64
     @usableFromInline let always: Bool
+    /// False for probability 0: callers skip the draw entirely.
+    @usableFromInline let possible: Bool
     init(_ p: Double) {
         always = p >= 1
+        possible = p > 0
         threshold = p <= 0 ? 0 : (p >= 1 ? .max : UInt64(p * 18_446_744_073_709_551_616.0))
     }
     @inlinable @inline(__always)
     func hit(_ r: UInt64) -> Bool { always || r < threshold }
 }
 
-/// Walker/Vose alias table: O(1) sampling from a discrete distribution with one 64-bit draw.
+/// Walker/Vose alias table: O(1) sampling from a discrete distribution with one 64-bit draw and one
+/// 8-byte load (cutoff and alias packed together, selected without a branch).
 public struct AliasTable: Sendable {
-    @usableFromInline var cutoff: [UInt32]   // keep the column when the low 32 bits are below this
-    @usableFromInline var alias: [UInt32]
+    /// Per column: keep the column when the draw's low 32 bits are below the high 32 bits here,
+    /// else take the alias in the low 32 bits (a column that is always kept is its own alias).
+    @usableFromInline var entries: [UInt64]
     public let count: Int
 
     /// `weights` need not be normalised; they must be finite, ≥ 0, with a positive sum.
@@ -75,37 +80,44 @@ public struct AliasTable: Sendable {
         let total = weights.reduce(0, +)
         precondition(total > 0 && total.isFinite)
         var scaled = weights.map { $0 / total * Double(n) }
-        var cut = [UInt32](repeating: UInt32.max, count: n)
+        var cut = [UInt64](repeating: 1 << 32, count: n)
         var al = [UInt32](repeating: 0, count: n)
         for i in 0..<n { al[i] = UInt32(i) }
         var small: [Int] = [], large: [Int] = []
         for (i, w) in scaled.enumerated() { if w < 1 { small.append(i) } else { large.append(i) } }
         while let s = small.popLast(), let l = large.last {
-            cut[s] = UInt32(min(4_294_967_295.0, (scaled[s] * 4_294_967_296.0).rounded(.down)))
+            cut[s] = UInt64(min(4_294_967_296.0, (scaled[s] * 4_294_967_296.0).rounded(.down)))
             al[s] = UInt32(l)
             scaled[l] -= 1 - scaled[s]
             if scaled[l] < 1 { large.removeLast(); small.append(l) }
         }
         // leftovers (rounding) keep their own column always
-        for i in small { cut[i] = UInt32.max; al[i] = UInt32(i) }
-        cutoff = cut
-        alias = al
+        for i in small { cut[i] = 1 << 32; al[i] = UInt32(i) }
+        // a cutoff of 2^32 does not fit 32 bits: "always keep" is stored as alias = self, cutoff = max
+        entries = (0..<n).map { i in
+            let c = cut[i] >= 1 << 32 ? UInt64(UInt32.max) : cut[i]
+            let a = cut[i] >= 1 << 32 ? UInt64(i) : UInt64(al[i])
+            return c << 32 | a
+        }
     }
 
     @inlinable @inline(__always)
     public func sample(_ r: UInt64) -> Int {
         let column = Int(UInt64(count).multipliedFullWidth(by: r).high)
+        let e = entries[column]
         let coin = UInt32(truncatingIfNeeded: r)
-        return coin < cutoff[column] || cutoff[column] == UInt32.max ? column : Int(alias[column])
+        let alias = Int(truncatingIfNeeded: e & 0xFFFF_FFFF)
+        return coin < UInt32(truncatingIfNeeded: e >> 32) ? column : alias
     }
 
     /// The probability of each outcome as sampled (for reports and tests).
     public var probabilities: [Double] {
         var p = [Double](repeating: 0, count: count)
         for c in 0..<count {
-            let keep = cutoff[c] == UInt32.max ? 1.0 : Double(cutoff[c]) / 4_294_967_296.0
+            let cutoff = entries[c] >> 32, alias = Int(entries[c] & 0xFFFF_FFFF)
+            let keep = Double(cutoff) / 4_294_967_296.0
             p[c] += keep / Double(count)
-            p[Int(alias[c])] += (1 - keep) / Double(count)
+            p[alias] += (1 - keep) / Double(count)
         }
         return p
     }

@@ -5,15 +5,23 @@ import FlashSaleCore
 ///
 /// - Arrivals follow the phases' rate curve λ(t): arrival k happens when Λ(t) = ∫λ reaches the k-th
 ///   point of a unit-rate process (exponential gaps for `poisson`, gaps of 1 for `uniform`), so the
-///   number offered over any stretch is the integral of the rate (± Poisson noise).
-/// - Each new request picks an offer (alias table over the popularity), a quantity, and an organisation
-///   (uniform over those eligible for the offer, or below its minimum level for the `ineligible` share).
-/// - A reservation may schedule a follow-up confirm or cancel at campaign time + delay; follow-ups wait in
-///   a min-heap and are emitted in campaign-time order, interleaved with arrivals.
-/// - Same profile + seed ⇒ the same stream, request for request.
+///   number offered over any stretch is the integral of the rate (± Poisson noise). Λ is evaluated in
+///   closed form at 1 ms steps of run time and is linear in between.
+/// - Each new request picks an offer (alias table over the popularity), a quantity (alias table), and an
+///   organisation: uniform over those eligible for the offer, or below its minimum level for the
+///   `ineligible` share (organisation ids are kept sorted by level, so both are O(1)).
+/// - An arrival is, with probability `retransmit`, an exact copy of the previous request (same id,
+///   organisation, offer, kind, quantity, reference) sent at the arrival's time.
+/// - A reservation may schedule a follow-up confirm or cancel (same organisation, `reference` = the
+///   reservation's id, a new id) at campaign time + delay; follow-ups wait in a time-bucketed queue and
+///   are emitted in campaign-time order, interleaved with arrivals. Follow-ups due after the run are not sent.
+/// - Same profile + seed ⇒ the same stream, request for request, whatever the buffer sizes.
 ///
-/// `fill` costs tens of nanoseconds per request: xoshiro256**, no allocation, no Foundation.
-public final class TrafficGenerator {
+/// `fill` costs 10–25 ns per request in release (more when most arrivals schedule follow-ups):
+/// xoshiro256**, no allocation per request, no Foundation.
+///
+/// Not thread-safe: one caller at a time (it is `Sendable` so that it can be handed to the stage that owns it).
+public final class TrafficGenerator: @unchecked Sendable {
     public let profile: LoadProfile
     public let seed: UInt64
     /// The phases as run (scaled to the run length, or the constant `--rate`).
@@ -25,51 +33,19 @@ public final class TrafficGenerator {
     public let totalDurationNanos: UInt64
     /// Cap on the number of requests, if any.
     public let requestLimit: Int?
-    /// Requests written by `fill` so far.
-    public private(set) var offered: Int = 0
     /// Arrivals the phases offer on average (the rate integral), before any cap; follow-ups come on top.
     public let expectedArrivals: Double
+    /// Campaign time at run start.
+    public let startMillis: Int64
 
-    // MARK: configuration, read in the hot loop
-    private let startMillis: Int64
-    private let msPerNanos: Double          // campaign ms per run ns
-    private let nanosPerMs: Double
-    private let opensMillis: Int64
-    private let poisson: Bool
-    private let offerTable: AliasTable
-    private let quantityTable: AliasTable
-    private let quantityValues: [Int32]
-    private let retransmit: Chance, early: Chance, ineligible: Chance
-    private let confirm: Chance, confirmOrCancel: Chance
-    private let delay: TrafficSpec.Delay
-    private let earlySpreadMillis: UInt64 = 60_000
-    /// Per offer: is it a reservation; organisations eligible (`byLevel[eligibleStart...]`), and below level.
-    private let isReservation: [Bool]
-    private let eligibleStart: [Int]
-    private let organisationCount: Int
-    private let byLevel: [UInt32]
+    private var engine: Engine
     private let phaseStartNanos: [Double]
     private let phaseCumulative: [Double]
 
-    // MARK: state
-    private var rng: Xoshiro256StarStar
-    private var nextRequestId: UInt64 = 1
-    private var last = OrderRequest(requestId: 0, campaignTimeMillis: 0, organisation: 0, offer: 0)
-    private var hasLast = false
-    private var lastIntended: UInt64 = 0
-    // arrival process: Λ of the next arrival, and the current 1 ms segment where Λ is linear
-    private var lambdaTarget: Double = 0
-    private var segT0 = 0.0, segT1 = 0.0, segL0 = 0.0, segL1 = 0.0, segSlope = 0.0
-    private var segIndex = -1
-    private var phaseCursor = 0
-    private var arrivalsDone = false
-    private var pendingArrival = false
-    private var pendingNanos = 0.0
-    private var pendingCampaign: Int64 = 0
-    private var followUps = FollowUpHeap()
-    private var finished = false
-    private let endCampaign: Int64
-    private static let segmentNanos = 1_000_000.0
+    /// Requests written by `fill` so far.
+    public var offered: Int { engine.offered }
+    /// True once `fill` has returned 0.
+    public var isFinished: Bool { engine.finished }
 
     /// - Parameters:
     ///   - seed: replaces the profile's seed for the traffic (the population stays the profile's).
@@ -93,15 +69,12 @@ public final class TrafficGenerator {
             phases = abs(f - 1) > 1e-12 ? traffic.phases.map { $0.scaled(by: f) } : traffic.phases
         }
         self.phases = phases
-        timeScale = traffic.timeScale * baseSeconds / runSeconds
-        msPerNanos = timeScale / 1e6
-        nanosPerMs = 1e6 / timeScale
-        totalDurationNanos = UInt64((runSeconds * 1e9).rounded())
+        let timeScale = traffic.timeScale * baseSeconds / runSeconds
+        self.timeScale = timeScale
+        let total = UInt64((runSeconds * 1e9).rounded())
+        totalDurationNanos = total
         self.requestLimit = requestLimit ?? traffic.requestLimit
         startMillis = traffic.startMillis
-        opensMillis = profile.campaign.window.opensMillis
-        endCampaign = traffic.startMillis + Int64((runSeconds * 1e3 * timeScale).rounded(.down))
-        poisson = traffic.arrivals == .poisson
 
         var starts: [Double] = [], cum: [Double] = []
         var t = 0.0, c = 0.0
@@ -114,39 +87,13 @@ public final class TrafficGenerator {
         phaseCumulative = cum
         expectedArrivals = c
 
-        let offers = profile.campaign.offers
-        offerTable = AliasTable(weights: traffic.popularity.probabilities(offerCount: offers.count))
-        quantityTable = AliasTable(weights: traffic.quantityProbabilities)
-        quantityValues = traffic.quantities
-        let b = traffic.behaviour
-        retransmit = Chance(b.retransmit)
-        early = Chance(b.early)
-        ineligible = Chance(b.ineligible)
-        confirm = Chance(b.confirm)
-        confirmOrCancel = Chance(b.confirm + b.cancel)
-        delay = b.confirmDelay
-        isReservation = offers.map { if case .reservation = $0.kind { true } else { false } }
+        engine = Engine(profile: profile, seed: seed, phases: phases, phaseStartNanos: starts, phaseCumulative: cum,
+                        timeScale: timeScale, totalNanos: total, requestLimit: self.requestLimit)
+    }
 
-        // Organisation ids sorted by certification level (counting sort), so that "at or above level L"
-        // is a suffix and "below L" a prefix.
-        let orgs = profile.campaign.population.organisations
-        organisationCount = orgs.count
-        var levelCount = [Int](repeating: 0, count: 5)
-        for o in orgs { levelCount[Int(o.level.rawValue) + 1] += 1 }
-        for i in 1..<5 { levelCount[i] += levelCount[i - 1] }
-        let levelStart = levelCount
-        var ids = [UInt32](repeating: 0, count: orgs.count)
-        var next = levelStart
-        for (i, o) in orgs.enumerated() {
-            ids[next[Int(o.level.rawValue)]] = UInt32(i)
-            next[Int(o.level.rawValue)] += 1
-        }
-        byLevel = ids
-        eligibleStart = offers.map { levelStart[Int($0.minimumLevel.rawValue)] }
-
-        rng = Xoshiro256StarStar(seed: seed ^ 0x7472_6166_6669_6321) // "traffic!"
-        lambdaTarget = poisson ? 0 : -0.5
-        followUps.reserve(1 << 12)
+    /// Writes up to `buffer.count` next requests, in order; returns how many (0 when the run is over).
+    public func fill(_ buffer: UnsafeMutableBufferPointer<OrderRequest>) -> Int {
+        engine.fill(buffer)
     }
 
     /// The instantaneous arrival rate (requests/s) at `nanos` into the run (for reports).
@@ -166,42 +113,158 @@ public final class TrafficGenerator {
         return lo
     }
 
-    /// Requests offered by the phases from the run start to `nanos` (the rate integral).
-    public func expectedArrivals(toNanos nanos: Double) -> Double {
-        let i = phaseIndex(atNanos: UInt64(max(0, nanos)))
-        return phaseCumulative[i] + phases[i].integral(to: (nanos - phaseStartNanos[i]) / 1e9)
+    /// Arrivals the phases offer on average from the run start to `nanos` (the rate integral).
+    public func expectedArrivals(toNanos nanos: UInt64) -> Double {
+        let i = phaseIndex(atNanos: nanos)
+        return phaseCumulative[i] + phases[i].integral(to: (Double(nanos) - phaseStartNanos[i]) / 1e9)
+    }
+
+    /// The campaign time the run reaches at `nanos` (before any early shift).
+    public func campaignMillis(atNanos nanos: UInt64) -> Int64 {
+        startMillis + Int64(Double(nanos) * timeScale / 1e6)
+    }
+}
+
+/// All of the generator's hot state in one struct, so that `fill` is a single exclusive access
+/// (no per-request exclusivity checks on class properties).
+private struct Engine {
+    // configuration
+    let startMillis: Int64
+    let msPerNanos: Double          // campaign ms per run ns
+    let nanosPerMs: Double
+    let opensMillis: Int64
+    let endCampaign: Int64
+    let totalNanos: Double
+    let requestLimit: Int?
+    let poisson: Bool
+    let exponential = ExponentialZiggurat()
+    let offerTable: AliasTable
+    let quantityTable: AliasTable
+    let quantityValues: [Int32]
+    let retransmit: Chance, early: Chance, ineligible: Chance
+    let confirm: Chance, confirmOrCancel: Chance
+    let delay: TrafficSpec.Delay
+    let earlySpreadMillis: UInt64 = 60_000
+    /// Per offer: reservation or not, and where its eligible organisations start in `byLevel`.
+    let isReservation: [Bool]
+    let eligibleStart: [Int]
+    let organisationCount: Int
+    /// Organisation ids sorted by certification level: "at or above L" is a suffix, "below L" a prefix.
+    /// Empty when the ids already are in level order (generated populations are): then the index is the id.
+    let byLevel: [UInt32]
+    let phases: [TrafficSpec.Phase]
+    let phaseStartNanos: [Double]
+    let phaseCumulative: [Double]
+    static let segmentNanos = 1_000_000.0
+
+    // state
+    var rng: Xoshiro256StarStar
+    var offered = 0
+    var finished = false
+    var nextRequestId: UInt64 = 1
+    var last = OrderRequest(requestId: 0, campaignTimeMillis: 0, organisation: 0, offer: 0)
+    var hasLast = false
+    var lastIntended: UInt64 = 0
+    // arrival process: Λ of the next arrival, and the current segment where Λ is linear
+    var lambdaTarget: Double
+    var segT0 = 0.0, segT1 = 0.0, segL0 = 0.0, segL1 = 0.0, segSlope = 0.0
+    var segIndex = -1
+    var phaseCursor = 0
+    var arrivalsDone = false
+    var pendingArrival = false
+    var pendingNanos = 0.0
+    var pendingCampaign: Int64 = 0
+    var followUps: FollowUpQueue
+
+    init(profile: LoadProfile, seed: UInt64, phases: [TrafficSpec.Phase], phaseStartNanos: [Double],
+         phaseCumulative: [Double], timeScale: Double, totalNanos: UInt64, requestLimit: Int?) {
+        let traffic = profile.traffic
+        startMillis = traffic.startMillis
+        msPerNanos = timeScale / 1e6
+        nanosPerMs = 1e6 / timeScale
+        opensMillis = profile.campaign.window.opensMillis
+        self.totalNanos = Double(totalNanos)
+        endCampaign = traffic.startMillis + Int64((Double(totalNanos) * timeScale / 1e6).rounded(.down))
+        self.requestLimit = requestLimit
+        poisson = traffic.arrivals == .poisson
+        self.phases = phases
+        self.phaseStartNanos = phaseStartNanos
+        self.phaseCumulative = phaseCumulative
+
+        let offers = profile.campaign.offers
+        offerTable = AliasTable(weights: traffic.popularity.probabilities(offerCount: offers.count))
+        quantityTable = AliasTable(weights: traffic.quantityProbabilities)
+        quantityValues = traffic.quantities
+        let b = traffic.behaviour
+        retransmit = Chance(b.retransmit)
+        early = Chance(b.early)
+        ineligible = Chance(b.ineligible)
+        confirm = Chance(b.confirm)
+        confirmOrCancel = Chance(b.confirm + b.cancel)
+        delay = b.confirmDelay
+        isReservation = offers.map { if case .reservation = $0.kind { true } else { false } }
+
+        let orgs = profile.campaign.population.organisations
+        organisationCount = orgs.count
+        var levelStart = [Int](repeating: 0, count: 5)
+        for o in orgs { levelStart[Int(o.level.rawValue) + 1] += 1 }
+        for i in 1..<5 { levelStart[i] += levelStart[i - 1] }
+        if zip(orgs, orgs.dropFirst()).allSatisfy({ $0.level <= $1.level }) {
+            byLevel = []
+        } else {
+            var ids = [UInt32](repeating: 0, count: orgs.count)
+            var next = levelStart
+            for (i, o) in orgs.enumerated() {
+                ids[next[Int(o.level.rawValue)]] = UInt32(i)
+                next[Int(o.level.rawValue)] += 1
+            }
+            byLevel = ids
+        }
+        // an offer nobody is eligible for (possible only in hand-made populations) draws from everyone
+        eligibleStart = offers.map { o in
+            let start = levelStart[Int(o.minimumLevel.rawValue)]
+            return start < orgs.count ? start : 0
+        }
+
+        rng = Xoshiro256StarStar(seed: seed ^ 0x7472_6166_6669_6321) // "traffic!"
+        lambdaTarget = poisson ? 0 : -0.5
+        let span: Int64
+        switch b.confirmDelay {
+        case .fixed(let ms): span = ms
+        case .uniform(_, let hi): span = hi
+        case .exponential(let mean): span = Int64(mean * 4)
+        }
+        followUps = FollowUpQueue(spanMillis: span)
     }
 
     /// Λ(t) with the phase cursor moving forward only (t never decreases in the arrival process).
-    private func lambdaForward(_ nanos: Double) -> Double {
+    mutating func lambdaForward(_ nanos: Double) -> Double {
         while phaseCursor + 1 < phases.count && phaseStartNanos[phaseCursor + 1] <= nanos { phaseCursor += 1 }
         return phaseCumulative[phaseCursor] + phases[phaseCursor].integral(to: (nanos - phaseStartNanos[phaseCursor]) / 1e9)
     }
 
     /// The run time (ns) of the next arrival, or nil when the phases are over.
     @inline(__always)
-    private func nextArrivalNanos() -> Double? {
-        if poisson { lambdaTarget -= Math.log(rng.unitOpenZero()) } else { lambdaTarget += 1 }
+    mutating func nextArrivalNanos() -> Double? {
+        lambdaTarget += poisson ? exponential.next(&rng) : 1
         if lambdaTarget > segL1 { return advanceSegments() }
         return segT0 + (lambdaTarget - segL0) * segSlope
     }
 
-    private func advanceSegments() -> Double? {
-        let total = Double(totalDurationNanos)
+    mutating func advanceSegments() -> Double? {
         while lambdaTarget > segL1 {
-            if segIndex >= 0 && segT1 >= total { return nil }
+            if segIndex >= 0 && segT1 >= totalNanos { return nil }
             segIndex += 1
             segT0 = segT1
             segL0 = segL1
-            segT1 = min(Double(segIndex + 1) * Self.segmentNanos, total)
+            segT1 = min(Double(segIndex + 1) * Self.segmentNanos, totalNanos)
             segL1 = lambdaForward(segT1)
             segSlope = segL1 > segL0 ? (segT1 - segT0) / (segL1 - segL0) : 0
         }
         return segT0 + (lambdaTarget - segL0) * segSlope
     }
 
-    /// Writes up to `buffer.count` next requests, in order; returns how many (0 when the run is over).
-    public func fill(_ buffer: UnsafeMutableBufferPointer<OrderRequest>) -> Int {
+    mutating func fill(_ buffer: UnsafeMutableBufferPointer<OrderRequest>) -> Int {
         guard let base = buffer.baseAddress, !finished else { return 0 }
         var n = 0
         var room = buffer.count
@@ -216,9 +279,9 @@ public final class TrafficGenerator {
                     arrivalsDone = true
                 }
             }
-            if let top = followUps.top, pendingArrival ? top.campaignMillis <= pendingCampaign : top.campaignMillis <= endCampaign {
-                followUps.removeTop()
-                (base + n).initialize(to: followUp(top))
+            let limit = pendingArrival ? pendingCampaign : endCampaign
+            if followUps.count > 0 && limit >= followUps.notBefore, let f = followUps.popDue(limit: limit) {
+                (base + n).initialize(to: followUp(f))
             } else if pendingArrival {
                 pendingArrival = false
                 (base + n).initialize(to: arrival(nanos: pendingNanos, campaign: pendingCampaign))
@@ -234,13 +297,13 @@ public final class TrafficGenerator {
     }
 
     @inline(__always)
-    private func followUp(_ f: FollowUp) -> OrderRequest {
+    mutating func followUp(_ f: FollowUp) -> OrderRequest {
         var intended = UInt64(max(0, Double(f.campaignMillis - startMillis) * nanosPerMs))
         if intended < lastIntended { intended = lastIntended }
         lastIntended = intended
         let r = OrderRequest(requestId: nextRequestId, campaignTimeMillis: f.campaignMillis, intendedSendNanos: intended,
-                             organisation: f.organisation, offer: f.offer, kind: f.kind, quantity: f.quantity,
-                             reference: f.reference)
+                             organisation: f.organisation, offer: f.offer, kind: RequestKind(rawValue: f.kind) ?? .confirm,
+                             quantity: f.quantity, reference: f.reference)
         nextRequestId &+= 1
         last = r
         hasLast = true
@@ -248,10 +311,10 @@ public final class TrafficGenerator {
     }
 
     @inline(__always)
-    private func arrival(nanos: Double, campaign: Int64) -> OrderRequest {
+    mutating func arrival(nanos: Double, campaign: Int64) -> OrderRequest {
         let intended = UInt64(nanos)
         lastIntended = intended
-        if hasLast && retransmit.hit(rng.next()) {
+        if hasLast && retransmit.possible && retransmit.hit(rng.next()) {
             var r = last
             r.intendedSendNanos = intended
             r.campaignTimeMillis = campaign
@@ -260,17 +323,18 @@ public final class TrafficGenerator {
         let offer = offerTable.sample(rng.next())
         let quantity = quantityValues[quantityTable.sample(rng.next())]
         let start = eligibleStart[offer]
-        let organisation: UInt32
         let rOrg = rng.next()
+        let index: Int
         if start == 0 {
-            organisation = UInt32(truncatingIfNeeded: UInt64(organisationCount).multipliedFullWidth(by: rOrg).high)
-        } else if ineligible.hit(rng.next()) {
-            organisation = byLevel[Int(UInt64(start).multipliedFullWidth(by: rOrg).high)]
+            index = Int(UInt64(organisationCount).multipliedFullWidth(by: rOrg).high)
+        } else if ineligible.possible && ineligible.hit(rng.next()) {
+            index = Int(UInt64(start).multipliedFullWidth(by: rOrg).high)
         } else {
-            organisation = byLevel[start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rOrg).high)]
+            index = start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rOrg).high)
         }
+        let organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: index) : byLevel[index]
         var sentAt = campaign
-        if early.hit(rng.next()) {
+        if early.possible && early.hit(rng.next()) {
             sentAt = opensMillis - 1 - Int64(rng.below(earlySpreadMillis))
         }
         let id = nextRequestId
@@ -282,10 +346,11 @@ public final class TrafficGenerator {
             let u = rng.next()
             if confirmOrCancel.hit(u) {
                 let kind: RequestKind = confirm.hit(u) ? .confirm : .cancel
-                let at = max(campaign, sentAt) + drawDelay()
+                let at = campaign + drawDelay()
                 if at <= endCampaign {
                     followUps.push(FollowUp(campaignMillis: at, reference: id, organisation: organisation,
-                                            offer: UInt16(truncatingIfNeeded: offer), kind: kind, quantity: quantity))
+                                            offer: UInt16(truncatingIfNeeded: offer), kind: kind.rawValue, quantity: quantity),
+                                   now: campaign)
                 }
             }
         }
@@ -295,62 +360,11 @@ public final class TrafficGenerator {
     }
 
     /// A campaign-time delay ≥ 1 ms.
-    private func drawDelay() -> Int64 {
+    mutating func drawDelay() -> Int64 {
         switch delay {
         case .fixed(let ms): return max(1, ms)
         case .uniform(let lo, let hi): return max(1, lo + Int64(rng.below(UInt64(hi - lo + 1))))
         case .exponential(let mean): return max(1, Int64(-mean * Math.log(rng.unitOpenZero())))
-        }
-    }
-}
-
-struct FollowUp {
-    var campaignMillis: Int64
-    var reference: UInt64
-    var organisation: UInt32
-    var offer: UInt16
-    var kind: RequestKind
-    var quantity: Int32
-
-    @inline(__always)
-    func precedes(_ o: FollowUp) -> Bool {
-        campaignMillis < o.campaignMillis || (campaignMillis == o.campaignMillis && reference < o.reference)
-    }
-}
-
-/// A binary min-heap of follow-ups by (campaign time, reference).
-struct FollowUpHeap {
-    private var items: [FollowUp] = []
-
-    mutating func reserve(_ n: Int) { items.reserveCapacity(n) }
-    var count: Int { items.count }
-    var top: FollowUp? { items.first }
-
-    mutating func push(_ f: FollowUp) {
-        items.append(f)
-        var i = items.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard items[i].precedes(items[p]) else { break }
-            items.swapAt(i, p)
-            i = p
-        }
-    }
-
-    mutating func removeTop() {
-        let lastItem = items.removeLast()
-        guard !items.isEmpty else { return }
-        items[0] = lastItem
-        var i = 0
-        let n = items.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && items[l].precedes(items[m]) { m = l }
-            if r < n && items[r].precedes(items[m]) { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
         }
     }
 }

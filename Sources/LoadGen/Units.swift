@@ -2,10 +2,11 @@
 // percentages. Pure functions: nil means "does not parse"; the reader turns that into a located error.
 
 enum Units {
-    /// A decimal number without exponent, with optional `_` separators: "12", "1.5", "400_000".
+    /// A decimal number with optional `_` separators and exponent: "12", "1.5", "400_000", "1e6".
     static func decimal(_ text: Substring) -> Double? {
         let t = text.filter { $0 != "_" }
-        guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-" || $0 == "+") }) else {
+        guard let first = t.first, first.isNumber || first == "-" || first == "+" || first == ".",
+              t.allSatisfy({ $0.isASCII && ($0.isNumber || ".-+eE".contains($0)) }) else {
             return nil
         }
         guard let v = Double(t), v.isFinite else { return nil }

@@ -1,0 +1,218 @@
+import XCTest
+import FlashSaleCore
+@testable import LoadGen
+
+/// A valid profile; each malformed case edits one spot of it.
+private let base = """
+name: table
+seed: 3
+duration: 10s
+campaign:
+  window: { opens: "day 0 10:00", closes: "day 0 12:00", waves: ["10:00-10:30"] }
+  regions: [east, north]
+  items:
+    - { id: pro-license, kind: license, stock: 100 }
+    - { id: m1-east, kind: hardware, model: M1, vendor: deli, tier: 2, region: east, stock: 50 }
+    - { id: subsidy, kind: subsidy, stock: 1000000 }
+  offers:
+    - id: kickoff
+      kind: bundle
+      components: [ { item: pro-license, quantity: 1 }, { item: subsidy, quantity: 100 } ]
+      price: { list: 398000, discount: 50%, activation-extra: 5% }
+      min-level: basic
+      limit: 1
+    - { id: m1-reserve, kind: reservation, model: M1, hold: 5m, limit: 1, max-quantity: 5 }
+population:
+  organisations: 1000
+  certification: { none: 0.1, basic: 0.9 }
+  regions: { east: 0.5, north: 0.5 }
+  activated: 0.3
+traffic:
+  start: "day 0 09:59:50"
+  time-scale: 1
+  phases:
+    - { constant: 2000/s, for: 5s }
+    - { ramp: { from: 1000/s, to: 20000/s }, for: 5s }
+  popularity: { zipf: 1.0 }
+  quantity: { 1: 0.8, 2: 0.2 }
+  behaviour:
+    retransmit: 0.05
+    confirm: 0.7
+    cancel: 0.1
+    confirm-delay: { uniform: [10s, 4m] }
+"""
+
+private struct Case {
+    let name: String
+    let old: String
+    let new: String
+    let kind: ProfileError.Kind
+    let keyPath: String
+    /// The line is where this text appears in the edited profile.
+    let lineOf: String
+    let message: String
+}
+
+private let cases: [Case] = [
+    Case(name: "not YAML", old: "  regions: [east, north]", new: "  regions: [east, north",
+         kind: .syntax, keyPath: "", lineOf: "  items:", message: "not valid YAML"),
+    Case(name: "tab indentation", old: "seed: 3", new: "seed: 3\n\tduration: 10s",
+         kind: .syntax, keyPath: "", lineOf: "\tduration", message: "not valid YAML"),
+    Case(name: "duplicate key", old: "seed: 3", new: "seed: 3\nseed: 4",
+         kind: .duplicateKey, keyPath: "", lineOf: "seed: 3", message: "'seed' appears twice"),
+    Case(name: "missing required key", old: "  organisations: 1000\n", new: "",
+         kind: .missingKey, keyPath: "population.organisations", lineOf: "  certification:", message: "missing required key 'organisations'"),
+    Case(name: "unknown key with suggestion", old: "kind: license, stock: 100", new: "kind: license, stok: 100",
+         kind: .unknownKey, keyPath: "campaign.items[0].stok", lineOf: "stok: 100", message: "unknown key 'stok' (did you mean 'stock'?)"),
+    Case(name: "unknown top-level key", old: "seed: 3", new: "seed: 3\ntrafic: {}",
+         kind: .unknownKey, keyPath: "trafic", lineOf: "trafic:", message: "(did you mean 'traffic'?)"),
+    Case(name: "wrong type", old: "organisations: 1000", new: "organisations: [1000]",
+         kind: .wrongType, keyPath: "population.organisations", lineOf: "organisations: [1000]", message: "expected a positive integer (organisations), got a list"),
+    Case(name: "wrong type: text for a mapping", old: "  popularity: { zipf: 1.0 }", new: "  popularity: [zipf]",
+         kind: .wrongType, keyPath: "traffic.popularity", lineOf: "popularity: [zipf]", message: "expected a mapping"),
+    Case(name: "zero stock", old: "kind: license, stock: 100", new: "kind: license, stock: 0",
+         kind: .notPositive, keyPath: "campaign.items[0].stock", lineOf: "stock: 0", message: "expected a positive integer (initial stock), got 0"),
+    Case(name: "negative rate", old: "to: 20000/s", new: "to: -5/s",
+         kind: .notPositive, keyPath: "traffic.phases[1].ramp.to", lineOf: "to: -5/s", message: "expected a non-negative rate"),
+    Case(name: "zero duration", old: "{ constant: 2000/s, for: 5s }", new: "{ constant: 2000/s, for: 0s }",
+         kind: .notPositive, keyPath: "traffic.phases[0].for", lineOf: "for: 0s", message: "expected a positive duration"),
+    Case(name: "probability above 1", old: "retransmit: 0.05", new: "retransmit: 1.5",
+         kind: .probabilityRange, keyPath: "traffic.behaviour.retransmit", lineOf: "retransmit: 1.5", message: "expected a probability in 0...1, got 1.5"),
+    Case(name: "confirm + cancel above 1", old: "cancel: 0.1", new: "cancel: 0.5",
+         kind: .probabilityRange, keyPath: "traffic.behaviour.cancel", lineOf: "cancel: 0.5", message: "exceed 1"),
+    Case(name: "distribution not summing to 1", old: "{ none: 0.1, basic: 0.9 }", new: "{ none: 0.1, basic: 0.8 }",
+         kind: .distributionSum, keyPath: "population.certification", lineOf: "certification:", message: "expected probabilities summing to 1, got 0.9"),
+    Case(name: "unknown component item", old: "{ item: subsidy, quantity: 100 }", new: "{ item: subsidi, quantity: 100 }",
+         kind: .unknownItem, keyPath: "campaign.offers[0].components[1].item", lineOf: "item: subsidi", message: "unknown item 'subsidi' (did you mean 'subsidy'?)"),
+    Case(name: "unknown region", old: "tier: 2, region: east", new: "tier: 2, region: west",
+         kind: .unknownRegion, keyPath: "campaign.items[1].region", lineOf: "region: west", message: "unknown region 'west'; expected one of campaign.regions: east, north"),
+    Case(name: "unknown region in population", old: "{ east: 0.5, north: 0.5 }", new: "{ east: 0.5, nort: 0.5 }",
+         kind: .unknownRegion, keyPath: "population.regions.nort", lineOf: "nort: 0.5", message: "unknown region 'nort' (did you mean 'north'?)"),
+    Case(name: "reservation model without hardware", old: "model: M1, hold: 5m", new: "model: M2, hold: 5m",
+         kind: .noHardwareForModel, keyPath: "campaign.offers[1].model", lineOf: "model: M2", message: "no hardware item stocks model 'M2'"),
+    Case(name: "duplicate item id", old: "- { id: subsidy, kind: subsidy", new: "- { id: pro-license, kind: subsidy",
+         kind: .duplicateId, keyPath: "campaign.items[2].id", lineOf: "id: pro-license, kind: subsidy", message: "duplicate item id 'pro-license'"),
+    Case(name: "duplicate offer id", old: "{ id: m1-reserve,", new: "{ id: kickoff,",
+         kind: .duplicateId, keyPath: "campaign.offers[1].id", lineOf: "{ id: kickoff,", message: "duplicate offer id 'kickoff'"),
+    Case(name: "window closes before it opens", old: "closes: \"day 0 12:00\"", new: "closes: \"day 0 09:00\"",
+         kind: .windowOrder, keyPath: "campaign.window.closes", lineOf: "closes:", message: "the window closes (day 0 09:00) before it opens (day 0 10:00)"),
+    Case(name: "bad time of day", old: "opens: \"day 0 10:00\"", new: "opens: \"day 0 25:00\"",
+         kind: .badTime, keyPath: "campaign.window.opens", lineOf: "opens:", message: "expected a campaign time like \"day 0 10:00\""),
+    Case(name: "bad wave", old: "[\"10:00-10:30\"]", new: "[\"10:00 to 10:30\"]",
+         kind: .badTime, keyPath: "campaign.window.waves[0]", lineOf: "waves:", message: "expected a daily wave like \"10:00-10:30\""),
+    Case(name: "bad duration", old: "hold: 5m", new: "hold: 5 minutes",
+         kind: .badDuration, keyPath: "campaign.offers[1].hold", lineOf: "hold: 5 minutes", message: "expected a duration like \"500ms\""),
+    Case(name: "bad rate", old: "to: 20000/s", new: "to: fast",
+         kind: .badRate, keyPath: "traffic.phases[1].ramp.to", lineOf: "to: fast", message: "expected a rate like \"2000/s\", \"50k/s\" or 2000, got \"fast\""),
+    Case(name: "unknown certification level", old: "min-level: basic", new: "min-level: gold",
+         kind: .unknownLevel, keyPath: "campaign.offers[0].min-level", lineOf: "min-level: gold", message: "unknown certification level 'gold'; expected one of: none, basic, intermediate, advanced"),
+    Case(name: "empty phases", old: "  phases:\n    - { constant: 2000/s, for: 5s }\n    - { ramp: { from: 1000/s, to: 20000/s }, for: 5s }", new: "  phases: []",
+         kind: .emptyPhases, keyPath: "traffic.phases", lineOf: "phases: []", message: "no phases"),
+    Case(name: "unknown offer in weights", old: "{ zipf: 1.0 }", new: "{ weights: { kickof: 0.5, m1-reserve: 0.5 } }",
+         kind: .unknownOffer, keyPath: "traffic.popularity.weights.kickof", lineOf: "weights:", message: "unknown offer 'kickof' (did you mean 'kickoff'?)"),
+    Case(name: "misspelt phase shape", old: "{ constant: 2000/s, for: 5s }", new: "{ constnat: 2000/s, for: 5s }",
+         kind: .unknownKey, keyPath: "traffic.phases[0].constnat", lineOf: "constnat:", message: "unknown key 'constnat' (did you mean 'constant'?)"),
+    Case(name: "phase without length", old: "{ constant: 2000/s, for: 5s }", new: "{ constant: 2000/s }",
+         kind: .missingKey, keyPath: "traffic.phases[0].for", lineOf: "{ constant: 2000/s }", message: "missing required key 'for'"),
+    Case(name: "unknown item kind", old: "kind: license, stock: 100", new: "kind: licence, stock: 100",
+         kind: .invalidValue, keyPath: "campaign.items[0].kind", lineOf: "kind: licence", message: "unknown item kind 'licence' (did you mean 'license'?)"),
+    Case(name: "Campaign.validate problem (limit > 255)", old: "      limit: 1\n", new: "      limit: 300\n",
+         kind: .invalidCampaign, keyPath: "campaign.offers[0]", lineOf: "id: kickoff", message: "limit per organisation must be 1...255"),
+]
+
+final class MalformedProfileTests: XCTestCase {
+    func testBaseProfileIsValid() throws {
+        let p = try LoadProfile.parse(yaml: base, file: "table.yaml")
+        XCTAssertEqual(p.campaign.offers.count, 2)
+    }
+
+    func testEveryMalformedProfileGetsASpecificLocatedError() {
+        XCTAssertGreaterThanOrEqual(Set(cases.map(\.kind)).count, 12)
+        for c in cases {
+            XCTAssertTrue(base.contains(c.old), "\(c.name): the base profile lacks \(c.old)")
+            let yaml = base.replacingOccurrences(of: c.old, with: c.new)
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let expectedLine = lines.firstIndex(where: { $0.contains(c.lineOf) }).map({ $0 + 1 }) else {
+                XCTFail("\(c.name): no line contains \(c.lineOf)"); continue
+            }
+            do {
+                _ = try LoadProfile.parse(yaml: yaml, file: "bad.yaml")
+                XCTFail("\(c.name): parsed, expected \(c.kind)")
+            } catch {
+                XCTAssertEqual(error.kind, c.kind, "\(c.name): \(error)")
+                XCTAssertEqual(error.keyPath, c.keyPath, "\(c.name): \(error)")
+                XCTAssertEqual(error.line, expectedLine, "\(c.name): \(error)")
+                XCTAssertTrue(error.message.contains(c.message), "\(c.name): \(error.message)")
+                XCTAssertEqual(error.file, "bad.yaml")
+                let expectedPrefix = "bad.yaml:\(expectedLine):"
+                XCTAssertTrue(error.description.hasPrefix(expectedPrefix), "\(c.name): \(error.description)")
+                XCTAssertTrue(error.description.contains(c.message), "\(c.name): \(error.description)")
+            }
+        }
+    }
+
+    func testUnreadableFileAndNonMappingDocument() {
+        XCTAssertThrowsError(try LoadProfile.load(path: "/nonexistent/profile.yaml")) { e in
+            let e = e as! ProfileError
+            XCTAssertEqual(e.kind, .unreadable)
+            XCTAssertTrue(e.description.hasPrefix("/nonexistent/profile.yaml: error:"))
+        }
+        XCTAssertThrowsError(try LoadProfile.parse(yaml: "- just\n- a list\n", file: "l.yaml")) { e in
+            let e = e as! ProfileError
+            XCTAssertEqual(e.kind, .syntax)
+            XCTAssertEqual(e.line, 1)
+            XCTAssertTrue(e.message.contains("expected a YAML mapping"))
+        }
+        XCTAssertThrowsError(try LoadProfile.parse(yaml: "", file: "e.yaml")) { e in
+            XCTAssertEqual((e as! ProfileError).kind, .syntax)
+        }
+    }
+
+    func testUnitSyntax() {
+        XCTAssertEqual(Units.durationSeconds("500ms"), 0.5)
+        XCTAssertEqual(Units.durationSeconds("30m"), 1800)
+        XCTAssertEqual(Units.durationSeconds("3d"), 259_200)
+        XCTAssertEqual(Units.durationSeconds("1.5s"), 1.5)
+        XCTAssertNil(Units.durationSeconds("5 parsecs"))
+        XCTAssertEqual(Units.ratePerSecond("50k/s"), 50_000)
+        XCTAssertEqual(Units.ratePerSecond("1M/s"), 1_000_000)
+        XCTAssertEqual(Units.ratePerSecond("600/min"), 10)
+        XCTAssertEqual(Units.ratePerSecond("2000"), 2000)
+        XCTAssertNil(Units.ratePerSecond("2000/fortnight"))
+        XCTAssertEqual(Units.campaignMillis("day 1 10:00:30"), 86_400_000 + 36_000_000 + 30_000)
+        XCTAssertEqual(Units.campaignMillis("10:00"), 36_000_000)
+        XCTAssertEqual(Units.campaignMillis("day 30"), 30 * 86_400_000)
+        XCTAssertEqual(Units.campaignMillis("36h"), 36 * 3_600_000)
+        XCTAssertNil(Units.campaignMillis("day x"))
+        XCTAssertNil(Units.timeOfDayMillis("10:60"))
+        XCTAssertEqual(Units.suggestion(for: "time-scal", among: ["time-scale", "start"]), "time-scale")
+        XCTAssertNil(Units.suggestion(for: "banana", among: ["time-scale", "start"]))
+    }
+}
+
+final class PopulationEdgeTests: XCTestCase {
+    func testAnOfferNobodyCanBuyIsAnError() {
+        // 10 organisations with a 1% advanced share: rounding leaves no advanced organisation
+        let yaml = """
+        name: tiny
+        campaign:
+          window: { opens: "10:00", closes: "11:00" }
+          regions: [east]
+          items: [ { id: a, kind: license, stock: 5 } ]
+          offers:
+            - { id: a, kind: bundle, item: a, min-level: advanced }
+        population:
+          organisations: 10
+          certification: { none: 0.99, advanced: 0.01 }
+        traffic:
+          phases: [ { constant: 10/s, for: 1s } ]
+        """
+        XCTAssertThrowsError(try LoadProfile.parse(yaml: yaml, file: "tiny.yaml")) { e in
+            let e = e as! ProfileError
+            XCTAssertEqual(e.kind, .invalidValue)
+            XCTAssertEqual(e.keyPath, "campaign.offers[0].min-level")
+            XCTAssertEqual(e.line, 7)
+            XCTAssertTrue(e.message.contains("no organisation is certified 'advanced'"), e.message)
+        }
+    }
+}
