@@ -59,6 +59,8 @@ let package = Package(
                     swiftSettings: testSettings),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports"],
                     swiftSettings: testSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"],
+                    swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["flashsale"],
                     swiftSettings: testSettings),
     ]

@@ -130,11 +130,16 @@ public final class OrderPipeline {
             timers.append(t)
         }
 
+        let injectedDelay = options.injectedLaneDelayNanos
         func dispatch(_ batch: LaneBatch) {
             batch.dispatchedNanos = monotonicNanos()
             let engine = engines[batch.lane]
             laneQueues[batch.lane].async {
                 engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
+                if injectedDelay > 0 {
+                    let until = monotonicNanos() &+ injectedDelay &* UInt64(batch.count)
+                    while monotonicNanos() < until {}
+                }
                 journal.queue.async { journal.submit(batch) }
             }
         }

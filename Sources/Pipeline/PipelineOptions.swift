@@ -25,6 +25,9 @@ public struct PipelineOptions: Sendable {
     public var flushMicros: Int
     /// Progress callback period, seconds (nil: none).
     public var progressInterval: Double?
+    /// Test seam: extra busy time each lane spends per request, to inject a regression that a
+    /// performance gate must catch. 0 in every real run.
+    public var injectedLaneDelayNanos: UInt64 = 0
 
     public init(lanes: Int, pace: Pace = .open, overloadPolicy: OverloadPolicy? = nil, segmentsDirectory: String? = nil,
                 writer: SegmentWriterOptions = SegmentWriterOptions(), batchCapacity: Int? = nil,

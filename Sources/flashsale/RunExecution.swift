@@ -22,6 +22,7 @@ struct RunExecution {
     var progress: ProgressMode
     var batchSize: Int? = nil
     var batchesPerLane: Int? = nil
+    var injectedLaneDelayNanos: UInt64 = 0
     /// A source other than the profile's generator (replay).
     var source: RequestSource?
     var paceOverride: PipelineOptions.Pace?
@@ -58,9 +59,11 @@ struct RunExecution {
         var writer = SegmentWriterOptions()
         writer.durability = durability
         let showProgress = progress == .always || (progress == .auto && isatty(STDERR_FILENO) != 0)
-        let options = PipelineOptions(lanes: lanes, pace: pace, overloadPolicy: overload, segmentsDirectory: segments,
+        let baseOptions = PipelineOptions(lanes: lanes, pace: pace, overloadPolicy: overload, segmentsDirectory: segments,
                                       writer: writer, batchCapacity: batchSize, batchesPerLane: batchesPerLane,
                                       progressInterval: showProgress ? 1.0 : nil)
+        var options = baseOptions
+        options.injectedLaneDelayNanos = injectedLaneDelayNanos
         let src: RequestSource
         if let source {
             src = source

@@ -31,16 +31,18 @@ enum CommandRunner {
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        var outData = Data(), errData = Data()
+        // Both pipes are drained concurrently so that a chatty child never blocks on a full pipe.
+        final class Drained: @unchecked Sendable { var data = Data() }  // written by one reader, read after group.wait
+        let outData = Drained(), errData = Drained()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { outData.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         if group.wait(timeout: .now() + timeout) == .timedOut { p.terminate() }
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
+                      stderr: String(decoding: errData.data, as: UTF8.self))
     }
 
     static func temporaryDirectory(_ label: String) -> String {

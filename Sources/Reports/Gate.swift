@@ -1,0 +1,121 @@
+import Foundation
+
+/// What a gate compares a run against: the medians of earlier runs.
+public struct GateBaseline: Codable, Sendable, Equatable {
+    public var profile: String
+    public var runs: Int
+    /// Metric name (as `GateMetric.description`) → median value in the metric's base unit.
+    public var metrics: [String: Double]
+
+    public init(profile: String, runs: Int, metrics: [String: Double]) {
+        self.profile = profile
+        self.runs = runs
+        self.metrics = metrics
+    }
+
+    /// The metrics a baseline records and a comparison checks.
+    public static let compared: [GateMetric] = [.decisionsPerSecond, .latencyPercentile(50), .latencyPercentile(99)]
+
+    public static func load(_ path: String) throws(GateError) -> GateBaseline {
+        guard let data = FileManager.default.contents(atPath: path) else { throw GateError.badBaseline(path, "cannot read it") }
+        do { return try JSONDecoder().decode(GateBaseline.self, from: data) } catch {
+            throw GateError.badBaseline(path, "not a baseline written by `flashsale gate --update-baseline` (\(error))")
+        }
+    }
+
+    public func write(_ path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+/// One line of a gate's verdict table.
+public struct GateCheckResult: Sendable, Equatable {
+    public var check: String
+    public var expected: String
+    public var measured: String
+    public var passed: Bool
+}
+
+/// Judges repeated runs against thresholds and a baseline, on the median of each metric.
+public enum Gate {
+    public static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let s = values.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    public static func median(_ metric: GateMetric, of reports: [RunReport]) -> Double {
+        median(reports.map { metric.value(in: $0) })
+    }
+
+    /// Parses a tolerance: `10%`, `10` (percent) or `0.1`.
+    public static func parseTolerance(_ text: String) throws(GateError) -> Double {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let value: Double?
+        if t.hasSuffix("%") { value = Double(t.dropLast()).map { $0 / 100 } } else if let v = Double(t) { value = v >= 1 ? v / 100 : v } else { value = nil }
+        guard let v = value, v >= 0, v < 10 else { throw GateError.badTolerance(text) }
+        return v
+    }
+
+    public static func baseline(from reports: [RunReport], profile: String) -> GateBaseline {
+        var metrics: [String: Double] = [:]
+        for m in GateBaseline.compared { metrics[m.description] = median(m, of: reports) }
+        return GateBaseline(profile: profile, runs: reports.count, metrics: metrics)
+    }
+
+    public static func evaluate(thresholds: [GateThreshold], reports: [RunReport], baseline: GateBaseline?,
+                                tolerance: Double) -> [GateCheckResult] {
+        var results: [GateCheckResult] = []
+        let failedRuns = reports.filter { !$0.invariants.passed }.count
+        results.append(GateCheckResult(check: "invariants", expected: "pass in every run",
+                                       measured: failedRuns == 0 ? "pass in \(reports.count)/\(reports.count)" : "FAILED in \(failedRuns)/\(reports.count)",
+                                       passed: failedRuns == 0))
+        for t in thresholds {
+            let v = median(t.metric, of: reports)
+            results.append(GateCheckResult(check: t.text, expected: "\(t.metric) \(t.comparison.rawValue) \(t.metric.format(t.limit))",
+                                           measured: t.metric.format(v), passed: t.comparison.holds(v, t.limit)))
+        }
+        if let baseline {
+            for m in GateBaseline.compared {
+                guard let base = baseline.metrics[m.description] else { continue }
+                let v = median(m, of: reports)
+                let pct = SummaryFormatter.fixed(tolerance * 100, 1) + "%"
+                if m.higherIsBetter {
+                    let floor = base * (1 - tolerance)
+                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≥ \(m.format(floor)) (\(m.format(base)) − \(pct))",
+                                                   measured: m.format(v) + change(v, base), passed: v >= floor))
+                } else {
+                    let ceiling = base * (1 + tolerance)
+                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≤ \(m.format(ceiling)) (\(m.format(base)) + \(pct))",
+                                                   measured: m.format(v) + change(v, base), passed: v <= ceiling))
+                }
+            }
+        }
+        return results
+    }
+
+    static func change(_ v: Double, _ base: Double) -> String {
+        guard base != 0 else { return "" }
+        let pct = (v - base) / base * 100
+        return " (" + (pct >= 0 ? "+" : "") + SummaryFormatter.fixed(pct, 1) + "%)"
+    }
+
+    /// The verdict table: check, expected, measured (median), verdict.
+    public static func table(_ results: [GateCheckResult]) -> String {
+        let headers = ["check", "expected", "measured (median)", "verdict"]
+        let rows = results.map { [$0.check, $0.expected, $0.measured, $0.passed ? "PASS" : "FAIL"] }
+        var widths = headers.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func render(_ row: [String]) -> String {
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count) }
+                .joined(separator: "  ")
+        }
+        var out = render(headers) + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+        for row in rows { out += render(row) + "\n" }
+        let failed = results.filter { !$0.passed }.count
+        out += failed == 0 ? "gate: PASS (\(results.count) checks)\n" : "gate: FAIL (\(failed) of \(results.count) checks failed)\n"
+        return out
+    }
+}

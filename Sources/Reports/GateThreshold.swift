@@ -1,0 +1,231 @@
+/// One k6-style threshold of a performance gate, such as `decisions_per_s>2000000`, `p(99)<5ms` or
+/// `outcome.overload==0`.
+///
+/// Values are kept in the metric's base unit: latency in microseconds, memory in bytes, rates per
+/// second, shares as fractions. Units and suffixes are accepted on the right-hand side:
+/// `500us`, `5ms`, `1.5s`; `512MB`, `1GiB`; `2M`, `250k`; `5%`.
+public struct GateThreshold: Sendable, Equatable, CustomStringConvertible {
+    public enum Comparison: String, Sendable, CaseIterable {
+        case lessOrEqual = "<=", greaterOrEqual = ">=", equal = "==", notEqual = "!=", less = "<", greater = ">"
+
+        public func holds(_ measured: Double, _ limit: Double) -> Bool {
+            switch self {
+            case .less: measured < limit
+            case .lessOrEqual: measured <= limit
+            case .greater: measured > limit
+            case .greaterOrEqual: measured >= limit
+            case .equal: measured == limit
+            case .notEqual: measured != limit
+            }
+        }
+    }
+
+    public var metric: GateMetric
+    public var comparison: Comparison
+    public var limit: Double
+    /// The threshold as written.
+    public var text: String
+
+    public var description: String { text }
+
+    public init(parsing text: String) throws(GateError) {
+        let trimmed = text.filter { !$0.isWhitespace }
+        // Two-character operators first, so that `<=` is not read as `<`.
+        let ordered: [Comparison] = [.lessOrEqual, .greaterOrEqual, .equal, .notEqual, .less, .greater]
+        guard let (comparison, range) = ordered.lazy.compactMap({ c in trimmed.range(of: c.rawValue).map { (c, $0) } }).first
+        else { throw GateError.badThreshold(text, "expected METRIC OP VALUE, e.g. p(99)<5ms or decisions_per_s>2000000") }
+        let name = String(trimmed[..<range.lowerBound])
+        let valueText = String(trimmed[range.upperBound...])
+        guard let metric = GateMetric(name: name) else {
+            throw GateError.badThreshold(text, "unknown metric '\(name)'; known: \(GateMetric.catalogue)")
+        }
+        guard let limit = metric.parseValue(valueText) else {
+            throw GateError.badThreshold(text, "cannot read '\(valueText)' as \(metric.unitHelp)")
+        }
+        self.metric = metric
+        self.comparison = comparison
+        self.limit = limit
+        self.text = text
+    }
+}
+
+/// A figure of a run that a gate can check.
+public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
+    case decisionsPerSecond
+    case requestsPerSecond
+    case requests
+    case durationSeconds
+    /// Latency at a percentile (0...100), microseconds.
+    case latencyPercentile(Double)
+    case latencyMax
+    case latencyMean
+    /// Count of an outcome (by its report name, e.g. `SOLD_OUT`).
+    case outcome(String)
+    /// Share of decisions with an outcome (0...1).
+    case outcomeShare(String)
+    case shed
+    case peakRSS
+    case oversold
+    case conservationViolations
+    case segmentMismatches
+
+    /// The percentiles a report carries (and so a threshold may name).
+    public static let reportedPercentiles: [Double] = [50, 90, 99, 99.9, 99.99]
+
+    public static let catalogue = "decisions_per_s, requests_per_s, requests, duration_s, p(50|90|99|99.9|99.99), max, mean, "
+        + "outcome.NAME, outcome_share.NAME, shed, peak_rss, oversold, conservation_violations, segment_mismatches"
+
+    public init?(name raw: String) {
+        let name = raw.lowercased()
+        switch name {
+        case "decisions_per_s", "decisions/s", "throughput": self = .decisionsPerSecond
+        case "requests_per_s", "offered_per_s": self = .requestsPerSecond
+        case "requests": self = .requests
+        case "duration_s", "duration": self = .durationSeconds
+        case "max", "p(100)", "latency.max": self = .latencyMax
+        case "mean", "avg", "latency.mean": self = .latencyMean
+        case "shed": self = .shed
+        case "peak_rss", "memory.peak_rss": self = .peakRSS
+        case "oversold": self = .oversold
+        case "conservation_violations": self = .conservationViolations
+        case "segment_mismatches": self = .segmentMismatches
+        default:
+            if name.hasPrefix("p("), name.hasSuffix(")"), let p = Double(name.dropFirst(2).dropLast()),
+               Self.reportedPercentiles.contains(p) {
+                self = .latencyPercentile(p)
+            } else if name.hasPrefix("outcome."), let o = Self.outcomeName(String(raw.dropFirst(8))) {
+                self = .outcome(o)
+            } else if name.hasPrefix("outcome_share."), let o = Self.outcomeName(String(raw.dropFirst(14))) {
+                self = .outcomeShare(o)
+            } else {
+                return nil
+            }
+        }
+    }
+
+    static let outcomeNames = ["ACCEPTED", "HELD", "CONFIRMED", "RELEASED", "SOLD_OUT", "LIMIT", "DUPLICATE", "INELIGIBLE",
+                               "OUTSIDE_WINDOW", "HOLD_EXPIRED", "UNKNOWN_OFFER", "INVALID", "OVERLOAD", "NO_HOLD"]
+
+    static func outcomeName(_ s: String) -> String? {
+        let squeezed = s.uppercased().filter { $0 != "_" }
+        return outcomeNames.first { $0.filter { $0 != "_" } == squeezed }
+    }
+
+    public var description: String {
+        switch self {
+        case .decisionsPerSecond: "decisions_per_s"
+        case .requestsPerSecond: "requests_per_s"
+        case .requests: "requests"
+        case .durationSeconds: "duration_s"
+        case .latencyPercentile(let p): "p(\(p == p.rounded() ? String(Int(p)) : String(p)))"
+        case .latencyMax: "max"
+        case .latencyMean: "mean"
+        case .outcome(let o): "outcome.\(o)"
+        case .outcomeShare(let o): "outcome_share.\(o)"
+        case .shed: "shed"
+        case .peakRSS: "peak_rss"
+        case .oversold: "oversold"
+        case .conservationViolations: "conservation_violations"
+        case .segmentMismatches: "segment_mismatches"
+        }
+    }
+
+    /// Whether a larger value is better (for baseline regressions).
+    public var higherIsBetter: Bool {
+        switch self {
+        case .decisionsPerSecond, .requestsPerSecond: true
+        default: false
+        }
+    }
+
+    var isLatency: Bool {
+        switch self {
+        case .latencyPercentile, .latencyMax, .latencyMean: true
+        default: false
+        }
+    }
+
+    var unitHelp: String {
+        if isLatency { return "a duration (e.g. 800us, 5ms, 1.2s)" }
+        if self == .peakRSS { return "a size (e.g. 512MB, 1GiB)" }
+        if case .outcomeShare = self { return "a share (e.g. 5% or 0.05)" }
+        return "a number (e.g. 2000000, 2M, 250k)"
+    }
+
+    /// The value of this metric in `report`.
+    public func value(in r: RunReport) -> Double {
+        switch self {
+        case .decisionsPerSecond: r.decisionsPerSecond
+        case .requestsPerSecond: r.load.offeredPerSecond
+        case .requests: Double(r.requests)
+        case .durationSeconds: r.durationSeconds
+        case .latencyPercentile(let p):
+            switch p {
+            case 50: Double(r.latencyMicros.p50)
+            case 90: Double(r.latencyMicros.p90)
+            case 99: Double(r.latencyMicros.p99)
+            case 99.9: Double(r.latencyMicros.p999)
+            default: Double(r.latencyMicros.p9999)
+            }
+        case .latencyMax: Double(r.latencyMicros.max)
+        case .latencyMean: r.latencyMicros.mean
+        case .outcome(let o): Double(r.outcomes[o] ?? 0)
+        case .outcomeShare(let o): r.decisions > 0 ? Double(r.outcomes[o] ?? 0) / Double(r.decisions) : 0
+        case .shed: Double(r.load.shed)
+        case .peakRSS: Double(r.memory.peakRSSBytes)
+        case .oversold: Double(r.invariants.oversold)
+        case .conservationViolations: Double(r.invariants.conservationViolations)
+        case .segmentMismatches: Double(r.invariants.segmentMismatches + r.invariants.outcomeMismatches)
+        }
+    }
+
+    /// Reads a right-hand-side value in this metric's base unit.
+    func parseValue(_ text: String) -> Double? {
+        var t = text.lowercased()
+        func number(_ s: Substring) -> Double? { Double(s).flatMap { $0.isFinite ? $0 : nil } }
+        if isLatency {
+            for (suffix, factor) in [("us", 1.0), ("µs", 1.0), ("ms", 1000.0), ("s", 1_000_000.0)] where t.hasSuffix(suffix) {
+                return number(t.dropLast(suffix.count)).map { $0 * factor }
+            }
+            return number(Substring(t))  // bare numbers are microseconds
+        }
+        if self == .peakRSS {
+            for (suffix, factor) in [("kib", 1024.0), ("mib", 1048576.0), ("gib", 1073741824.0),
+                                     ("kb", 1e3), ("mb", 1e6), ("gb", 1e9), ("b", 1.0)] where t.hasSuffix(suffix) {
+                return number(t.dropLast(suffix.count)).map { $0 * factor }
+            }
+            return number(Substring(t))
+        }
+        if t.hasSuffix("%") { return number(t.dropLast()).map { $0 / 100 } }
+        if t.hasSuffix("/s") { t.removeLast(2) }
+        for (suffix, factor) in [("k", 1e3), ("m", 1e6), ("g", 1e9)] where t.hasSuffix(suffix) {
+            return number(t.dropLast()).map { $0 * factor }
+        }
+        return number(Substring(t))
+    }
+
+    /// A measured value in words, with its unit.
+    public func format(_ v: Double) -> String {
+        if isLatency { return v >= 1000 ? SummaryFormatter.fixed(v / 1000, 2) + " ms" : SummaryFormatter.fixed(v, 0) + " µs" }
+        if self == .peakRSS { return SummaryFormatter.human(v) + "B" }
+        if case .outcomeShare = self { return SummaryFormatter.fixed(v * 100, 3) + "%" }
+        if self == .durationSeconds { return SummaryFormatter.fixed(v, 3) + " s" }
+        if v == v.rounded() && abs(v) < 1e4 { return String(Int(v)) }
+        return SummaryFormatter.human(v) + (self == .decisionsPerSecond || self == .requestsPerSecond ? "/s" : "")
+    }
+}
+
+/// A gate that could not be set up (bad threshold, unreadable baseline).
+public enum GateError: Error, CustomStringConvertible, Equatable {
+    case badThreshold(String, String)
+    case badBaseline(String, String)
+    case badTolerance(String)
+
+    public var description: String {
+        switch self {
+        case .badThreshold(let t, let why): "threshold '\(t)': \(why)"
+        case .badBaseline(let path, let why): "baseline \(path): \(why)"
+        case .badTolerance(let t): "tolerance '\(t)': expected a percentage such as 10% (or a fraction such as 0.1)"
+        }
+    }
+}

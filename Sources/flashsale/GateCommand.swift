@@ -1,0 +1,111 @@
+import ArgumentParser
+import FlashSaleCore
+import Foundation
+import LoadGen
+import OrderLog
+import Pipeline
+import Reports
+
+/// `flashsale gate`: a CI performance gate over repeated runs.
+struct GateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gate",
+        abstract: "Run a profile several times and fail (exit 99) when thresholds or a baseline are not met.",
+        discussion: """
+        Thresholds are written like k6's: METRIC OP VALUE, e.g. 'decisions_per_s>2000000', 'p(99)<5ms', \
+        'outcome.overload==0', 'outcome_share.sold_out<90%', 'peak_rss<1GiB'. Metrics: \(GateMetric.catalogue).
+        Every metric is judged on its median over --runs runs (noisy machines: compare medians, not single runs).
+        With --baseline FILE the median throughput and p50/p99 latency are compared with the stored ones \
+        (throughput may drop, latency may rise, by at most --tolerance); --update-baseline writes the file instead.
+        Every run's invariants must pass too.
+        Exit codes: 0 pass, 99 a threshold or baseline check failed, 2 bad arguments, 3 a run failed.
+        """)
+
+    @Argument(help: "Load profile (default: the built-in default).")
+    var profile: String?
+
+    @Option(name: .customLong("check"), help: "A threshold, e.g. 'p(99)<5ms'. Repeatable.")
+    var checks: [String] = []
+
+    @Option(help: "Baseline JSON to compare with (written by --update-baseline).")
+    var baseline: String?
+
+    @Option(help: "Allowed regression against the baseline, e.g. 10%.")
+    var tolerance: String = "10%"
+
+    @Flag(help: "Write the measured medians to --baseline instead of comparing.")
+    var updateBaseline = false
+
+    @Option(help: "How many runs; the medians are judged.")
+    var runs: Int = 3
+
+    @Option(help: "Arrival rate: 'max' or requests per second.")
+    var rate: RateOption?
+
+    @Option(help: "Run length in seconds.")
+    var duration: Double?
+
+    @Option(help: "Lanes. Default: active cores.")
+    var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Random seed (default: the profile's).")
+    var seed: UInt64?
+
+    @Option(help: "none, batch or sync.")
+    var durability: Durability = .batch
+
+    @Option(help: "Write the median run's JSON report here.")
+    var report: String?
+
+    @Option(help: ArgumentHelp("Test seam: busy nanoseconds added per request in every lane.", visibility: .hidden))
+    var injectLaneDelayNs: UInt64 = 0
+
+    mutating func validate() throws {
+        if runs < 1 || runs > 99 { throw ValidationError("--runs must be 1...99") }
+        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64") }
+        if updateBaseline && baseline == nil { throw ValidationError("--update-baseline needs --baseline FILE") }
+        if checks.isEmpty && baseline == nil { throw ValidationError("nothing to check: give --check THRESHOLD and/or --baseline FILE") }
+        for c in checks { do { _ = try GateThreshold(parsing: c) } catch { throw ValidationError("\(error)") } }
+        do { _ = try Gate.parseTolerance(tolerance) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        let thresholds = try checks.map { try GateThreshold(parsing: $0) }
+        let tol = try Gate.parseTolerance(tolerance)
+        var stored: GateBaseline?
+        if let baseline, !updateBaseline {
+            do { stored = try GateBaseline.load(baseline) } catch {
+                FileHandle.standardError.write("flashsale: \(error)\n")
+                throw ExitCodes.badInput
+            }
+        }
+        let loaded: LoadProfile
+        do { loaded = try profile.map { try LoadProfile.load(path: $0) } ?? LoadProfile.builtInDefault } catch {
+            FileHandle.standardError.write("flashsale: \(error)\n")
+            throw ExitCodes.badInput
+        }
+        let label = profile ?? "built-in:\(loaded.name)"
+        var reports: [RunReport] = []
+        for i in 1...runs {
+            var execution = RunExecution(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
+                                         seed: seed, segments: nil, durability: durability, overload: nil, progress: .never)
+            execution.injectedLaneDelayNanos = injectLaneDelayNs
+            let r = try execution.execute().report
+            FileHandle.standardError.write("gate: run \(i)/\(runs): \(SummaryFormatter.human(r.decisionsPerSecond)) decisions/s, "
+                                           + "p99 \(GateMetric.latencyPercentile(99).format(Double(r.latencyMicros.p99))) (\(r.latencyMicros.kind)), "
+                                           + "invariants \(r.invariants.passed ? "pass" : "FAIL")\n")
+            reports.append(r)
+        }
+        if let path = report {
+            let medianRun = reports.sorted { $0.decisionsPerSecond < $1.decisionsPerSecond }[reports.count / 2]
+            try medianRun.jsonData().write(to: URL(fileURLWithPath: path))
+        }
+        if updateBaseline, let baseline {
+            try Gate.baseline(from: reports, profile: label).write(baseline)
+            FileHandle.standardError.write("gate: baseline written to \(baseline)\n")
+        }
+        let results = Gate.evaluate(thresholds: thresholds, reports: reports, baseline: stored, tolerance: tol)
+        FileHandle.standardOutput.write(Gate.table(results))
+        if results.contains(where: { !$0.passed }) { throw ExitCodes.gateFailed }
+    }
+}

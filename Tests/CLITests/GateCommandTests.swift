@@ -1,0 +1,37 @@
+import Foundation
+import XCTest
+
+final class GateCommandTests: XCTestCase {
+    func testThresholdThatCannotHoldExits99NamingTheCheck() throws {
+        let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1",
+                                       "--check", "p(99)<1us", "--check", "outcome.overload==0"])
+        XCTAssertEqual(r.status, 99, r.stderr + r.stdout)
+        let failing = r.stdout.split(separator: "\n").filter { $0.hasSuffix("FAIL") && !$0.hasPrefix("gate:") }
+        XCTAssertEqual(failing.count, 1, r.stdout)
+        XCTAssertTrue(failing.first?.hasPrefix("p(99)<1us") ?? false, r.stdout)
+    }
+
+    /// A baseline from a normal run, then a regression injected through the lanes' test seam: the gate
+    /// must flag the throughput drop (exit 99) and name it.
+    func testBaselineComparisonFlagsAnInjectedRegression() throws {
+        let dir = CommandRunner.temporaryDirectory("gate")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let baseline = dir + "/baseline.json"
+        let common = ["gate", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1", "--baseline", baseline, "--lanes", "1"]
+        let write = try CommandRunner.run(common + ["--update-baseline"])
+        XCTAssertEqual(write.status, 0, write.stderr + write.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: baseline))
+        let slowed = try CommandRunner.run(common + ["--tolerance", "30%", "--inject-lane-delay-ns", "20000"])
+        XCTAssertEqual(slowed.status, 99, slowed.stderr + slowed.stdout)
+        XCTAssertTrue(slowed.stdout.contains("baseline decisions_per_s"), slowed.stdout)
+        let line = slowed.stdout.split(separator: "\n").first { $0.hasPrefix("baseline decisions_per_s") } ?? ""
+        XCTAssertTrue(line.hasSuffix("FAIL"), slowed.stdout)
+    }
+
+    func testBadGateArgumentsExitTwo() throws {
+        XCTAssertEqual(try CommandRunner.run(["gate", "--check", "p99<5"]).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["gate"]).status, 2, "nothing to check")
+        XCTAssertEqual(try CommandRunner.run(["gate", "--check", "p(99)<5ms", "--tolerance", "lots"]).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["gate", "--baseline", "/nonexistent/b.json"]).status, 2)
+    }
+}

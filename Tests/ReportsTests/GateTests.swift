@@ -1,0 +1,75 @@
+import XCTest
+@testable import Reports
+
+final class GateTests: XCTestCase {
+    func testThresholdsReadLikeK6WithUnits() throws {
+        let p99 = try GateThreshold(parsing: "p(99)<5ms")
+        XCTAssertEqual(p99.metric, .latencyPercentile(99))
+        XCTAssertEqual(p99.comparison, .less)
+        XCTAssertEqual(p99.limit, 5000, "latency limits are kept in microseconds")
+        let tput = try GateThreshold(parsing: "decisions_per_s >= 2M")
+        XCTAssertEqual(tput.metric, .decisionsPerSecond)
+        XCTAssertEqual(tput.comparison, .greaterOrEqual, "<= and >= are not read as < and >")
+        XCTAssertEqual(tput.limit, 2_000_000)
+        XCTAssertEqual(try GateThreshold(parsing: "outcome.overload==0").metric, .outcome("OVERLOAD"))
+        XCTAssertEqual(try GateThreshold(parsing: "outcome_share.sold_out<90%").limit, 0.9, accuracy: 1e-12)
+        XCTAssertEqual(try GateThreshold(parsing: "peak_rss<1GiB").limit, 1_073_741_824)
+        XCTAssertEqual(try GateThreshold(parsing: "p(99.9)<=800us").limit, 800)
+    }
+
+    func testBadThresholdsSayWhatIsWrong() {
+        for (text, expected) in [("p99<5ms", "unknown metric"), ("p(99)<fast", "cannot read"), ("decisions_per_s", "expected METRIC OP VALUE"),
+                                 ("p(42)<1ms", "unknown metric"), ("outcome.nonsense==0", "unknown metric")] {
+            XCTAssertThrowsError(try GateThreshold(parsing: text), text) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(text): \(error)")
+            }
+        }
+    }
+
+    func testToleranceAcceptsPercentOrFraction() throws {
+        XCTAssertEqual(try Gate.parseTolerance("10%"), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(try Gate.parseTolerance("0.25"), 0.25, accuracy: 1e-12)
+        XCTAssertEqual(try Gate.parseTolerance("15"), 0.15, accuracy: 1e-12)
+        XCTAssertThrowsError(try Gate.parseTolerance("lots"))
+    }
+
+    func testMedianJudgesNotTheLuckiestRun() {
+        XCTAssertEqual(Gate.median([5, 1, 100]), 5)
+        XCTAssertEqual(Gate.median([4, 1, 3, 2]), 2.5)
+    }
+
+    func testBaselineFlagsARegressionBeyondTolerance() {
+        let base = GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000])
+        func report(_ dps: Double, p99: UInt64) -> RunReport { RunReportFixture.make(decisionsPerSecond: dps, p99: p99) }
+        let ok = Gate.evaluate(thresholds: [], reports: [report(950_000, p99: 1050)], baseline: base, tolerance: 0.1)
+        XCTAssertTrue(ok.allSatisfy(\.passed), Gate.table(ok))
+        let slow = Gate.evaluate(thresholds: [], reports: [report(800_000, p99: 1050)], baseline: base, tolerance: 0.1)
+        XCTAssertEqual(slow.filter { !$0.passed }.map(\.check), ["baseline decisions_per_s"])
+        let laggy = Gate.evaluate(thresholds: [], reports: [report(1_000_000, p99: 2000)], baseline: base, tolerance: 0.1)
+        XCTAssertEqual(laggy.filter { !$0.passed }.map(\.check), ["baseline p(99)"])
+        XCTAssertTrue(Gate.table(laggy).contains("gate: FAIL"))
+    }
+
+    func testFailedInvariantsFailTheGate() {
+        var r = RunReportFixture.make(decisionsPerSecond: 1, p99: 1)
+        r.invariants.oversold = 1
+        let results = Gate.evaluate(thresholds: [], reports: [r], baseline: nil, tolerance: 0.1)
+        XCTAssertFalse(results[0].passed)
+    }
+}
+
+enum RunReportFixture {
+    static func make(decisionsPerSecond: Double, p99: UInt64) -> RunReport {
+        var latency = RunReport.Latency(kind: "queueing", recorder: LatencyRecorder())
+        latency.p99 = p99
+        latency.p50 = 100
+        return RunReport(
+            profile: "p", seed: 1, lanes: 2, durationSeconds: 1, requests: 10, decisionsPerSecond: decisionsPerSecond,
+            decisions: 10, outcomes: ["ACCEPTED": 10], latencyMicros: latency, offers: [], items: [],
+            invariants: .init(), segments: .init(dir: nil, files: 1, bytes: 1, records: 10, rawBytes: 1, compressionRatio: 1,
+                                                 durability: "batch", fsyncs: 1),
+            memory: MemoryStats(peakRSSBytes: 1, rssBytes: 1, jemallocAllocatedBytes: nil, jemallocResidentBytes: nil),
+            load: .init(mode: "max", overloadPolicy: "wait", offered: 10, offeredPerSecond: 10, shed: 0, sourceWaitSeconds: 0),
+            resumedRecords: 0)
+    }
+}
