@@ -6,8 +6,8 @@ import PackageDescription
 let testSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 /// Hot-path modules: release builds skip the dynamic exclusivity checks (swift_beginAccess on every
-/// class-property access in the per-order loops). Each stage's state is confined to one queue, and the
-/// debug test build keeps the checks on, so violations are still caught by the tests.
+/// class-property access in the per-order loops). Each stage's state is confined to one queue; debug
+/// builds (`swift build`, `swift test`) keep the checks on, so a violation still shows up there.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(

@@ -13,7 +13,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     let writer: SegmentWriter
     let ledger: StockLedger
     /// Lanes leave released units to the journal (see `LaneEngine.releasesAfterJournal`).
-    var deferredReleases: Bool { pools.count > 1 }
+    let returnsReleasedUnits: Bool
     let pools: [BatchPool]
     let pace: PipelineOptions.Pace
     let runStartNanos: UInt64
@@ -32,10 +32,11 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     private(set) var soldOutOffers = 0
     private(set) var maxCampaignTime: Int64 = .min
 
-    init(writer: SegmentWriter, ledger: StockLedger, pools: [BatchPool], pace: PipelineOptions.Pace, runStartNanos: UInt64,
+    init(writer: SegmentWriter, ledger: StockLedger, returnsReleasedUnits: Bool, pools: [BatchPool], pace: PipelineOptions.Pace, runStartNanos: UInt64,
          offerCount: Int, batchCapacity: Int) {
         self.writer = writer
         self.ledger = ledger
+        self.returnsReleasedUnits = returnsReleasedUnits
         self.pools = pools
         self.pace = pace
         self.runStartNanos = runStartNanos
@@ -101,7 +102,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         batch.decisions.withUnsafeBufferPointer { ds in
             for d in ds {
                 outcomeCounts[Int(d.outcome.rawValue)] &+= 1
-                if d.outcome == .released && deferredReleases {
+                if d.outcome == .released && returnsReleasedUnits {
                     // The release is durable now: its units may go back to stock for every lane.
                     for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
                 }

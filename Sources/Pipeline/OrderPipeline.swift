@@ -81,7 +81,7 @@ public final class OrderPipeline {
             // journal returns them), so no lane can take units whose release a crash could still lose.
             // One lane journals its own releases before its later takes, so it may reuse them at once,
             // which keeps one-lane runs deterministic.
-            engine.releasesAfterJournal = options.lanes > 1
+            engine.releasesAfterJournal = Self.releasesAfterJournal(lanes: options.lanes)
             return engine
         }
     }
@@ -100,7 +100,7 @@ public final class OrderPipeline {
         let pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
         let laneQueues = (0..<lanes).map { DispatchQueue(label: "flashsale.lane\($0)", qos: .userInteractive) }
         let start = monotonicNanos()
-        let journal = JournalStage(writer: writer, ledger: ledger, pools: pools, pace: options.pace, runStartNanos: start,
+        let journal = JournalStage(writer: writer, ledger: ledger, returnsReleasedUnits: Self.releasesAfterJournal(lanes: lanes), pools: pools, pace: options.pace, runStartNanos: start,
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
         let offeredCounter = SharedCounter()
         let engines = self.engines
@@ -278,6 +278,9 @@ public final class OrderPipeline {
         // by the first request after `clock`, or at the end of this run.
         return (count, lastSequence, clock)
     }
+
+    /// Whether lanes leave released units to the journal (see `LaneEngine.releasesAfterJournal`).
+    static func releasesAfterJournal(lanes: Int) -> Bool { lanes > 1 }
 
     /// The file in a segment directory naming the campaign that writes it.
     public static let fingerprintFile = "campaign.fingerprint"
