@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CLZ4
+import Dispatch
 import Synchronization
 
 /// When appended records may be acknowledged.
@@ -36,6 +37,10 @@ public struct SegmentWriterOptions: Sendable {
     /// sequence continuity); set this to verify every block of every segment (reads everything).
     /// The last segment is always verified block by block.
     public var recoveryVerifiesAllSegments: Bool = false
+    /// batch: run the group-commit fsync on a background queue, so the appending thread keeps
+    /// encoding and writing while the disk syncs. The watermark then advances when that fsync
+    /// returns (and `SegmentWriter.onDurable` is called); it still never passes what was fsynced.
+    public var backgroundSync: Bool = false
 
     public init() {}
 
@@ -90,6 +95,16 @@ public final class DurableWatermark: Sendable {
     let value = Atomic<UInt64>(0)
     public init() {}
     public var sequence: UInt64 { value.load(ordering: .acquiring) }
+
+    /// Raises the watermark to `sequence` (never lowers it: the owner and the background fsync both publish).
+    func advance(to sequence: UInt64) {
+        var current = value.load(ordering: .relaxed)
+        while current < sequence {
+            let (done, actual) = value.compareExchange(expected: current, desired: sequence, ordering: .acquiringAndReleasing)
+            if done { return }
+            current = actual
+        }
+    }
 }
 
 /// Appends `OrderRecord`s to the segment files of one directory.
@@ -137,10 +152,25 @@ public final class SegmentWriter: @unchecked Sendable {
     private var lockFD: Int32 = -1
     private var _stats = WriterStats()
 
+    /// Background group commit (`options.backgroundSync`): at most one fsync in flight.
+    private struct BackgroundSync {
+        var inFlight = false
+        var failure: (any Error)?
+        var fsyncs: UInt64 = 0
+    }
+    private let background = Mutex(BackgroundSync())
+    private let syncQueue = DispatchQueue(label: "flashsale.segment-sync", qos: .userInteractive)
+    /// Called on the background sync queue with the new watermark after each background fsync.
+    public var onDurable: (@Sendable (UInt64) -> Void)?
+
     public var nextSequence: UInt64 { next }
     /// Highest sequence that may be acknowledged: for `none` written to the OS, for batch/sync fsynced.
     public var durableWatermark: UInt64 { watermark.sequence }
-    public var stats: WriterStats { _stats }
+    public var stats: WriterStats {
+        var s = _stats
+        s.fsyncs += background.withLock { $0.fsyncs }
+        return s
+    }
     /// The error that put the writer in the failed state, if any.
     public var failedError: (any Error)? { failure }
 
@@ -170,6 +200,7 @@ public final class SegmentWriter: @unchecked Sendable {
     }
 
     deinit {
+        syncQueue.sync {}
         if let s = sink { try? s.close() }
         raw.deallocate()
         wbuf.deallocate()
@@ -182,6 +213,7 @@ public final class SegmentWriter: @unchecked Sendable {
     /// Encodes records (assigning `sequence` in place) into the current block; full blocks are
     /// compressed and queued for writing (written when the write buffer is full).
     public func append(_ records: UnsafeMutableBufferPointer<OrderRecord>) throws {
+        try checkBackgroundFailure()
         if let f = failure { throw f }
         if closed { throw SegmentWriterError.closed }
         guard let base = records.baseAddress else { return }
@@ -212,6 +244,7 @@ public final class SegmentWriter: @unchecked Sendable {
     /// policy. Returns the acknowledgeable watermark.
     @discardableResult
     public func commit() throws -> UInt64 {
+        try checkBackgroundFailure()
         if let f = failure { throw f }
         if closed { throw SegmentWriterError.closed }
         try sealBlock()
@@ -229,7 +262,7 @@ public final class SegmentWriter: @unchecked Sendable {
             if syncedSeq < writtenSeq,
                bytesSinceSync >= options.groupCommitBytes
                || monotonicNanos() &- lastSyncNanos >= Int64(options.groupCommitMillis) * 1_000_000 {
-                try fsyncNow()
+                if options.backgroundSync { startBackgroundSync() } else { try fsyncNow() }
             }
         }
         return watermark.sequence
@@ -238,11 +271,13 @@ public final class SegmentWriter: @unchecked Sendable {
     /// Seals the current block, writes everything and fsyncs (idle time, end of a run).
     @discardableResult
     public func syncNow() throws -> UInt64 {
+        syncQueue.sync {}  // let an in-flight background fsync finish first
+        try checkBackgroundFailure()
         if let f = failure { throw f }
         if closed { throw SegmentWriterError.closed }
         try sealBlock()
         try flush()
-        if syncedSeq < writtenSeq || (sink != nil && bytesSinceSync > 0) { try fsyncNow() }
+        if watermark.sequence < writtenSeq || (sink != nil && bytesSinceSync > 0) { try fsyncNow() }
         return watermark.sequence
     }
 
@@ -250,6 +285,8 @@ public final class SegmentWriter: @unchecked Sendable {
     /// In the failed state it closes the file and throws the original error.
     public func close() throws {
         if closed { return }
+        syncQueue.sync {}
+        if let bg = background.withLock({ $0.failure }) { _ = fail(bg) }
         if let f = failure {
             closed = true
             if let s = sink { try? s.close(); sink = nil }
@@ -272,7 +309,48 @@ public final class SegmentWriter: @unchecked Sendable {
 
     private func publish(_ seq: UInt64) {
         guard failure == nil else { return }
-        watermark.value.store(seq, ordering: .releasing)
+        watermark.advance(to: seq)
+    }
+
+    /// Adopts a failure of the background fsync: from then on nothing more is acknowledged.
+    private func checkBackgroundFailure() throws {
+        guard options.backgroundSync, failure == nil else { return }
+        if let bg = background.withLock({ $0.failure }) { throw fail(bg) }
+    }
+
+    /// Starts an fsync covering everything written so far on the background queue, unless one is
+    /// already running (the next commit or `syncNow` covers what it misses).
+    private func startBackgroundSync() {
+        guard let s = sink, background.withLock({ st in
+            if st.inFlight { return false }
+            st.inFlight = true
+            return true
+        }) else { return }
+        let target = writtenSeq
+        syncedSeq = target
+        bytesSinceSync = 0
+        lastSyncNanos = monotonicNanos()
+        let box = SinkBox(sink: s)
+        let onDurable = self.onDurable
+        syncQueue.async { [self] in
+            do {
+                try box.sink.fsync()
+                let ok = background.withLock { st -> Bool in
+                    st.inFlight = false
+                    st.fsyncs += 1
+                    return st.failure == nil
+                }
+                if ok {
+                    watermark.advance(to: target)
+                    onDurable?(target)
+                }
+            } catch {
+                background.withLock { st in
+                    st.inFlight = false
+                    if st.failure == nil { st.failure = error }
+                }
+            }
+        }
     }
 
     /// Compresses the current block into the write buffer.
@@ -337,6 +415,7 @@ public final class SegmentWriter: @unchecked Sendable {
 
     private func fsyncNow() throws {
         guard let s = sink else { return }
+        syncQueue.sync {}
         do { try s.fsync() } catch { throw fail(error) }
         _stats.fsyncs += 1
         syncedSeq = writtenSeq
@@ -348,6 +427,8 @@ public final class SegmentWriter: @unchecked Sendable {
     /// Writes the end marker, fsyncs and closes the current segment.
     private func sealSegment() throws {
         guard let s = sink else { return }
+        syncQueue.sync {}  // no background fsync may outlive the file it syncs
+        try checkBackgroundFailure()
         try flush()
         let m = wbuf
         m.putLE(SegmentFormat.typeEndMarker, at: 0)
@@ -576,4 +657,11 @@ func realtimeNanos() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+/// Hands a sink to the background sync queue. Only `fsync` is called there, while the owner may be
+/// writing: POSIX allows fsync and write on one descriptor from two threads; the sink outlives the
+/// fsync because sealing a segment waits for the queue first.
+private struct SinkBox: @unchecked Sendable {
+    let sink: any SegmentSink
 }

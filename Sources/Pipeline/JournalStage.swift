@@ -75,7 +75,20 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         }
     }
 
-    /// Group-commit tick and end of run: fsync what is written and acknowledge it.
+    /// Group-commit tick while traffic pauses: starts the fsync that is due (in the background) and
+    /// acknowledges what is already durable.
+    func groupCommitTick() {
+        guard failure == nil, pendingHead < pending.count else { return }
+        do { acknowledge(upTo: try writer.commit()) } catch { failure = error }
+    }
+
+    /// A background fsync finished: acknowledge what it covered.
+    func acknowledgeDurable() {
+        guard failure == nil else { return }
+        acknowledge(upTo: writer.durableWatermark)
+    }
+
+    /// End of run: fsync everything written and acknowledge it.
     func syncAndAcknowledge() {
         guard failure == nil, pendingHead < pending.count else { return }
         do { acknowledge(upTo: try writer.syncNow()) } catch { failure = error }

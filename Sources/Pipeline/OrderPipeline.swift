@@ -91,7 +91,10 @@ public final class OrderPipeline {
     public func run(source: RequestSource, progress: (@Sendable (ProgressSnapshot) -> Void)? = nil) throws -> PipelineResult {
         let lanes = options.lanes
         let directory = options.segmentsDirectory ?? Self.temporaryDirectory()
-        let writer = try SegmentWriter(directory: directory, options: options.writer)
+        var writerOptions = options.writer
+        // Group commit fsyncs in the background: the journal keeps encoding while the disk syncs.
+        if writerOptions.durability == .batch { writerOptions.backgroundSync = true }
+        let writer = try SegmentWriter(directory: directory, options: writerOptions)
         try checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
 
         // Restart: rebuild the campaign from what the directory already holds.
@@ -103,6 +106,7 @@ public final class OrderPipeline {
         let journal = JournalStage(writer: writer, ledger: ledger, returnsReleasedUnits: Self.releasesAfterJournal(lanes: lanes), pools: pools, pace: options.pace, runStartNanos: start,
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
         let offeredCounter = SharedCounter()
+        writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
         let engines = self.engines
 
         // Group commit for `batch` durability when traffic pauses; progress reports.
@@ -111,7 +115,7 @@ public final class OrderPipeline {
             let t = DispatchSource.makeTimerSource(queue: journal.queue)
             let ms = max(1, options.writer.groupCommitMillis)
             t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(ms))
-            t.setEventHandler { journal.syncAndAcknowledge() }
+            t.setEventHandler { journal.groupCommitTick() }
             t.resume()
             timers.append(t)
         }

@@ -110,6 +110,8 @@ final class FaultySinks: Sendable {
         var fsyncs = 0
         var failAfterBytes: Int?
         var failOnFsync: Int?
+        /// A slow disk: each fsync takes at least this long.
+        var fsyncDelayMicros: UInt32 = 0
         /// Highest count of bytes made durable by a successful fsync, per file.
         var syncedBytes: [String: Int64] = [:]
     }
@@ -148,10 +150,11 @@ final class FaultySinks: Sendable {
             try inner.write(bytes)
         }
         func fsync() throws {
-            let fail: Bool = owner.state.withLock { s in
+            let (fail, delay): (Bool, UInt32) = owner.state.withLock { s in
                 s.fsyncs += 1
-                return s.failOnFsync == s.fsyncs
+                return (s.failOnFsync == s.fsyncs, s.fsyncDelayMicros)
             }
+            if delay > 0 { usleep(delay) }
             if fail { throw SegmentError.io(file: path, offset: inner.position, operation: "fsync", errno: EIO) }
             try inner.fsync()
             let pos = inner.position, p = path
