@@ -179,59 +179,22 @@ enum SegmentScanner {
                 }
                 return s
             }
-            if type != SegmentFormat.typeLZ4Block && type != SegmentFormat.typeRawBlock {
-                s.problem = .badBlock(file: path, offset: o64, expected: "block type BLK4, BLKR or END!, found \(hex(type))")
-                return s
+            let header: BlockFrame.Header
+            switch BlockFrame.parseHeader(h, path: path, offset: o64, available: size - off,
+                                          minRecordBytes: SegmentFormat.minRecordBytes) {
+            case .failure(let e): s.problem = e; return s
+            case .success(let v): header = v
             }
-            let rawLen = Int(h.getLE(UInt32.self, at: 4))
-            let stored = Int(h.getLE(UInt32.self, at: 8))
-            let count = Int(h.getLE(UInt32.self, at: 12))
-            let first = h.getLE(UInt64.self, at: 16)
-            if rawLen < SegmentFormat.minRecordBytes || rawLen > SegmentFormat.maxBlockRawBytes {
-                s.problem = .badBlock(file: path, offset: o64 + 4, expected: "raw length in 3...\(SegmentFormat.maxBlockRawBytes), found \(rawLen)")
-                return s
-            }
-            let maxStored = type == SegmentFormat.typeRawBlock ? rawLen : Int(LZ4_compressBound(Int32(rawLen)))
-            if stored < 1 || stored > maxStored || (type == SegmentFormat.typeRawBlock && stored != rawLen) {
-                s.problem = .badBlock(file: path, offset: o64 + 8, expected: "stored length in 1...\(maxStored), found \(stored)")
-                return s
-            }
-            if count < 1 || count > rawLen / SegmentFormat.minRecordBytes {
-                s.problem = .badBlock(file: path, offset: o64 + 12, expected: "record count in 1...\(rawLen / SegmentFormat.minRecordBytes), found \(count)")
-                return s
-            }
-            if h.getLE(UInt32.self, at: 24) != 0 {
-                s.problem = .badBlock(file: path, offset: o64 + 24, expected: "reserved 0")
-                return s
-            }
+            let rawLen = header.rawLength, stored = header.storedLength, count = header.count, first = header.first
             let payloadOff = off + SegmentFormat.blockHeaderBytes
-            if size - payloadOff < stored {
-                s.problem = .truncated(file: path, offset: o64,
-                                       expected: "\(stored) payload bytes, \(size - payloadOff) left")
-                return s
-            }
-            let crc = CRC32C.update(CRC32C.update(0, h, 28), p + payloadOff, stored)
-            if h.getLE(UInt32.self, at: 28) != crc {
-                s.problem = .badBlock(file: path, offset: o64 + 28, expected: "block CRC-32C \(hex(crc)) over header and payload, found \(hex(h.getLE(UInt32.self, at: 28)))")
-                return s
-            }
+            if let e = BlockFrame.checkCRC(h, header, path: path, offset: o64) { s.problem = e; return s }
             if first != s.lastSequence &+ 1 {
                 s.problem = .sequenceGap(file: path, offset: o64 + 16, expected: s.lastSequence &+ 1, found: first)
                 return s
             }
             buffers.reserveRaw(rawLen)
             let raw = buffers.raw
-            if type == SegmentFormat.typeLZ4Block {
-                let n = LZ4_decompress_safe((p + payloadOff).assumingMemoryBound(to: CChar.self),
-                                            raw.assumingMemoryBound(to: CChar.self),
-                                            Int32(stored), Int32(rawLen))
-                if n != Int32(rawLen) {
-                    s.problem = .badBlock(file: path, offset: Int64(payloadOff), expected: "LZ4 payload decompressing to \(rawLen) bytes (got \(n))")
-                    return s
-                }
-            } else {
-                raw.copyMemory(from: p + payloadOff, byteCount: rawLen)
-            }
+            if let e = BlockFrame.expand(h, header, into: raw, path: path, payloadOffset: Int64(payloadOff)) { s.problem = e; return s }
             // Decode and check: exactly `count` records filling exactly `rawLen` bytes.
             var i = 0
             var st = RecordCodec.State()

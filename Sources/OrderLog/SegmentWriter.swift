@@ -359,25 +359,8 @@ public final class SegmentWriter: @unchecked Sendable {
         if sink == nil { try createSegment(base: blockFirst) }
         let bound = Int(LZ4_compressBound(Int32(rawLen)))
         if wcap - wlen < SegmentFormat.blockHeaderBytes + bound { try flush() }
-        let h = wbuf + wlen
-        let payload = h + SegmentFormat.blockHeaderBytes
-        var stored = Int(LZ4_compress_fast_extState(
-            lz4State, UnsafePointer(raw.assumingMemoryBound(to: CChar.self)),
-            payload.assumingMemoryBound(to: CChar.self), Int32(rawLen), Int32(bound), options.acceleration))
-        var type = SegmentFormat.typeLZ4Block
-        if stored <= 0 || stored >= rawLen {
-            payload.copyMemory(from: raw, byteCount: rawLen)
-            stored = rawLen
-            type = SegmentFormat.typeRawBlock
-        }
-        h.putLE(type, at: 0)
-        h.putLE(UInt32(rawLen), at: 4)
-        h.putLE(UInt32(stored), at: 8)
-        h.putLE(UInt32(blockRecords), at: 12)
-        h.putLE(blockFirst, at: 16)
-        h.putLE(UInt32(0), at: 24)
-        h.putLE(CRC32C.update(CRC32C.update(0, h, 28), payload, stored), at: 28)
-        let total = SegmentFormat.blockHeaderBytes + stored
+        let total = BlockFrame.seal(raw: raw, rawLength: rawLen, count: blockRecords, first: blockFirst, into: wbuf + wlen,
+                                    lz4State: lz4State, acceleration: options.acceleration)
         wlen += total
         let last = blockFirst &+ UInt64(blockRecords - 1)
         wbufLastSeq = last
@@ -431,12 +414,7 @@ public final class SegmentWriter: @unchecked Sendable {
         try checkBackgroundFailure()
         try flush()
         let m = wbuf
-        m.putLE(SegmentFormat.typeEndMarker, at: 0)
-        m.putLE(segBlocks, at: 4)
-        m.putLE(segRecords, at: 8)
-        m.putLE(segLast, at: 16)
-        m.putLE(UInt32(0), at: 24)
-        m.putLE(CRC32C.update(0, m, 28), at: 28)
+        BlockFrame.writeEndMarker(m, blocks: segBlocks, records: segRecords, last: segLast)
         wlen = SegmentFormat.endMarkerBytes
         wbufLastSeq = writtenSeq
         try flush()

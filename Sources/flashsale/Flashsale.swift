@@ -11,7 +11,7 @@ struct Flashsale: ParsableCommand {
         Exit codes (all commands): 0 success; 1 a check failed (invariants, verification); \
         2 bad arguments, profile or input; 3 a runtime failure (I/O, journal); 99 a performance gate failed.
         """,
-        subcommands: [RunCommand.self, SegmentsCommand.self, GateCommand.self],
+        subcommands: [RunCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self],
         defaultSubcommand: nil)
 
     /// Parses and runs like ArgumentParser's default `main`, but maps usage errors to exit code 2 (the

@@ -63,6 +63,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the JSON report on stdout instead of the summary.")
     var json = false
 
+    @Option(help: "Write every request sent into this capture file (docs/capture-format.md), for `flashsale replay`.")
+    var capture: String?
+
     mutating func validate() throws {
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
@@ -76,11 +79,44 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: \(error)\n")
             throw ExitCodes.badInput
         }
-        let outcome = try RunExecution(profile: loaded, profileLabel: profile ?? "built-in:\(loaded.name)", rate: rate,
-                                       duration: duration, lanes: lanes, seed: seed, segments: segments,
-                                       durability: durability, overload: overload, progress: progress,
-                                       batchSize: batchSize, batchesPerLane: batchesPerLane).execute()
+        var execution = RunExecution(profile: loaded, profileLabel: profile ?? "built-in:\(loaded.name)", rate: rate,
+                                     duration: duration, lanes: lanes, seed: seed, segments: segments,
+                                     durability: durability, overload: overload, progress: progress,
+                                     batchSize: batchSize, batchesPerLane: batchesPerLane)
+        var capturing: CapturingSource?
+        if let capture {
+            var constantRate: Double?
+            if case .perSecond(let r) = rate { constantRate = r }
+            let generator = TrafficGenerator(profile: loaded, seed: seed ?? loaded.seed, durationSeconds: duration,
+                                             constantRate: constantRate)
+            do {
+                let writer = try CaptureWriter(path: capture, campaignFingerprint: loaded.campaign.fingerprint,
+                                               label: "\(loaded.name) seed \(seed ?? loaded.seed)")
+                capturing = CapturingSource(generator, writer: writer)
+            } catch {
+                FileHandle.standardError.write("flashsale: --capture: \(error)\n")
+                throw ExitCodes.runtimeFailure
+            }
+            execution.source = capturing
+        }
+        let outcome: RunExecution.Outcome
+        do {
+            outcome = try execution.execute()
+        } catch {
+            try? capturing?.close()
+            throw error
+        }
+        if let capturing {
+            do { try capturing.close() } catch {
+                FileHandle.standardError.write("flashsale: --capture \(capturing.writer.path): \(error)\n")
+                throw ExitCodes.runtimeFailure
+            }
+        }
         try outcome.write(report: report, hgrm: hgrm, json: json)
+        if let capturing {
+            FileHandle.standardError.write("flashsale: captured \(capturing.writer.count) requests into \(capturing.writer.path)"
+                                           + " (\(capturing.writer.bytesWritten) bytes)\n")
+        }
         if !outcome.report.invariants.passed {
             FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")
             throw ExitCodes.checkFailed

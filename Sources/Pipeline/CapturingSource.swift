@@ -1,0 +1,40 @@
+import FlashSaleCore
+import LoadGen
+import OrderLog
+
+extension ReplaySource: RequestSource {}
+
+/// A `RequestSource` that writes every request its inner source produces into a capture file
+/// (docs/capture-format.md), unchanged, before handing it on. Requests a restarted run skips (campaign
+/// time already journaled) are captured too: the capture is what the source produced.
+///
+/// A write error does not stop the run: capturing stops, `failure` keeps the error, and the caller
+/// reports it (and `close()` rethrows it). Nothing allocates per request.
+public final class CapturingSource: RequestSource {
+    public let inner: RequestSource
+    public let writer: CaptureWriter
+    public private(set) var failure: (any Error)?
+
+    public init(_ inner: RequestSource, writer: CaptureWriter) {
+        self.inner = inner
+        self.writer = writer
+    }
+
+    public func fill(_ buffer: UnsafeMutableBufferPointer<OrderRequest>) -> Int {
+        let n = inner.fill(buffer)
+        if failure == nil, n > 0 {
+            do {
+                for k in 0..<n { try writer.append(CaptureRecord(buffer[k])) }
+            } catch {
+                failure = error
+            }
+        }
+        return n
+    }
+
+    /// Finishes the capture file (last block, end marker, fsync). Throws the first write error.
+    public func close() throws {
+        if let failure { throw failure }
+        try writer.close()
+    }
+}

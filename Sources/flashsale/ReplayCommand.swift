@@ -1,0 +1,150 @@
+import ArgumentParser
+import FlashSaleCore
+import Foundation
+import LoadGen
+import OrderLog
+import Pipeline
+import Reports
+
+/// `flashsale replay CAPTURE`: sends captured traffic through the pipeline again, faster or slower.
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay a capture (from `run --capture` or `capture import`) through the pipeline.",
+        discussion: """
+        Pacing: by default each request is sent after its recorded gap (the difference of the recorded \
+        intended send times), so the replay takes as long as the capture; --speed X divides every gap by X \
+        (--speed 2: twice as fast); --rate N sends N requests per second whatever the recorded gaps; \
+        --rate max as fast as the pipeline takes them. --max-idle S caps every gap at S seconds of replay \
+        time (a night without traffic does not make the replay wait).
+        --loop N sends the capture N times: loop k (from 0) adds k × (largest request id in the capture) to \
+        request ids and references, and k × (campaign-time span of the capture + 1 ms) to campaign times, so \
+        loops are new orders later in the campaign, not retransmits (docs/capture-format.md, "Replay").
+        The campaign comes from --profile (default: the built-in default profile). A capture records the \
+        fingerprint of the campaign it was made for; another campaign is refused (exit 2) unless --force.
+        Replaying a capture of a one-lane run with one lane reproduces its decisions exactly.
+        """)
+
+    @Argument(help: "A capture file.")
+    var capture: String
+
+    @Option(help: "Speed multiplier: recorded send gaps are divided by X (default 1: as recorded).")
+    var speed: Double?
+
+    @Option(help: "Fixed rate instead of the recorded gaps: requests per second, or 'max'.")
+    var rate: RateOption?
+
+    @Option(help: "Cap every gap of the replay at S seconds.")
+    var maxIdle: Double?
+
+    @Option(help: "Send the capture N times (fresh request ids and later campaign times each loop).")
+    var loop: Int = 1
+
+    @Option(help: ArgumentHelp("Only send matching requests: offer=NAME|INDEX[,…], org=ID[,…], kind=buy|confirm|cancel[,…]. Repeat to combine (all must match).",
+                               valueName: "field=values"))
+    var filter: [String] = []
+
+    @Option(help: "The campaign's profile (YAML). Default: the built-in default profile.")
+    var profile: String?
+
+    @Flag(help: "Replay even if the capture was made for another campaign (fingerprint differs).")
+    var force = false
+
+    @Option(help: "Lanes (serial decision queues). Default: active cores.")
+    var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Segment directory (kept). Default: a temporary directory, removed after the run.")
+    var segments: String?
+
+    @Option(help: "none: the OS decides; batch: group commit (one fsync every few ms); sync: fsync before every acknowledgement.")
+    var durability: Durability = .batch
+
+    @Option(help: "When lanes are full: shed (outcome OVERLOAD) or wait (the source slows). Default: shed, or wait with --rate max.")
+    var overload: PipelineOptions.OverloadPolicy?
+
+    @Option(help: "Write the JSON report here (schema: docs/report.md).")
+    var report: String?
+
+    @Option(help: "Write the latency percentile spectrum here (HdrHistogram .hgrm, milliseconds).")
+    var hgrm: String?
+
+    @Option(help: "Live progress line: auto (on a terminal), always, never.")
+    var progress: ProgressMode = .auto
+
+    @Option(help: ArgumentHelp("Requests per lane batch (tuning).", visibility: .hidden))
+    var batchSize: Int?
+
+    @Option(help: ArgumentHelp("Batches in flight per lane (tuning).", visibility: .hidden))
+    var batchesPerLane: Int?
+
+    @Flag(help: "Print the JSON report on stdout instead of the summary.")
+    var json = false
+
+    mutating func validate() throws {
+        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
+        if let s = speed, !(s > 0 && s.isFinite) { throw ValidationError("--speed must be a positive number (got \(s))") }
+        if speed != nil && rate != nil { throw ValidationError("--speed and --rate exclude each other (--rate ignores the recorded gaps)") }
+        if let m = maxIdle, !(m >= 0 && m.isFinite) { throw ValidationError("--max-idle must be ≥ 0 seconds (got \(m))") }
+        if loop < 1 { throw ValidationError("--loop must be ≥ 1 (got \(loop))") }
+    }
+
+    func run() throws {
+        let loaded: LoadProfile
+        do {
+            loaded = try profile.map { try LoadProfile.load(path: $0) } ?? LoadProfile.builtInDefault
+        } catch {
+            FileHandle.standardError.write("flashsale: \(error)\n")
+            throw ExitCodes.badInput
+        }
+        var options = ReplayOptions(speed: speed ?? 1, maxIdleSeconds: maxIdle, loops: loop)
+        if case .perSecond(let r) = rate { options.rate = r }
+        let offerNames = loaded.campaign.offers.map(\.name)
+        do {
+            for clause in filter { try options.filter.add(clause, offerNames: offerNames) }
+        } catch {
+            FileHandle.standardError.write("flashsale: \(error)\n")
+            throw ExitCodes.badInput
+        }
+        let source: ReplaySource
+        do {
+            source = try ReplaySource(path: capture, options: options)
+        } catch let e as SegmentError {
+            if case .io = e { FileHandle.standardError.write("flashsale: cannot read the capture: \(e)\n") } else {
+                FileHandle.standardError.write("flashsale: the capture is damaged: \(e)\n")
+            }
+            throw ExitCodes.badInput
+        } catch {
+            FileHandle.standardError.write("flashsale: \(error)\n")
+            throw ExitCodes.badInput
+        }
+        let mine = loaded.campaign.fingerprint
+        if let theirs = source.summary.header.campaignFingerprint, theirs != mine {
+            let hex = { (v: UInt64) in String(v, radix: 16) }
+            let message = "\(capture) was captured for campaign \(hex(theirs)) (\(source.summary.header.label)), "
+                + "the profile \(profile ?? "built-in:\(loaded.name)") is campaign \(hex(mine)) (\(loaded.campaign.name))"
+            if !force {
+                FileHandle.standardError.write("flashsale: \(message); pass the profile it was captured with (--profile) or --force\n")
+                throw ExitCodes.badInput
+            }
+            FileHandle.standardError.write("flashsale: warning: \(message); replaying anyway (--force)\n")
+        }
+        let pace: PipelineOptions.Pace = rate == .max ? .max : .open
+        var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profile ?? "built-in:\(loaded.name)")",
+                                     rate: rate == .max ? .max : nil, duration: nil, lanes: lanes, seed: nil,
+                                     segments: segments, durability: durability, overload: overload, progress: progress,
+                                     batchSize: batchSize, batchesPerLane: batchesPerLane)
+        execution.source = source
+        execution.paceOverride = pace
+        let outcome = try execution.execute()
+        if let failure = source.failure {
+            FileHandle.standardError.write("flashsale: the capture changed or broke during the replay: \(failure)\n")
+            throw ExitCodes.runtimeFailure
+        }
+        try outcome.write(report: report, hgrm: hgrm, json: json)
+        FileHandle.standardError.write("flashsale: replayed \(source.offered) requests (\(source.requestsPerLoop) per loop × \(loop)) from \(capture)\n")
+        if !outcome.report.invariants.passed {
+            FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")
+            throw ExitCodes.checkFailed
+        }
+    }
+}

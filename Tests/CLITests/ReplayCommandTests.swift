@@ -1,0 +1,183 @@
+import Foundation
+import XCTest
+
+/// `run --capture`, `replay` and `capture import|inspect`, as a user runs them.
+final class ReplayCommandTests: XCTestCase {
+    var dir = ""
+
+    override func setUp() { dir = CommandRunner.temporaryDirectory("replay") }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func json(_ path: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    }
+
+    /// Captures a one-lane ci-smoke run (as fast as possible: nothing is shed) into `dir/run.fscap`.
+    func captureOneLaneRun(segments: String) throws -> String {
+        let capture = dir + "/run.fscap"
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--lanes", "1", "--rate", "max", "--durability", "none",
+                                       "--segments", segments, "--capture", capture, "--progress", "never"])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        XCTAssertTrue(r.stderr.contains("captured"), r.stderr)
+        return capture
+    }
+
+    /// Decodes a segment directory with `segments dump` (every field of every record).
+    func dump(_ segments: String) throws -> [String] {
+        let r = try CommandRunner.run(["segments", "dump", segments, "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    func testReplayOfAOneLaneRunCaptureJournalsTheSameRecords() throws {
+        let capture = try captureOneLaneRun(segments: dir + "/a")
+        let inspect = try CommandRunner.run(["capture", "inspect", capture])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("requests:"), inspect.stdout)
+        let r = try CommandRunner.run(["replay", capture, "--profile", "LoadProfiles/ci-smoke.yaml", "--lanes", "1", "--rate", "max",
+                                       "--durability", "none", "--segments", dir + "/b", "--progress", "never"])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        XCTAssertTrue(r.stdout.contains("Invariants: PASS"), r.stdout)
+        let a = try dump(dir + "/a"), b = try dump(dir + "/b")
+        XCTAssertGreaterThan(a.count, 1000)
+        XCTAssertEqual(a.count, b.count)
+        if let k = a.indices.first(where: { $0 < b.count && a[$0] != b[$0] }) { XCTFail("line \(k + 1) differs:\n\(a[k])\n\(b[k])") }
+    }
+
+    /// A capture of one campaign is refused for another unless --force; a damaged one is refused with its offset.
+    func testReplayRefusesAnotherCampaignAndADamagedCapture() throws {
+        let capture = try captureOneLaneRun(segments: dir + "/a")
+        let other = try CommandRunner.run(["replay", capture, "--rate", "max", "--progress", "never"])
+        XCTAssertEqual(other.status, 2, other.stderr)
+        XCTAssertTrue(other.stderr.contains("campaign"), other.stderr)
+        let forced = try CommandRunner.run(["replay", capture, "--rate", "max", "--force", "--progress", "never", "--lanes", "1"])
+        XCTAssertNotEqual(forced.status, 2, forced.stderr)
+
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: capture))
+        let torn = dir + "/torn.fscap"
+        try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: torn))
+        bytes[bytes.count / 2] ^= 0x5A
+        let flipped = dir + "/flipped.fscap"
+        try bytes.write(to: URL(fileURLWithPath: flipped))
+        for bad in [torn, flipped] {
+            let inspect = try CommandRunner.run(["capture", "inspect", bad])
+            XCTAssertEqual(inspect.status, 1, inspect.stderr)
+            XCTAssertNotNil(inspect.stderr.range(of: bad + #":\d+: "#, options: .regularExpression), inspect.stderr)
+            let replay = try CommandRunner.run(["replay", bad, "--profile", "LoadProfiles/ci-smoke.yaml", "--rate", "max"])
+            XCTAssertEqual(replay.status, 2, replay.stderr)
+            XCTAssertNotNil(replay.stderr.range(of: bad + #":\d+: "#, options: .regularExpression), replay.stderr)
+        }
+    }
+
+    /// --speed 2 replays the same capture in about half the wall time of --speed 1 (generous bounds).
+    func testSpeedTwoTakesAboutHalfTheWallTime() throws {
+        let capture = try captureOneLaneRun(segments: dir + "/a")
+        var seconds: [Double] = []
+        for speed in ["1", "2"] {
+            let report = dir + "/r\(speed).json"
+            let r = try CommandRunner.run(["replay", capture, "--profile", "LoadProfiles/ci-smoke.yaml", "--speed", speed,
+                                           "--durability", "none", "--report", report, "--progress", "never"])
+            XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+            seconds.append(try json(report)["durationSeconds"] as! Double)
+        }
+        // ci-smoke is paced over 3 s.
+        XCTAssertEqual(seconds[0], 3, accuracy: 0.75, "\(seconds)")
+        XCTAssertEqual(seconds[1] / seconds[0], 0.5, accuracy: 0.15, "\(seconds)")
+    }
+
+    /// --loop 2 offers twice the requests, and the second loop is new orders, not retransmits.
+    func testLoopTwoOffersTwiceTheRequestsAndNotAllDuplicates() throws {
+        let capture = try captureOneLaneRun(segments: dir + "/a")
+        let one = dir + "/one.json", two = dir + "/two.json"
+        for (loops, report) in [("1", one), ("2", two)] {
+            let r = try CommandRunner.run(["replay", capture, "--profile", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--loop", loops,
+                                           "--durability", "none", "--report", report, "--progress", "never"])
+            XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        }
+        let a = try json(one), b = try json(two)
+        XCTAssertEqual(b["requests"] as! Int, 2 * (a["requests"] as! Int))
+        let dupA = (a["outcomes"] as! [String: Int])["DUPLICATE"] ?? 0
+        let dupB = (b["outcomes"] as! [String: Int])["DUPLICATE"] ?? 0
+        // Only the capture's own retransmits are duplicates, in each loop.
+        XCTAssertEqual(dupB, 2 * dupA)
+        XCTAssertLessThan(dupB, (b["requests"] as! Int) / 4)
+    }
+
+    func testImportReportsBadCSVLinesWithLineAndFieldAndSkipInvalidCountsThem() throws {
+        let csv = dir + "/log.csv"
+        try """
+        request_id,campaign_time_ms,organisation,offer,kind,quantity,reference
+        1,36000000,5,0,buy,1,0
+        2,day 0 10:00:01.500,6,starter-bundle,buy,1,0
+        3,36002000,seven,0,buy,1,0
+        4,36003000,8,0,sell,1,0
+        5,day 0 25:00,9,0,buy,1,0
+        6,36004000,10,1,0,2,0
+        7,36005000,10,1,confirm,2,6
+
+        """.write(toFile: csv, atomically: true, encoding: .utf8)
+        let out = dir + "/log.fscap"
+        let strict = try CommandRunner.run(["capture", "import", csv, "--output", out, "--profile", "LoadProfiles/ci-smoke.yaml"])
+        XCTAssertEqual(strict.status, 2, strict.stderr)
+        XCTAssertTrue(strict.stderr.contains(csv + ":4: organisation: "), strict.stderr)
+        XCTAssertTrue(strict.stderr.contains(csv + ":5: kind: "), strict.stderr)
+        XCTAssertTrue(strict.stderr.contains(csv + ":6: campaign_time_ms: "), strict.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a failed import writes nothing")
+
+        let lenient = try CommandRunner.run(["capture", "import", csv, "--output", out, "--skip-invalid",
+                                             "--profile", "LoadProfiles/ci-smoke.yaml"])
+        XCTAssertEqual(lenient.status, 0, lenient.stderr)
+        XCTAssertTrue(lenient.stdout.contains("imported 4 requests"), lenient.stdout)
+        XCTAssertTrue(lenient.stdout.contains("skipped 3 invalid lines"), lenient.stdout)
+        let stats = try CommandRunner.run(["capture", "stats", out, "--json"])
+        XCTAssertEqual(stats.status, 0, stats.stderr)
+        let s = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(s["requests"] as? Int, 4)
+        XCTAssertEqual((s["kinds"] as? [String: Int])?["confirm"], 1)
+        let replay = try CommandRunner.run(["replay", out, "--profile", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--json",
+                                            "--progress", "never"])
+        XCTAssertEqual(replay.status, 0, replay.stderr)
+
+        let missing = dir + "/missing.csv"
+        try "id,organisation,offer\n1,2,0\n".write(toFile: missing, atomically: true, encoding: .utf8)
+        let header = try CommandRunner.run(["capture", "import", missing, "--output", out, "--skip-invalid"])
+        XCTAssertEqual(header.status, 2)
+        XCTAssertTrue(header.stderr.contains(missing + ":1: header: "), header.stderr)
+    }
+
+    func testImportReadsNDJSONAndReportsBadLines() throws {
+        let log = dir + "/log.ndjson"
+        try """
+        {"request_id": 1, "campaign_time_ms": 36000000, "organisation": 5, "offer": 0, "kind": "buy", "quantity": 1, "extra": {"a": [1, 2]}}
+        {"request_id": 2, "time": "day 0 10:00:00.250", "org": 6, "offer": "m1-reserve", "kind": 0, "send_offset_ms": 250}
+        {"request_id": 3, "campaign_time_ms": 36000500, "organisation": 7, "offer": 0, "quantity": "lots"}
+        {"request_id": 4, "campaign_time_ms": 36000600, "organisation": 8
+        {"campaign_time_ms": 36000700, "organisation": 9, "offer": 1}
+        {"request_id": 6, "campaign_time_ms": 36000800, "organisation": 10, "offer": 1, "kind": "cancel", "reference": 2}
+        """.write(toFile: log, atomically: true, encoding: .utf8)
+        let out = dir + "/log.fscap"
+        let strict = try CommandRunner.run(["capture", "import", log, "-o", out, "--profile", "LoadProfiles/ci-smoke.yaml"])
+        XCTAssertEqual(strict.status, 2, strict.stderr)
+        XCTAssertTrue(strict.stderr.contains(log + ":3: quantity: "), strict.stderr)
+        XCTAssertTrue(strict.stderr.contains(log + ":4: json: "), strict.stderr)
+        XCTAssertTrue(strict.stderr.contains(log + ":5: request_id: missing"), strict.stderr)
+        let lenient = try CommandRunner.run(["capture", "import", log, "-o", out, "--format", "ndjson", "--skip-invalid",
+                                             "--profile", "LoadProfiles/ci-smoke.yaml"])
+        XCTAssertEqual(lenient.status, 0, lenient.stderr)
+        XCTAssertTrue(lenient.stdout.contains("imported 3 requests"), lenient.stdout)
+        XCTAssertTrue(lenient.stdout.contains("skipped 3 invalid lines"), lenient.stdout)
+    }
+
+    func testReplayOptionErrorsExitTwo() throws {
+        let capture = try captureOneLaneRun(segments: dir + "/a")
+        let profile = ["--profile", "LoadProfiles/ci-smoke.yaml"]
+        XCTAssertEqual(try CommandRunner.run(["replay", capture, "--speed", "0"] + profile).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["replay", capture, "--speed", "2", "--rate", "100"] + profile).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["replay", capture, "--loop", "0"] + profile).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["replay", capture, "--filter", "offer=nope"] + profile).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["replay", dir + "/absent.fscap"] + profile).status, 2)
+        let filtered = try CommandRunner.run(["replay", capture, "--filter", "offer=m1-reserve", "--filter", "kind=buy",
+                                              "--rate", "max", "--json", "--progress", "never"] + profile)
+        XCTAssertEqual(filtered.status, 0, filtered.stderr)
+    }
+}
