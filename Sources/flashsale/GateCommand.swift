@@ -21,8 +21,14 @@ struct GateCommand: ParsableCommand {
         Exit codes: 0 pass, 99 a threshold or baseline check failed, 2 bad arguments, 3 a run failed.
         """)
 
-    @Argument(help: "Load profile (default: the built-in default).")
+    @Argument(help: "Load profile (default: the built-in default). With --replay: the capture's campaign.")
     var profile: String?
+
+    @Option(help: "Gate a replay of this capture instead of the profile's generated traffic (paced as recorded, or --rate).")
+    var replay: String?
+
+    @Option(help: "With --replay: speed multiplier for the recorded gaps.")
+    var speed: Double?
 
     @Option(name: .customLong("check"), help: "A threshold, e.g. 'p(99)<5ms'. Repeatable.")
     var checks: [String] = []
@@ -64,6 +70,8 @@ struct GateCommand: ParsableCommand {
         if runs < 1 || runs > 99 { throw ValidationError("--runs must be 1...99") }
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64") }
         if updateBaseline && baseline == nil { throw ValidationError("--update-baseline needs --baseline FILE") }
+        if speed != nil && replay == nil { throw ValidationError("--speed goes with --replay") }
+        if let s = speed, !(s > 0 && s.isFinite) { throw ValidationError("--speed must be a positive number") }
         if checks.isEmpty && baseline == nil { throw ValidationError("nothing to check: give --check THRESHOLD and/or --baseline FILE") }
         for c in checks { do { _ = try GateThreshold(parsing: c) } catch { throw ValidationError("\(error)") } }
         do { _ = try Gate.parseTolerance(tolerance) } catch { throw ValidationError("\(error)") }
@@ -84,12 +92,19 @@ struct GateCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: \(error)\n")
             throw ExitCodes.badInput
         }
-        let label = profile ?? "built-in:\(loaded.name)"
+        let profileLabel = profile ?? "built-in:\(loaded.name)"
+        let label = replay.map { "replay:\($0) on \(profileLabel)" } ?? profileLabel
         var reports: [RunReport] = []
         for i in 1...runs {
             var execution = RunExecution(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
                                          seed: seed, segments: nil, durability: durability, overload: nil, progress: .never)
             execution.injectedLaneDelayNanos = injectLaneDelayNs
+            if let replay {
+                // A replay source is consumed by a run: open the capture afresh each time.
+                execution.source = try ReplayCommand.makeSource(capture: replay, loaded: loaded, profileLabel: profileLabel,
+                                                                speed: speed, rate: rate, maxIdle: nil, loop: 1, filter: [], force: false)
+                execution.paceOverride = rate == .max ? .max : .open
+            }
             let r = try execution.execute().report
             FileHandle.standardError.write("gate: run \(i)/\(runs): \(SummaryFormatter.human(r.decisionsPerSecond)) decisions/s, "
                                            + "p99 \(GateMetric.latencyPercentile(99).format(Double(r.latencyMicros.p99))) (\(r.latencyMicros.kind)), "

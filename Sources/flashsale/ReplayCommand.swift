@@ -96,6 +96,32 @@ struct ReplayCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: \(error)\n")
             throw ExitCodes.badInput
         }
+        let source = try Self.makeSource(capture: capture, loaded: loaded, profileLabel: profile ?? "built-in:\(loaded.name)",
+                                         speed: speed, rate: rate, maxIdle: maxIdle, loop: loop, filter: filter, force: force)
+        let pace: PipelineOptions.Pace = rate == .max ? .max : .open
+        var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profile ?? "built-in:\(loaded.name)")",
+                                     rate: rate == .max ? .max : nil, duration: nil, lanes: lanes, seed: nil,
+                                     segments: segments, durability: durability, overload: overload, progress: progress,
+                                     batchSize: batchSize, batchesPerLane: batchesPerLane)
+        execution.source = source
+        execution.paceOverride = pace
+        let outcome = try execution.execute()
+        if let failure = source.failure {
+            FileHandle.standardError.write("flashsale: the capture changed or broke during the replay: \(failure)\n")
+            throw ExitCodes.runtimeFailure
+        }
+        try outcome.write(report: report, hgrm: hgrm, json: json)
+        FileHandle.standardError.write("flashsale: replayed \(source.offered) requests (\(source.requestsPerLoop) per loop × \(loop)) from \(capture)\n")
+        if !outcome.report.invariants.passed {
+            FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")
+            throw ExitCodes.checkFailed
+        }
+    }
+
+    /// Opens `capture` as a replay source for `loaded`'s campaign, checking filters and the campaign
+    /// fingerprint; prints the problem and throws the exit code (2) when it cannot.
+    static func makeSource(capture: String, loaded: LoadProfile, profileLabel: String, speed: Double?, rate: RateOption?,
+                           maxIdle: Double?, loop: Int, filter: [String], force: Bool) throws -> ReplaySource {
         var options = ReplayOptions(speed: speed ?? 1, maxIdleSeconds: maxIdle, loops: loop)
         if case .perSecond(let r) = rate { options.rate = r }
         let offerNames = loaded.campaign.offers.map(\.name)
@@ -121,30 +147,13 @@ struct ReplayCommand: ParsableCommand {
         if let theirs = source.summary.header.campaignFingerprint, theirs != mine {
             let hex = { (v: UInt64) in String(v, radix: 16) }
             let message = "\(capture) was captured for campaign \(hex(theirs)) (\(source.summary.header.label)), "
-                + "the profile \(profile ?? "built-in:\(loaded.name)") is campaign \(hex(mine)) (\(loaded.campaign.name))"
+                + "the profile \(profileLabel) is campaign \(hex(mine)) (\(loaded.campaign.name))"
             if !force {
                 FileHandle.standardError.write("flashsale: \(message); pass the profile it was captured with (--profile) or --force\n")
                 throw ExitCodes.badInput
             }
             FileHandle.standardError.write("flashsale: warning: \(message); replaying anyway (--force)\n")
         }
-        let pace: PipelineOptions.Pace = rate == .max ? .max : .open
-        var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profile ?? "built-in:\(loaded.name)")",
-                                     rate: rate == .max ? .max : nil, duration: nil, lanes: lanes, seed: nil,
-                                     segments: segments, durability: durability, overload: overload, progress: progress,
-                                     batchSize: batchSize, batchesPerLane: batchesPerLane)
-        execution.source = source
-        execution.paceOverride = pace
-        let outcome = try execution.execute()
-        if let failure = source.failure {
-            FileHandle.standardError.write("flashsale: the capture changed or broke during the replay: \(failure)\n")
-            throw ExitCodes.runtimeFailure
-        }
-        try outcome.write(report: report, hgrm: hgrm, json: json)
-        FileHandle.standardError.write("flashsale: replayed \(source.offered) requests (\(source.requestsPerLoop) per loop × \(loop)) from \(capture)\n")
-        if !outcome.report.invariants.passed {
-            FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")
-            throw ExitCodes.checkFailed
-        }
+        return source
     }
 }

@@ -35,3 +35,22 @@ final class GateCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["gate", "--baseline", "/nonexistent/b.json"]).status, 2)
     }
 }
+
+final class GateReplayTests: XCTestCase {
+    /// The gate judges a replay of a capture just like a generated run: its request count is the
+    /// capture's, every run.
+    func testGateRunsAReplay() throws {
+        let dir = CommandRunner.temporaryDirectory("gate-replay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let capture = dir + "/smoke.fscap"
+        let run = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--capture", capture, "--report", dir + "/run.json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run.json"))) as! [String: Any]
+        let requests = original["requests"] as! Int
+        let gate = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--replay", capture, "--rate", "max", "--runs", "2",
+                                          "--check", "requests==\(requests)", "--check", "requests!=\(requests)"])
+        XCTAssertEqual(gate.status, 99, gate.stderr + gate.stdout)
+        let verdicts = gate.stdout.split(separator: "\n").filter { $0.hasPrefix("requests") }.map { $0.hasSuffix("PASS") }
+        XCTAssertEqual(verdicts, [true, false], gate.stdout)
+    }
+}
