@@ -50,38 +50,10 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Replay even if the capture was made for another campaign (fingerprint differs).")
     var force = false
 
-    @Option(help: "Lanes (serial decision queues). Default: active cores.")
-    var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Segment directory (kept). Default: a temporary directory, removed after the run.")
-    var segments: String?
-
-    @Option(help: "none: the OS decides; batch: group commit (one fsync every few ms); sync: fsync before every acknowledgement.")
-    var durability: Durability = .batch
-
-    @Option(help: "When lanes are full: shed (outcome OVERLOAD) or wait (the source slows). Default: shed, or wait with --rate max.")
-    var overload: PipelineOptions.OverloadPolicy?
-
-    @Option(help: "Write the JSON report here (schema: docs/report.md).")
-    var report: String?
-
-    @Option(help: "Write the latency percentile spectrum here (HdrHistogram .hgrm, milliseconds).")
-    var hgrm: String?
-
-    @Option(help: "Live progress line: auto (on a terminal), always, never.")
-    var progress: ProgressMode = .auto
-
-    @Option(help: ArgumentHelp("Requests per lane batch (tuning).", visibility: .hidden))
-    var batchSize: Int?
-
-    @Option(help: ArgumentHelp("Batches in flight per lane (tuning).", visibility: .hidden))
-    var batchesPerLane: Int?
-
-    @Flag(help: "Print the JSON report on stdout instead of the summary.")
-    var json = false
+    @OptionGroup(title: "Pipeline and reports")
+    var pipeline: PipelineRunOptions
 
     mutating func validate() throws {
-        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if let s = speed, !(s > 0 && s.isFinite) { throw ValidationError("--speed must be a positive number (got \(s))") }
         if speed != nil && rate != nil { throw ValidationError("--speed and --rate exclude each other (--rate ignores the recorded gaps)") }
         if let m = maxIdle, !(m >= 0 && m.isFinite) { throw ValidationError("--max-idle must be ≥ 0 seconds (got \(m))") }
@@ -100,9 +72,9 @@ struct ReplayCommand: ParsableCommand {
                                          speed: speed, rate: rate, maxIdle: maxIdle, loop: loop, filter: filter, force: force)
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
         var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profile ?? "built-in:\(loaded.name)")",
-                                     rate: rate == .max ? .max : nil, duration: nil, lanes: lanes, seed: nil,
-                                     segments: segments, durability: durability, overload: overload, progress: progress,
-                                     batchSize: batchSize, batchesPerLane: batchesPerLane)
+                                     rate: rate == .max ? .max : nil, duration: nil, lanes: pipeline.lanes, seed: nil,
+                                     segments: pipeline.segments, durability: pipeline.durability, overload: pipeline.overload, progress: pipeline.progress,
+                                     batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)
         execution.source = source
         execution.paceOverride = pace
         let outcome = try execution.execute()
@@ -110,7 +82,7 @@ struct ReplayCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: the capture changed or broke during the replay: \(failure)\n")
             throw ExitCodes.runtimeFailure
         }
-        try outcome.write(report: report, hgrm: hgrm, json: json)
+        try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
         FileHandle.standardError.write("flashsale: replayed \(source.offered) requests (\(source.requestsPerLoop) per loop × \(loop)) from \(capture)\n")
         if !outcome.report.invariants.passed {
             FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")

@@ -24,50 +24,22 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "A load profile (YAML, see docs/profiles.md). Default: the built-in kaigong-opening demo.")
     var profile: String?
 
-    @Option(help: "Arrival rate: 'max' (as fast as possible) or requests per second (replaces the profile's phases).")
+    @Option(help: ArgumentHelp("Arrival rate: 'max' (as fast as possible) or requests per second, e.g. 200000 or 200k (replaces the profile's phases).", valueName: "max|n"))
     var rate: RateOption?
 
-    @Option(help: "Run length in seconds (the profile's phases are scaled to it).")
+    @Option(help: ArgumentHelp("Run length in seconds (the profile's phases are scaled to it).", valueName: "seconds"))
     var duration: Double?
 
-    @Option(help: "Lanes (serial decision queues). Default: active cores.")
-    var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Random seed (default: the profile's).")
+    @Option(help: ArgumentHelp("Random seed (default: the profile's).", valueName: "n"))
     var seed: UInt64?
 
-    @Option(help: "Segment directory (kept). Default: a temporary directory, removed after the run.")
-    var segments: String?
+    @OptionGroup(title: "Pipeline and reports")
+    var pipeline: PipelineRunOptions
 
-    @Option(help: "none: the OS decides; batch: group commit (one fsync every few ms); sync: fsync before every acknowledgement.")
-    var durability: Durability = .batch
-
-    @Option(help: "When lanes are full: shed (outcome OVERLOAD) or wait (the source slows). Default: shed, or wait with --rate max.")
-    var overload: PipelineOptions.OverloadPolicy?
-
-    @Option(help: "Write the JSON report here (schema: docs/report.md).")
-    var report: String?
-
-    @Option(help: "Write the latency percentile spectrum here (HdrHistogram .hgrm, milliseconds).")
-    var hgrm: String?
-
-    @Option(help: "Live progress line: auto (on a terminal), always, never.")
-    var progress: ProgressMode = .auto
-
-    @Option(help: ArgumentHelp("Requests per lane batch (tuning).", visibility: .hidden))
-    var batchSize: Int?
-
-    @Option(help: ArgumentHelp("Batches in flight per lane (tuning).", visibility: .hidden))
-    var batchesPerLane: Int?
-
-    @Flag(help: "Print the JSON report on stdout instead of the summary.")
-    var json = false
-
-    @Option(help: "Write every request sent into this capture file (docs/capture-format.md), for `flashsale replay`.")
+    @Option(help: ArgumentHelp("Write every request sent into this capture file (docs/capture-format.md), for `flashsale replay`.", valueName: "file"))
     var capture: String?
 
     mutating func validate() throws {
-        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
@@ -80,9 +52,9 @@ struct RunCommand: ParsableCommand {
             throw ExitCodes.badInput
         }
         var execution = RunExecution(profile: loaded, profileLabel: profile ?? "built-in:\(loaded.name)", rate: rate,
-                                     duration: duration, lanes: lanes, seed: seed, segments: segments,
-                                     durability: durability, overload: overload, progress: progress,
-                                     batchSize: batchSize, batchesPerLane: batchesPerLane)
+                                     duration: duration, lanes: pipeline.lanes, seed: seed, segments: pipeline.segments,
+                                     durability: pipeline.durability, overload: pipeline.overload, progress: pipeline.progress,
+                                     batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)
         var capturing: CapturingSource?
         if let capture {
             var constantRate: Double?
@@ -112,7 +84,7 @@ struct RunCommand: ParsableCommand {
                 throw ExitCodes.runtimeFailure
             }
         }
-        try outcome.write(report: report, hgrm: hgrm, json: json)
+        try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
         if let capturing {
             FileHandle.standardError.write("flashsale: captured \(capturing.writer.count) requests into \(capturing.writer.path)"
                                            + " (\(capturing.writer.bytesWritten) bytes)\n")

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import OrderLog
+import Pipeline
+
+/// Options shared by every command that drives the pipeline and reports (`run`, `replay`).
+struct PipelineRunOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Lanes (serial decision queues). Default: active cores.", valueName: "n"))
+    var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: ArgumentHelp("Segment directory (kept). Default: a temporary directory, removed after the run.", valueName: "dir"))
+    var segments: String?
+
+    @Option(help: ArgumentHelp("none: the OS decides; batch: group commit (one fsync every few ms); sync: fsync before every acknowledgement.", valueName: "mode"))
+    var durability: Durability = .batch
+
+    @Option(help: ArgumentHelp("When lanes are full: shed (outcome OVERLOAD) or wait (the source slows). Default: shed, or wait with --rate max.", valueName: "policy"))
+    var overload: PipelineOptions.OverloadPolicy?
+
+    @Option(help: ArgumentHelp("Write the JSON report here (schema: docs/report.md).", valueName: "file.json"))
+    var report: String?
+
+    @Option(help: ArgumentHelp("Write the latency percentile spectrum here (HdrHistogram .hgrm, milliseconds).", valueName: "file"))
+    var hgrm: String?
+
+    @Option(help: ArgumentHelp("Live progress line each second: auto (on a terminal), always, never.", valueName: "when"))
+    var progress: ProgressMode = .auto
+
+    @Option(help: ArgumentHelp("Requests per lane batch (tuning).", visibility: .hidden))
+    var batchSize: Int?
+
+    @Option(help: ArgumentHelp("Batches in flight per lane (tuning).", visibility: .hidden))
+    var batchesPerLane: Int?
+
+    @Flag(help: "Print the JSON report on stdout instead of the summary.")
+    var json = false
+
+    func validate() throws {
+        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
+        if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
+        if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
+    }
+}
