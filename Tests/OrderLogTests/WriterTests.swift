@@ -98,6 +98,7 @@ final class WriterTests: XCTestCase {
         let dir = makeTempDir(); defer { removeDir(dir) }
         var opts = SegmentWriterOptions()
         opts.segmentMaxAgeSeconds = 0.05
+        opts.durability = .none  // every commit writes (batch keeps records in the open block until its fsync is due)
         let w = try SegmentWriter(directory: dir, options: opts)
         for i in 0..<3 {
             var rs = orderLikeRecords(10, seed: UInt64(i))
