@@ -37,8 +37,11 @@ public struct PipelineOptions: Sendable {
         self.overloadPolicy = overloadPolicy ?? (pace == .max ? .wait : .shed)
         self.segmentsDirectory = segmentsDirectory
         self.writer = writer
-        self.batchCapacity = batchCapacity ?? (pace == .max ? 8192 : 1024)
-        self.batchesPerLane = batchesPerLane ?? (pace == .max ? 6 : 64)
+        // max: few big batches keep the lanes' caches warm. open: a flush every `flushMicros` sends small
+        // partial batches, so the in-flight bound needs many of them to ride out an fsync stall
+        // (512 × 256 requests per lane ≈ 0.6 s of traffic at 200k/s) before shedding.
+        self.batchCapacity = batchCapacity ?? (pace == .max ? 8192 : 256)
+        self.batchesPerLane = batchesPerLane ?? (pace == .max ? 6 : 512)
         self.flushMicros = flushMicros
         self.progressInterval = progressInterval
     }
