@@ -37,13 +37,7 @@ struct CaptureCommand: ParsableCommand {
         var profile: String?
 
         func run() throws {
-            let loaded: LoadProfile
-            do {
-                loaded = try profile.map { try LoadProfile.load(path: $0) } ?? LoadProfile.builtInDefault
-            } catch {
-                FileHandle.standardError.write("flashsale: \(error)\n")
-                throw ExitCodes.badInput
-            }
+            let loaded = try LoadedProfile(path: profile).profile
             let result: CaptureImporter.Result
             do {
                 result = try CaptureImporter.importFile(
@@ -98,10 +92,7 @@ struct CaptureCommand: ParsableCommand {
             }
             var names: [String] = []
             if let profile {
-                do { names = try LoadProfile.load(path: profile).campaign.offers.map(\.name) } catch {
-                    FileHandle.standardError.write("flashsale: \(error)\n")
-                    throw ExitCodes.badInput
-                }
+                names = try LoadedProfile(path: profile).profile.campaign.offers.map(\.name)
             } else if summary.header.campaignFingerprint == LoadProfile.builtInDefault.campaign.fingerprint {
                 names = LoadProfile.builtInDefault.campaign.offers.map(\.name)
             }

@@ -87,12 +87,8 @@ struct GateCommand: ParsableCommand {
                 throw ExitCodes.badInput
             }
         }
-        let loaded: LoadProfile
-        do { loaded = try profile.map { try LoadProfile.load(path: $0) } ?? LoadProfile.builtInDefault } catch {
-            FileHandle.standardError.write("flashsale: \(error)\n")
-            throw ExitCodes.badInput
-        }
-        let profileLabel = profile ?? "built-in:\(loaded.name)"
+        let named = try LoadedProfile(path: profile)
+        let loaded = named.profile, profileLabel = named.label
         let label = replay.map { "replay:\($0) on \(profileLabel)" } ?? profileLabel
         var reports: [RunReport] = []
         for i in 1...runs {

@@ -61,17 +61,12 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded: LoadProfile
-        do {
-            loaded = try profile.map { try LoadProfile.load(path: $0) } ?? LoadProfile.builtInDefault
-        } catch {
-            FileHandle.standardError.write("flashsale: \(error)\n")
-            throw ExitCodes.badInput
-        }
-        let source = try Self.makeSource(capture: capture, loaded: loaded, profileLabel: profile ?? "built-in:\(loaded.name)",
+        let named = try LoadedProfile(path: profile)
+        let loaded = named.profile, profileLabel = named.label
+        let source = try Self.makeSource(capture: capture, loaded: loaded, profileLabel: profileLabel,
                                          speed: speed, rate: rate, maxIdle: maxIdle, loop: loop, filter: filter, force: force)
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
-        var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profile ?? "built-in:\(loaded.name)")",
+        var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profileLabel)",
                                      rate: rate == .max ? .max : nil, duration: nil, lanes: pipeline.lanes, seed: nil,
                                      segments: pipeline.segments, durability: pipeline.durability, overload: pipeline.overload, progress: pipeline.progress,
                                      batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)

@@ -44,14 +44,9 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded: LoadProfile
-        do {
-            loaded = try profile.map { try LoadProfile.load(path: $0) } ?? LoadProfile.builtInDefault
-        } catch {
-            FileHandle.standardError.write("flashsale: \(error)\n")
-            throw ExitCodes.badInput
-        }
-        var execution = RunExecution(profile: loaded, profileLabel: profile ?? "built-in:\(loaded.name)", rate: rate,
+        let named = try LoadedProfile(path: profile)
+        let loaded = named.profile, profileLabel = named.label
+        var execution = RunExecution(profile: loaded, profileLabel: profileLabel, rate: rate,
                                      duration: duration, lanes: pipeline.lanes, seed: seed, segments: pipeline.segments,
                                      durability: pipeline.durability, overload: pipeline.overload, progress: pipeline.progress,
                                      batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)
