@@ -22,7 +22,11 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     private var records: UnsafeMutableBufferPointer<OrderRecord>
     private var pending: [LaneBatch] = []
     private var pendingHead = 0
-    private(set) var failure: Error?
+    private(set) var failure: Error? {
+        didSet { if failure != nil { abandonPending() } }
+    }
+    /// Set once the journal failed: the source stops offering (read from the source's thread).
+    let failed = SharedFlag()
 
     // Acknowledged results.
     private(set) var latency: [LatencyRecorder]
@@ -64,15 +68,26 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         batch.decisions.withUnsafeBufferPointer { ds in
             for i in 0..<n { records[i] = OrderRecord(ds[i]) }
         }
+        // The batch waits in `pending` until the watermark covers it; on a failure it is abandoned
+        // with the rest (once: it is in `pending` exactly once either way).
+        batch.lastSequence = .max  // not acknowledgeable until the writer numbered it
+        pending.append(batch)
         do {
             try writer.append(UnsafeMutableBufferPointer(rebasing: records[0..<n]))
             batch.lastSequence = writer.nextSequence &- 1
-            pending.append(batch)
             acknowledge(upTo: try writer.commit())
         } catch {
             failure = error
-            pending.append(batch)
         }
+    }
+
+    /// After a failure nothing more is acknowledged: unacknowledged batches go back to their pools
+    /// unrecorded, so that a source waiting for room wakes up and can stop.
+    private func abandonPending() {
+        failed.value.store(true, ordering: .releasing)
+        for batch in pending[pendingHead...] { pools[batch.lane].release(batch) }
+        pending.removeAll(keepingCapacity: true)
+        pendingHead = 0
     }
 
     /// Group-commit tick while traffic pauses: starts the fsync that is due (in the background) and

@@ -15,6 +15,8 @@ final class LaneBatch: @unchecked Sendable {
     var dispatchedNanos: UInt64 = 0
     /// Highest sequence the journal gave this batch's decisions.
     var lastSequence: UInt64 = 0
+    /// Out of its pool (owned by a stage). A batch returned twice would be handed to two stages.
+    var isOut = false
 
     init(lane: Int, capacity: Int) {
         self.lane = lane
@@ -42,10 +44,14 @@ final class BatchPool: @unchecked Sendable {  // free list behind a Mutex, count
     /// A free batch, waiting for one if `wait`; nil when none is free and `wait` is false.
     func acquire(wait: Bool) -> LaneBatch? {
         if wait { available.wait() } else if !available.tryWait() { return nil }
-        return free.withLock { $0.removeLast() }
+        let batch = free.withLock { $0.removeLast() }
+        batch.isOut = true
+        return batch
     }
 
     func release(_ batch: LaneBatch) {
+        precondition(batch.isOut, "a lane batch was returned to its pool twice")
+        batch.isOut = false
         batch.count = 0
         batch.decisions.removeAll(keepingCapacity: true)
         free.withLock { $0.append(batch) }
@@ -57,7 +63,12 @@ import Dispatch
 
 final class DispatchSemaphoreBox: @unchecked Sendable {
     let semaphore: DispatchSemaphore
-    init(value: Int) { semaphore = DispatchSemaphore(value: value) }
+    init(value: Int) {
+        // Start at 0 and signal up: libdispatch traps when a semaphore is freed below its initial value,
+        // which a failed run (batches never acknowledged, never returned) would otherwise do.
+        semaphore = DispatchSemaphore(value: 0)
+        for _ in 0..<value { semaphore.signal() }
+    }
     func wait() { semaphore.wait() }
     func tryWait() -> Bool { semaphore.wait(timeout: .now()) == .success }
     func signal() { semaphore.signal() }

@@ -94,7 +94,7 @@ public final class OrderPipeline {
         var writerOptions = options.writer
         // Group commit fsyncs in the background: the journal keeps encoding while the disk syncs.
         if writerOptions.durability == .batch { writerOptions.backgroundSync = true }
-        let writer = try SegmentWriter(directory: directory, options: writerOptions)
+        let writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.segmentSink)
         try checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
 
         // Restart: rebuild the campaign from what the directory already holds.
@@ -107,6 +107,7 @@ public final class OrderPipeline {
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
         let offeredCounter = SharedCounter()
         writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
+        defer { writer.onDurable = nil }  // the callback holds the journal, which holds the writer
         let engines = self.engines
 
         // Group commit for `batch` durability when traffic pauses; progress reports.
@@ -180,7 +181,7 @@ public final class OrderPipeline {
         }
 
         var lastShedReported = 0
-        while true {
+        while !journal.failed.value.load(ordering: .acquiring) {
             let n = source.fill(chunk)
             if n == 0 { break }
             var i = 0
@@ -226,7 +227,11 @@ public final class OrderPipeline {
             journal.syncAndAcknowledge()
             for t in timers { t.cancel() }
             var sealError: Error?
-            if journal.failure == nil { do { try writer.close() } catch { sealError = error } }
+            if journal.failure == nil {
+                do { try writer.close() } catch { sealError = error }
+            } else {
+                try? writer.close()  // releases the file and the directory lock; rethrows the failure we already hold
+            }
             return (journal.failure, sealError)
         }
         let end = monotonicNanos()
@@ -313,4 +318,9 @@ public final class OrderPipeline {
 /// An atomic counter that closures on other queues can hold.
 final class SharedCounter: Sendable {
     let value = Atomic<Int>(0)
+}
+
+/// An atomic flag that closures on other queues can hold.
+final class SharedFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

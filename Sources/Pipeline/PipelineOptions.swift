@@ -28,6 +28,8 @@ public struct PipelineOptions: Sendable {
     /// Test seam: extra busy time each lane spends per request, to inject a regression that a
     /// performance gate must catch. 0 in every real run.
     public var injectedLaneDelayNanos: UInt64 = 0
+    /// Where segment bytes go (a seam: tests inject a full disk or a failing fsync). POSIX files by default.
+    public var segmentSink: SegmentSinkFactory = .posix
 
     public init(lanes: Int, pace: Pace = .open, overloadPolicy: OverloadPolicy? = nil, segmentsDirectory: String? = nil,
                 writer: SegmentWriterOptions = SegmentWriterOptions(), batchCapacity: Int? = nil,

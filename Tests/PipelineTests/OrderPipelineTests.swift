@@ -106,3 +106,73 @@ final class OrderPipelineTests: XCTestCase {
         }
     }
 }
+
+/// A disk that fills up after a given number of bytes.
+private final class FillingDisk: @unchecked Sendable {  // counters behind a lock
+    let lock = NSLock()
+    var room: Int
+    init(room: Int) { self.room = room }
+
+    final class Sink: SegmentSink {
+        let inner: PosixSegmentSink
+        let disk: FillingDisk
+        init(_ inner: PosixSegmentSink, _ disk: FillingDisk) { self.inner = inner; self.disk = disk }
+        var path: String { inner.path }
+        var position: Int64 { inner.position }
+        func write(_ bytes: UnsafeRawBufferPointer) throws {
+            disk.lock.lock()
+            let allowed = min(disk.room, bytes.count)
+            disk.room -= allowed
+            disk.lock.unlock()
+            try inner.write(UnsafeRawBufferPointer(rebasing: bytes[0..<allowed]))
+            if allowed < bytes.count { throw SegmentError.io(file: path, offset: inner.position, operation: "write", errno: ENOSPC) }
+        }
+        func fsync() throws { try inner.fsync() }
+        func truncate(to length: Int64) throws { try inner.truncate(to: length) }
+        func close() throws { try inner.close() }
+    }
+
+    var factory: SegmentSinkFactory {
+        SegmentSinkFactory(open: { path in Sink(try PosixSegmentSink(path: path), self) },
+                           syncDirectory: SegmentSinkFactory.posix.syncDirectory)
+    }
+}
+
+final class JournalFailureTests: XCTestCase {
+    /// The disk fills up mid-run: the run fails with a clear error, nothing more is acknowledged, and
+    /// every decision acknowledged before is read back (and rebuilds) after recovery.
+    func testFullDiskStopsAcknowledgingAndLosesNothingAcknowledged() throws {
+        let profile = try PipelineFixtures.profile("hardware-prestock")
+        let rules = try CampaignRules(profile.campaign)
+        let dir = PipelineFixtures.temporaryDirectory("fulldisk")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for durability in [Durability.sync, .batch] {
+            try? FileManager.default.removeItem(atPath: dir)
+            var writer = SegmentWriterOptions()
+            writer.durability = durability
+            var options = PipelineOptions(lanes: 2, pace: .max, segmentsDirectory: dir, writer: writer, batchCapacity: 512)
+            options.segmentSink = FillingDisk(room: 300_000).factory
+            let pipeline = OrderPipeline(rules: rules, options: options)
+            var acknowledged = -1
+            XCTAssertThrowsError(try pipeline.run(source: TrafficGenerator(profile: profile, requestLimit: 400_000))) { error in
+                guard case PipelineError.journalFailed(let underlying, let acked) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue("\(underlying)".contains("write"), "\(underlying)")
+                XCTAssertTrue("\(error)".contains("journal failed"), "\(error)")
+                acknowledged = acked
+            }
+            XCTAssertGreaterThan(acknowledged, 0, "\(durability): some decisions were durable before the disk filled")
+            XCTAssertLessThan(acknowledged, 400_000, "\(durability): the failure stopped acknowledging")
+            // Recovery on a healthy disk: every acknowledged record is there, in order, and rebuilds.
+            let reopened = try SegmentWriter(directory: dir)
+            try reopened.close()
+            let records = try PipelineFixtures.records(dir)
+            XCTAssertGreaterThanOrEqual(records.count, acknowledged, "\(durability): an acknowledged record was lost")
+            XCTAssertEqual(records.map(\.sequence), Array(1...UInt64(records.count)))
+            let audit = try SegmentAudit.read(directory: dir, rules: rules)
+            XCTAssertEqual(audit.problems, [])
+            for (i, item) in profile.campaign.items.enumerated() {
+                XCTAssertLessThanOrEqual(audit.soldUnits[i] + audit.heldUnits[i], item.initial, "\(item.name) oversold in the journal")
+            }
+        }
+    }
+}
