@@ -22,6 +22,10 @@ struct SegmentScan {
     var validEnd: Int64 = 0
     var sealed = false
     var problem: SegmentError?
+    /// When the scan stopped at a problem: the offset of a later frame (block or end marker) whose
+    /// CRC checks. A torn write leaves no valid frame behind it, so one means corruption inside the
+    /// segment, not a torn tail: recovery must not cut there (it would drop acknowledged records).
+    var validFrameAfterProblem: Int64?
 }
 
 /// Reusable buffers for reading segments. Owned by one scan at a time (not shared across threads).
@@ -118,6 +122,35 @@ enum SegmentScanner {
     /// records do not decode (a writer bug, not a disk error) may deliver some records before the problem.
     static func scan(path: String, expectedBase: UInt64, buffers: SegmentScanBuffers,
                      visit: (borrowing OrderRecord) throws -> Void) throws -> SegmentScan {
+        var s = try scanFrames(path: path, expectedBase: expectedBase, buffers: buffers, visit: visit)
+        if s.problem != nil, s.headerValid, s.validEnd < s.fileBytes {
+            s.validFrameAfterProblem = findValidFrame(in: UnsafeRawPointer(buffers.file), from: Int(s.validEnd) + 1,
+                                                      size: Int(s.fileBytes), path: path)
+        }
+        return s
+    }
+
+    /// The offset of the first frame at or after `start` whose header and CRC check, if any.
+    static func findValidFrame(in p: UnsafeRawPointer, from start: Int, size: Int, path: String) -> Int64? {
+        var off = start
+        while off + SegmentFormat.blockHeaderBytes <= size {
+            let h = p + off
+            let type = h.getLE(UInt32.self, at: 0)
+            if type == SegmentFormat.typeEndMarker {
+                if h.getLE(UInt32.self, at: 28) == CRC32C.update(0, h, 28) { return Int64(off) }
+            } else if type == SegmentFormat.typeLZ4Block || type == SegmentFormat.typeRawBlock,
+                      case .success(let header) = BlockFrame.parseHeader(h, path: path, offset: Int64(off), available: size - off,
+                                                                          minRecordBytes: SegmentFormat.minRecordBytes),
+                      BlockFrame.checkCRC(h, header, path: path, offset: Int64(off)) == nil {
+                return Int64(off)
+            }
+            off += 1
+        }
+        return nil
+    }
+
+    static func scanFrames(path: String, expectedBase: UInt64, buffers: SegmentScanBuffers,
+                           visit: (borrowing OrderRecord) throws -> Void) throws -> SegmentScan {
         var s = SegmentScan(path: path)
         let size: Int
         do { size = try buffers.load(path) } catch { s.problem = error; return s }

@@ -529,6 +529,14 @@ public final class SegmentWriter: @unchecked Sendable {
             }
             throw scan.problem!
         }
+        if let problem = scan.problem, let later = scan.validFrameAfterProblem {
+            // Valid frames after the damage: corruption inside the segment, not a torn tail. Cutting
+            // here would drop records that were acknowledged; refuse and say where.
+            throw SegmentError.badSegmentSequence(
+                file: path, offset: problem.offset,
+                expected: "a torn tail only, but a valid frame follows at offset \(later) (\(problem.problem)); "
+                    + "the segment is damaged inside, not torn: restore it or move it away")
+        }
         report.records += scan.records
         report.lastSequence = scan.lastSequence
         report.lastSegmentSealed = scan.sealed
