@@ -1,3 +1,4 @@
+import FlashSaleCore
 /// A confirm or cancel the generator will send later, at `campaignMillis`.
 struct FollowUp {
     var campaignMillis: Int64
@@ -62,7 +63,8 @@ struct FollowUpQueue {
     private var currentSorted = false
     private var cursor = 0
     private var inRing = 0
-    private var overflow = FollowUpHeap()
+    /// Follow-ups beyond the ring, by (campaign time, reference).
+    private var overflow = MinHeap<FollowUp>()
     private var scratch: [FollowUp] = []
     private var tally: [Int32]
     private(set) var count = 0
@@ -196,7 +198,7 @@ struct FollowUpQueue {
         cursor = 0
         currentSorted = false
         while let top = overflow.top, bucket(top.campaignMillis) < base + ringSize {
-            overflow.removeTop()
+            overflow.popTop()
             let b = max(base, bucket(top.campaignMillis))
             append(top, toSlot: Int(b & mask))
             inRing += 1
@@ -204,38 +206,4 @@ struct FollowUpQueue {
     }
 }
 
-/// A binary min-heap of follow-ups by (campaign time, reference), for those beyond the ring.
-struct FollowUpHeap {
-    private var items: [FollowUp] = []
-
-    var count: Int { items.count }
-    var top: FollowUp? { items.first }
-
-    mutating func push(_ f: FollowUp) {
-        items.append(f)
-        var i = items.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard items[i].precedes(items[p]) else { break }
-            items.swapAt(i, p)
-            i = p
-        }
-    }
-
-    mutating func removeTop() {
-        let lastItem = items.removeLast()
-        guard !items.isEmpty else { return }
-        items[0] = lastItem
-        var i = 0
-        let n = items.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && items[l].precedes(items[m]) { m = l }
-            if r < n && items[r].precedes(items[m]) { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
-        }
-    }
-}
+extension FollowUp: HeapOrdered {}

@@ -28,8 +28,15 @@ public struct HoldBook: ~Copyable {
     }
 
     @usableFromInline var byReference: [Key: Int32] = [:]
-    /// Min-heap on expiry of (expiry, slot, generation); entries of ended holds are skipped lazily.
-    @usableFromInline var heap: [(expiry: Int64, slot: Int32, generation: UInt32)] = []
+    /// A hold's place in the expiry order; entries of ended holds are skipped lazily (generation).
+    @usableFromInline struct Expiry: HeapOrdered {
+        var expiry: Int64
+        var slot: Int32
+        var generation: UInt32
+        @usableFromInline func precedes(_ other: Expiry) -> Bool { expiry < other.expiry }
+    }
+
+    @usableFromInline var heap = MinHeap<Expiry>()
 
     public init() {}
 
@@ -60,7 +67,7 @@ public struct HoldBook: ~Copyable {
                                 priceFen: priceFen, expiryMillis: expiryMillis, pieces: pieces,
                                 generation: generation, active: true)
         byReference[Key(organisation, reference)] = slot
-        heapPush((expiryMillis, slot, generation))
+        heap.push(Expiry(expiry: expiryMillis, slot: slot, generation: generation))
         return slot
     }
 
@@ -76,8 +83,8 @@ public struct HoldBook: ~Copyable {
 
     /// The slot of the earliest active hold expiring at or before `t`, if any (skips ended holds).
     public mutating func popExpired(upTo t: Int64) -> Int32? {
-        while let top = heap.first, top.expiry <= t {
-            heapPop()
+        while let top = heap.top, top.expiry <= t {
+            heap.popTop()
             let h = slots[Int(top.slot)]
             if h.active && h.generation == top.generation { return top.slot }
         }
@@ -87,33 +94,5 @@ public struct HoldBook: ~Copyable {
     /// Every active hold (for end-of-run accounting and tests).
     public func forEachActive(_ body: (Hold) -> Void) {
         for h in slots where h.active { body(h) }
-    }
-
-    private mutating func heapPush(_ e: (expiry: Int64, slot: Int32, generation: UInt32)) {
-        heap.append(e)
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if heap[parent].expiry <= heap[i].expiry { break }
-            heap.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    private mutating func heapPop() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var i = 0
-        let n = heap.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && heap[l].expiry < heap[m].expiry { m = l }
-            if r < n && heap[r].expiry < heap[m].expiry { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
     }
 }
