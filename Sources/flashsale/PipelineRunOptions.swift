@@ -36,8 +36,28 @@ struct PipelineRunOptions: ParsableArguments {
     var json = false
 
     func validate() throws {
+        try Self.checkOutputPath(report, option: "--report")
+        try Self.checkOutputPath(hgrm, option: "--hgrm")
+        var isDirectory: ObjCBool = false
+        if let segments, FileManager.default.fileExists(atPath: segments, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--segments \(segments): exists and is not a directory")
+        }
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
+    }
+
+    /// Fails before a long run, not after it, when an output file cannot be created.
+    static func checkOutputPath(_ path: String?, option: String) throws {
+        guard let path else { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        let dir = parent.isEmpty ? "." : parent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(option) \(path): directory \(dir) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw ValidationError("\(option) \(path): directory \(dir) is not writable")
+        }
     }
 }

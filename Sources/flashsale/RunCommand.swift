@@ -40,6 +40,7 @@ struct RunCommand: ParsableCommand {
     var capture: String?
 
     mutating func validate() throws {
+        try PipelineRunOptions.checkOutputPath(capture, option: "--capture")
         if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 

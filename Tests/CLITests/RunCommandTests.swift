@@ -99,3 +99,16 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
     }
 }
+
+final class RunOutputPathTests: XCTestCase {
+    /// Outputs that cannot be written are refused before the run (exit 2), not after minutes of load.
+    func testUnwritableOutputsAreRefusedUpFront() throws {
+        for args in [["--report", "/nonexistent-dir/r.json"], ["--hgrm", "/nonexistent-dir/r.hgrm"],
+                     ["--capture", "/nonexistent-dir/c.fscap"], ["--segments", "/etc/hostname"]] {
+            let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml"] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(args[0]), "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stdout.contains("Invariants"), "\(args): the run should not have started")
+        }
+    }
+}
