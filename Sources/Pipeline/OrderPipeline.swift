@@ -68,6 +68,15 @@ public final class OrderPipeline {
     public let options: PipelineOptions
     public let ledger: StockLedger
     public let engines: [LaneEngine]
+    /// Set by `stop()`: the source offers no more requests; what is in flight is decided and journaled.
+    private let stopRequested = SharedFlag()
+
+    /// Ends the run early (e.g. on Ctrl-C), from any thread: no new requests are offered, everything
+    /// already offered is decided, journaled and acknowledged, and `run` returns normally.
+    public func stop() { stopRequested.value.store(true, ordering: .releasing) }
+
+    /// Whether `stop()` was called.
+    public var wasStopped: Bool { stopRequested.value.load(ordering: .acquiring) }
 
     public init(rules: CampaignRules, options: PipelineOptions) {
         precondition(options.lanes >= 1 && options.lanes <= 64, "lanes must be 1...64")
@@ -181,7 +190,7 @@ public final class OrderPipeline {
         }
 
         var lastShedReported = 0
-        while !journal.failed.value.load(ordering: .acquiring) {
+        while !journal.failed.value.load(ordering: .acquiring) && !stopRequested.value.load(ordering: .acquiring) {
             let n = source.fill(chunk)
             if n == 0 { break }
             var i = 0

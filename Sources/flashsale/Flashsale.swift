@@ -9,7 +9,8 @@ struct Flashsale: ParsableCommand {
         abstract: "Decide flash-sale orders at full speed, journal every decision, report throughput and latency.",
         discussion: """
         Exit codes (all commands): 0 success; 1 a check failed (invariants, verification); \
-        2 bad arguments, profile or input; 3 a runtime failure (I/O, journal); 99 a performance gate failed.
+        2 bad arguments, profile or input; 3 a runtime failure (I/O, journal); 99 a performance gate failed; \
+        130 interrupted by Ctrl-C (the run still drains, seals its segments and reports).
         """,
         subcommands: [RunCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self],
         defaultSubcommand: nil)
@@ -37,4 +38,6 @@ enum ExitCodes {
     static let badInput = ExitCode(2)
     static let runtimeFailure = ExitCode(3)
     static let gateFailed = ExitCode(99)
+    /// Ended early by Ctrl-C; the report covers what was offered until then.
+    static let interrupted = ExitCode(130)
 }

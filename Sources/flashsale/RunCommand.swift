@@ -89,6 +89,7 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")
             throw ExitCodes.checkFailed
         }
+        if outcome.interrupted { throw ExitCodes.interrupted }
     }
 }
 

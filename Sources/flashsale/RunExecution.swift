@@ -30,6 +30,8 @@ struct RunExecution {
     struct Outcome {
         var report: RunReport
         var latency: LatencyRecorder
+        /// The run was ended early by Ctrl-C (everything offered was still decided and journaled).
+        var interrupted = false
 
         func write(report path: String?, hgrm: String?, json: Bool) throws {
             if json {
@@ -73,6 +75,19 @@ struct RunExecution {
             src = TrafficGenerator(profile: profile, seed: effectiveSeed, durationSeconds: duration, constantRate: constantRate)
         }
         let pipeline = OrderPipeline(rules: rules, options: options)
+        // Ctrl-C: stop offering, drain, seal and report (the exit code is then 130). A second Ctrl-C kills.
+        signal(SIGINT, SIG_IGN)
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupt.setEventHandler {
+            if pipeline.wasStopped { signal(SIGINT, SIG_DFL); raise(SIGINT); return }
+            FileHandle.standardError.write("\nflashsale: interrupted: finishing what is in flight and sealing the segments (Ctrl-C again to abort)\n")
+            pipeline.stop()
+        }
+        interrupt.resume()
+        defer {
+            interrupt.cancel()
+            signal(SIGINT, SIG_DFL)
+        }
         let tty = isatty(STDERR_FILENO) != 0
         let offerCount = rules.offerCount
         let previous = Mutex<ProgressSnapshot?>(nil)  // touched once a second, from the journal's queue
@@ -127,7 +142,7 @@ struct RunExecution {
             }
         }
         if segments == nil { try? FileManager.default.removeItem(atPath: result.segmentsDirectory) }
-        return Outcome(report: report, latency: result.latency)
+        return Outcome(report: report, latency: result.latency, interrupted: pipeline.wasStopped)
     }
 
     static func formatMicros(_ us: UInt64) -> String {
