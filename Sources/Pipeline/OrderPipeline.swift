@@ -95,9 +95,14 @@ public final class OrderPipeline {
         }
     }
 
-    /// Runs `source` to the end through the pipeline and returns what happened.
+    private var hasRun = false
+
+    /// Runs `source` to the end through the pipeline and returns what happened. A pipeline runs once:
+    /// its lanes and ledger hold the campaign's state afterwards (make a new one for another run).
     /// - Parameter progress: called on the journal's queue every `options.progressInterval` seconds.
     public func run(source: RequestSource, progress: (@Sendable (ProgressSnapshot) -> Void)? = nil) throws -> PipelineResult {
+        precondition(!hasRun, "an OrderPipeline runs once; make a new one for another run")
+        hasRun = true
         let lanes = options.lanes
         let directory = options.segmentsDirectory ?? Self.temporaryDirectory()
         var writerOptions = options.writer
