@@ -1,3 +1,5 @@
+import FlashSaleCore
+
 /// One k6-style threshold of a performance gate, such as `decisions_per_s>2000000`, `p(99)<5ms` or
 /// `outcome.overload==0`.
 ///
@@ -103,13 +105,8 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
-    static let outcomeNames = ["ACCEPTED", "HELD", "CONFIRMED", "RELEASED", "SOLD_OUT", "LIMIT", "DUPLICATE", "INELIGIBLE",
-                               "OUTSIDE_WINDOW", "HOLD_EXPIRED", "UNKNOWN_OFFER", "INVALID", "OVERLOAD", "NO_HOLD"]
-
-    static func outcomeName(_ s: String) -> String? {
-        let squeezed = s.uppercased().filter { $0 != "_" }
-        return outcomeNames.first { $0.filter { $0 != "_" } == squeezed }
-    }
+    /// An outcome's report name (`SOLD_OUT`) from any spelling `Outcome(name:)` accepts.
+    static func outcomeName(_ s: String) -> String? { Outcome(name: s)?.name }
 
     public var description: String {
         switch self {
