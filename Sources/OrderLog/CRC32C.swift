@@ -1,9 +1,17 @@
-/// CRC-32C (Castagnoli; polynomial 0x1EDC6F41, reflected 0x82F63B78), slicing-by-8, pure Swift.
+import CChecksum
+
+/// CRC-32C (Castagnoli; polynomial 0x1EDC6F41, reflected 0x82F63B78).
 /// `CRC32C.checksum("123456789") == 0xE3069283`.
+///
+/// Uses the CPU's CRC-32C instruction when it has one (x86-64 SSE4.2, ARMv8 CRC; decided once at
+/// run time) and a slicing-by-8 table walk otherwise. Both give the same value for the same bytes
+/// (tested over every length and alignment up to a few hundred bytes and on random buffers).
 public enum CRC32C {
+    /// True when `update` runs on the CPU's CRC-32C instruction.
+    public static let usesHardware: Bool = flashsale_crc32c_hw_available() != 0
+
     /// 8 × 256 tables, built once (thread-safe lazy global initialisation) and never written again.
     /// `nonisolated(unsafe)`: the pointer is immutable after initialisation and only read.
-    @usableFromInline
     nonisolated(unsafe) static let table: UnsafeMutablePointer<UInt32> = {
         let t = UnsafeMutablePointer<UInt32>.allocate(capacity: 8 * 256)
         for i in 0..<256 {
@@ -21,8 +29,13 @@ public enum CRC32C {
     }()
 
     /// Continues a CRC (`crc` is a finished CRC value, 0 to start) over `count` bytes at `p`.
-    @inlinable
     public static func update(_ crc: UInt32, _ p: UnsafeRawPointer, _ count: Int) -> UInt32 {
+        if usesHardware { return flashsale_crc32c_hw(crc, p, count) }
+        return software(crc, p, count)
+    }
+
+    /// The table walk (slicing-by-8): the fallback, and the reference the hardware path is tested against.
+    static func software(_ crc: UInt32, _ p: UnsafeRawPointer, _ count: Int) -> UInt32 {
         let t = table
         var c = ~crc
         var p = p
@@ -48,7 +61,6 @@ public enum CRC32C {
         return ~c
     }
 
-    @inlinable
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = bytes.baseAddress else { return 0 }
         return update(0, base, bytes.count)

@@ -37,8 +37,29 @@ public enum RecordCodec {
     @inline(__always) @usableFromInline
     static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1))) }
 
+    /// Writes `value` as LEB128 at `p[i...]` and advances `i`. Values below 2^21 (nearly every field
+    /// of an order record) are assembled in a register and stored in one go, not byte by byte; a
+    /// 3-byte varint stores 4 bytes, the last of which later bytes overwrite or lie past the record
+    /// (within `maxRecordBytes` of its start, which the writer's buffer reserves).
     @inline(__always) @usableFromInline
     static func putVarint(_ value: UInt64, _ p: UnsafeMutableRawPointer, _ i: inout Int) {
+        if value < 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: i, as: UInt8.self)
+            i &+= 1
+            return
+        }
+        if value < 0x4000 {
+            let w = (value & 0x7F) | 0x80 | ((value &<< 1) & 0x7F00)
+            p.storeBytes(of: UInt16(truncatingIfNeeded: w).littleEndian, toByteOffset: i, as: UInt16.self)
+            i &+= 2
+            return
+        }
+        if value < 0x20_0000 {
+            let w = (value & 0x7F) | 0x8080 | ((value &<< 1) & 0x7F00) | ((value &<< 2) & 0x7F_0000)
+            p.storeBytes(of: UInt32(truncatingIfNeeded: w).littleEndian, toByteOffset: i, as: UInt32.self)
+            i &+= 3
+            return
+        }
         var v = value
         while v >= 0x80 {
             p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: i, as: UInt8.self)

@@ -19,6 +19,29 @@ final class CodecTests: XCTestCase {
         }
     }
 
+    /// The CPU's CRC-32C instruction and the table walk agree on every length, alignment and split
+    /// (a disagreement would make every segment written on one machine unreadable on another).
+    func testHardwareCRC32CMatchesTableWalk() throws {
+        guard CRC32C.usesHardware else { throw XCTSkip("no CRC-32C instruction on this CPU: only the table walk runs") }
+        var g = SplitMix64(seed: 32)
+        let bytes = (0..<70_000).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+        bytes.withUnsafeBytes { b in
+            let base = b.baseAddress!
+            for offset in 0..<16 {
+                for count in 0...300 {
+                    let seed = UInt32(truncatingIfNeeded: g.next())
+                    XCTAssertEqual(CRC32C.update(seed, base + offset, count), CRC32C.software(seed, base + offset, count),
+                                   "offset \(offset), count \(count)")
+                }
+            }
+            for _ in 0..<50 {
+                let offset = Int(g.next() % 1000), count = Int(g.next() % 69_000)
+                XCTAssertEqual(CRC32C.update(0, base + offset, count), CRC32C.software(0, base + offset, count))
+            }
+        }
+        XCTAssertEqual(Array("123456789".utf8).withUnsafeBytes { CRC32C.software(0, $0.baseAddress!, 9) }, 0xE306_9283)
+    }
+
     func testRandomExtremeRecordsRoundTrip() {
         var g = SplitMix64(seed: 7)
         for round in 0..<200 {

@@ -14,6 +14,7 @@ final class ThroughputTests: XCTestCase {
         let n = 2_000_000
         #endif
         let runs = 3
+        let rounds = 5
         var records = orderLikeRecords(n, seed: 9)
         let dir = makeTempDir(); defer { removeDir(dir) }
 
@@ -72,7 +73,7 @@ final class ThroughputTests: XCTestCase {
         // SegmentWriter: encode + LZ4 + CRC + write, batches of 4096 records with a commit each.
         var closeTimes: [Double] = []
         func writerRun(_ d: Durability, blockBytes: Int = 64 << 10, acceleration: Int32 = 1,
-                       background: Bool = false) throws -> (Double, WriterStats) {
+                       background: Bool = false, commitEvery: Int = 4096) throws -> (Double, WriterStats) {
             let wdir = dir + "/w-\(d.rawValue)"
             removeDir(wdir)
             var opts = SegmentWriterOptions()
@@ -86,7 +87,7 @@ final class ThroughputTests: XCTestCase {
                 try records.withUnsafeMutableBufferPointer { buf in
                     var at = 0
                     while at < buf.count {
-                        let len = min(4096, buf.count - at)
+                        let len = min(commitEvery, buf.count - at)
                         try w.append(UnsafeMutableBufferPointer(rebasing: buf[at..<at + len]))
                         try w.commit()
                         at += len
@@ -98,16 +99,28 @@ final class ThroughputTests: XCTestCase {
             stats = w.stats
             return (t, stats)
         }
-        var noneStats = WriterStats()
-        let noneTimes = try (0..<runs).map { _ in let (t, s) = try writerRun(.none); noneStats = s; return t }
-        var batchStats = WriterStats()
-        let batchTimes = try (0..<runs).map { _ in let (t, s) = try writerRun(.batch); batchStats = s; return t }
-        var backgroundStats = WriterStats()
-        let batchBackgroundTimes = try (0..<runs).map { _ in
-            let (t, s) = try writerRun(.batch, background: true); backgroundStats = s; return t
+        // Every configuration runs once per round, next to the lz4 CLI on the same bytes, so that
+        // each ratio compares figures taken seconds apart (this 2-core VM's speed drifts by ±20%
+        // over minutes). Ratios are computed per round; the report gives their median.
+        var noneStats = WriterStats(), batchStats = WriterStats(), backgroundStats = WriterStats()
+        var noneTimes: [Double] = [], batchTimes: [Double] = [], batchBackgroundTimes: [Double] = []
+        var none4MTimes: [Double] = [], noneAccel8Times: [Double] = []
+        var cliTimes: [Double] = [], cli64KTimes: [Double] = []
+        var cliLine = "", cli64KLine = ""
+        for _ in 0..<rounds {
+            var (t, st) = try writerRun(.none); noneTimes.append(t); noneStats = st
+            (t, st) = try writerRun(.batch); batchTimes.append(t); batchStats = st
+            (t, st) = try writerRun(.batch, background: true); batchBackgroundTimes.append(t); backgroundStats = st
+            // The CLI's own configuration: 4 MiB blocks (and commits rare enough to fill them).
+            none4MTimes.append(try writerRun(.none, blockBytes: 4 << 20, commitEvery: 1 << 20).0)
+            noneAccel8Times.append(try writerRun(.none, acceleration: 8).0)
+            let (cli, cliText) = lz4Bench(file, extra: [])
+            let (cli64K, cli64KText) = lz4Bench(file, extra: ["-B4"])
+            // .nan when the CLI is missing (`apt-get install lz4`): its lines then read "n/a".
+            cliTimes.append(cli > 0 ? rawBytes / (cli * 1e6) : .nan)
+            cli64KTimes.append(cli64K > 0 ? rawBytes / (cli64K * 1e6) : .nan)
+            cliLine = cliText; cli64KLine = cli64KText
         }
-        let none256Times = try (0..<runs).map { _ in try writerRun(.none, blockBytes: 256 << 10).0 }
-        let noneAccel8Times = try (0..<runs).map { _ in try writerRun(.none, acceleration: 8).0 }
 
         // Reading back (decompress + CRC + decode).
         var readCount = 0
@@ -116,28 +129,36 @@ final class ThroughputTests: XCTestCase {
         }
         XCTAssertEqual(readCount, n)
 
-        let lz4CLI = lz4Bench(file, extra: [])
-        let lz4CLI64K = lz4Bench(file, extra: ["-B4"])
-
         func line(_ name: String, _ times: [Double]) -> String {
             let t = median(times)
-            return "  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(fmt(rawBytes / t / 1e6)) MB/s  \(fmt(Double(n) / t / 1e6)) M records/s  (median of \(times.count): \(fmt(t * 1000)) ms)"
+            guard t.isFinite else { return "  \(name): n/a" }
+            return "  \(name.padding(toLength: 38, withPad: " ", startingAt: 0)) \(fmt(rawBytes / t / 1e6)) MB/s  \(fmt(Double(n) / t / 1e6)) M records/s  (median of \(times.count): \(fmt(t * 1000)) ms; best \(fmt(rawBytes / times.min()! / 1e6)) MB/s)"
+        }
+        /// Median over rounds of (reference time / measured time), in percent.
+        func ratio(_ times: [Double], over reference: [Double]) -> String {
+            let r = zip(times, reference).map { $1 / $0 * 100 }.filter(\.isFinite)
+            return r.isEmpty ? "n/a" : fmt(median(r)) + "%"
         }
         var out = "OrderLog throughput, \(n) order-like records, \(fmt(rawBytes / Double(n))) raw bytes/record, "
         out += "\(fmt(Double(compressed) / Double(n))) LZ4 bytes/record, writer \(fmt(Double(noneStats.compressedBytes) / Double(n))) file bytes/record (ratio \(fmt(rawBytes / Double(noneStats.compressedBytes))))\n"
+        out += "  CRC-32C: \(CRC32C.usesHardware ? "CPU instruction" : "table walk (no CRC-32C instruction)")\n"
         out += line("encode only", encodeTimes) + "\n"
         out += line("CRC-32C only (raw bytes)", crcTimes) + "\n"
         out += line("raw LZ4 (extState, 64 KiB blocks)", lz4Times) + "\n"
         out += line("SegmentWriter durability none", noneTimes) + "\n"
         out += line("SegmentWriter durability batch", batchTimes) + "  fsyncs \(batchStats.fsyncs)\n"
         out += line("SegmentWriter batch, background fsync", batchBackgroundTimes) + "  fsyncs \(backgroundStats.fsyncs)\n"
-        out += line("SegmentWriter none, 256 KiB blocks", none256Times) + "\n"
+        out += line("SegmentWriter none, 4 MiB blocks*", none4MTimes) + "\n"
         out += line("SegmentWriter none, acceleration 8", noneAccel8Times) + "\n"
-        out += "  (writer figures: append+commit in batches of 4096, then syncNow for batch; close \(fmt(median(closeTimes) * 1000)) ms median, not included)\n"
+        out += "  (writer figures: append+commit in batches of 4096 (*: of 1M), then syncNow for batch; close \(fmt(median(closeTimes) * 1000)) ms median, not included)\n"
         out += line("SegmentReader.forEachRecord", readTimes) + "\n"
-        out += "  lz4 -b1 -i3 (CLI, default blocks): \(lz4CLI)\n"
-        out += "  lz4 -b1 -i3 -B4 (CLI, 64 KiB blocks): \(lz4CLI64K)\n"
-        out += "  none/raw LZ4 = \(fmt(median(lz4Times) / median(noneTimes) * 100))%, batch/none = \(fmt(median(noneTimes) / median(batchTimes) * 100))%, batch with background fsync/none = \(fmt(median(noneTimes) / median(batchBackgroundTimes) * 100))%\n"
+        out += line("lz4 -b1 (CLI, default 4 MiB blocks)", cliTimes) + "\n"
+        out += line("lz4 -b1 -B4 (CLI, 64 KiB blocks)", cli64KTimes) + "\n"
+        out += "    last CLI lines: \(cliLine) | \(cli64KLine)\n"
+        out += "  per-round medians: none/lz4 -b1 = \(ratio(noneTimes, over: cliTimes)), none/lz4 -b1 -B4 = \(ratio(noneTimes, over: cli64KTimes)), "
+        out += "none 4 MiB blocks/lz4 -b1 = \(ratio(none4MTimes, over: cliTimes)), "
+        out += "none acceleration 8/lz4 -b1 = \(ratio(noneAccel8Times, over: cliTimes)), "
+        out += "batch/none = \(ratio(batchTimes, over: noneTimes)), batch with background fsync/none = \(ratio(batchBackgroundTimes, over: noneTimes))\n"
         print(out)
         _ = noneStats.fsyncs
     }
@@ -151,18 +172,22 @@ final class ThroughputTests: XCTestCase {
     private func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
     private func fmt(_ x: Double) -> String { String(format: "%.1f", x) }
 
-    private func lz4Bench(_ file: String, extra: [String]) -> String {
+    /// Runs `lz4 -b1 -i1` on `file`; returns its compression speed (MB/s, 0 when the CLI is missing) and its line.
+    private func lz4Bench(_ file: String, extra: [String]) -> (Double, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/lz4")
-        p.arguments = ["-b1", "-i3"] + extra + [file]
+        p.arguments = ["-b1", "-i1"] + extra + [file]
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
-        guard (try? p.run()) != nil else { return "lz4 CLI not available" }
+        guard (try? p.run()) != nil else { return (0, "lz4 CLI not available") }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         let last = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).last(where: { $0.contains("MB/s") }) ?? ""
-        return last.trimmingCharacters(in: .whitespaces)
+        // "…: 24700521 -> 23353526 (1.058), 760.3 MB/s ,3471.2 MB/s": the first MB/s figure is compression.
+        let fields = last.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let speed = fields.first(where: { $0.hasSuffix("MB/s") }).flatMap { Double($0.dropLast(5)) } ?? 0
+        return (speed, last.trimmingCharacters(in: .whitespaces))
     }
 }

@@ -1,0 +1,67 @@
+// Hardware CRC-32C. The instruction computes exactly the reflected Castagnoli CRC step that the
+// software table walk in CRC32C.swift computes, so both give the same value for the same bytes.
+#include "CChecksum.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+
+int flashsale_crc32c_hw_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") ? 1 : 0;
+}
+
+__attribute__((target("sse4.2")))
+uint32_t flashsale_crc32c_hw(uint32_t crc, const void *p, size_t count) {
+    const unsigned char *b = (const unsigned char *)p;
+    uint64_t c = (uint32_t)~crc;
+    // One 8-byte step per instruction (latency 3 cycles): several GB/s, far above the LZ4 stage.
+    while (count >= 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);  // unaligned load
+        c = _mm_crc32_u64(c, w);
+        b += 8;
+        count -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (count > 0) {
+        c32 = _mm_crc32_u8(c32, *b++);
+        count--;
+    }
+    return ~c32;
+}
+
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
+#include <arm_acle.h>
+
+int flashsale_crc32c_hw_available(void) {
+    return (getauxval(AT_HWCAP) & HWCAP_CRC32) ? 1 : 0;
+}
+
+__attribute__((target("crc")))
+uint32_t flashsale_crc32c_hw(uint32_t crc, const void *p, size_t count) {
+    const unsigned char *b = (const unsigned char *)p;
+    uint32_t c = ~crc;
+    while (count >= 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        c = __crc32cd(c, w);
+        b += 8;
+        count -= 8;
+    }
+    while (count > 0) {
+        c = __crc32cb(c, *b++);
+        count--;
+    }
+    return ~c;
+}
+
+#else
+int flashsale_crc32c_hw_available(void) { return 0; }
+uint32_t flashsale_crc32c_hw(uint32_t crc, const void *p, size_t count) {
+    (void)p; (void)count;
+    return crc;  // never called: the Swift side falls back to its table walk
+}
+#endif
