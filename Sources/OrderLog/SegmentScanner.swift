@@ -130,6 +130,30 @@ enum SegmentScanner {
         return s
     }
 
+    /// How many records the block headers at `start` claim: walks headers whose fields parse and
+    /// whose first sequences chain on from `nextSequence`, as far as the bytes go; 0 for a torn end
+    /// marker. nil when no frame header at `start` parses (a tail torn inside it, or garbage). The cut blocks' CRCs do
+    /// not check (that is why they are cut), so this is what their headers say, not a verified count.
+    static func claimedRecords(in p: UnsafeRawPointer, from start: Int, size: Int, nextSequence: UInt64,
+                               path: String) -> UInt64? {
+        var off = start
+        var expected = nextSequence
+        var total: UInt64?
+        // A torn end marker (sealing was interrupted) holds no records.
+        if off + 4 <= size, p.getLE(UInt32.self, at: off) == SegmentFormat.typeEndMarker { return 0 }
+        while off + SegmentFormat.blockHeaderBytes <= size {
+            // `available` large: a header whose payload was torn off still says what it held.
+            guard case .success(let h) = BlockFrame.parseHeader(p + off, path: path, offset: Int64(off), available: Int.max / 2,
+                                                                minRecordBytes: SegmentFormat.minRecordBytes),
+                  h.first == expected
+            else { break }
+            total = (total ?? 0) + UInt64(h.count)
+            expected &+= UInt64(h.count)
+            off += SegmentFormat.blockHeaderBytes + h.storedLength
+        }
+        return total
+    }
+
     /// The offset of the first frame at or after `start` whose header and CRC check, if any.
     static func findValidFrame(in p: UnsafeRawPointer, from start: Int, size: Int, path: String) -> Int64? {
         var off = start

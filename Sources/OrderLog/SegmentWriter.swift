@@ -68,8 +68,9 @@ public struct RecoveryReport: Sendable, Equatable {
     public var lastSequence: UInt64 = 0
     /// Bytes cut from the tail of the last segment (a removed header-only/torn segment counts whole).
     public var cutBytes: Int64 = 0
-    /// Records in the cut bytes when knowable (0 when nothing was cut; nil when the cut bytes
-    /// were not valid blocks, which is the usual case for a torn tail).
+    /// Records in the cut bytes, as the cut blocks' headers claim them (0 when nothing was cut):
+    /// a block torn inside its payload still has its header, which counts its records. nil when
+    /// the cut bytes start with no readable frame header (torn inside the header, or garbage).
     public var cutRecords: UInt64? = 0
     /// Why bytes were cut (the problem found at the cut offset), nil when nothing was cut.
     public var cutReason: SegmentError?
@@ -543,7 +544,8 @@ public final class SegmentWriter: @unchecked Sendable {
         next = scan.lastSequence &+ 1
         if scan.problem != nil {
             report.cutBytes = scan.fileBytes - scan.validEnd
-            report.cutRecords = nil
+            report.cutRecords = SegmentScanner.claimedRecords(in: UnsafeRawPointer(buffers.file), from: Int(scan.validEnd),
+                                                              size: Int(scan.fileBytes), nextSequence: scan.lastSequence &+ 1, path: path)
             report.cutReason = scan.problem
         }
         if scan.blocks == 0 && !scan.sealed {

@@ -98,6 +98,41 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
     }
+
+    /// A segment torn inside its last block (a crash while writing it): the restart cuts it, says how
+    /// many records the torn block held, keeps every other record, and the invariants still hold.
+    func testTornTailIsCutCountedAndTheRunContinues() throws {
+        let dir = CommandRunner.temporaryDirectory("torn")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let seg = dir + "/seg"
+        let first = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", seg, "--duration", "1",
+                                           "--durability", "batch", "--report", dir + "/r1.json"])
+        XCTAssertEqual(first.status, 0, first.stderr + first.stdout)
+        let r1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r1.json"))) as! [String: Any]
+        let written = (r1["segments"] as! [String: Any])["records"] as! Int
+        let files = try FileManager.default.contentsOfDirectory(atPath: seg).filter { $0.hasSuffix(".seg") }.sorted()
+        let last = seg + "/" + files.last!
+        let size = try FileManager.default.attributesOfItem(atPath: last)[.size] as! Int
+        // Drop the end marker (32 bytes) and the last 5 payload bytes of the last block.
+        XCTAssertEqual(truncate(last, off_t(size - 37)), 0)
+
+        let second = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", seg, "--duration", "1",
+                                            "--durability", "batch", "--report", dir + "/r2.json"])
+        XCTAssertEqual(second.status, 0, second.stderr + second.stdout)
+        let r2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r2.json"))) as! [String: Any]
+        let resumed = r2["resumedRecords"] as! Int
+        let line = second.stderr.components(separatedBy: "\n").first { $0.contains("cut a torn tail") } ?? ""
+        XCTAssertTrue(line.contains("none of them acknowledged"), second.stderr)
+        guard let cut = line.components(separatedBy: "(").last?.prefix(while: \.isNumber), let cutRecords = Int(cut) else {
+            return XCTFail("no record count in the recovery line: \(second.stderr)")
+        }
+        XCTAssertGreaterThan(cutRecords, 0)
+        XCTAssertEqual(resumed + cutRecords, written, "records kept + records cut must be what the first run wrote")
+        let invariants = r2["invariants"] as! [String: Any]
+        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
+        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["oversold"] as? Int, 0)
+    }
 }
 
 final class RunOutputPathTests: XCTestCase {

@@ -46,6 +46,9 @@ final class RecoveryTests: XCTestCase {
             XCTAssertEqual(w.recovery.records, kept)
             XCTAssertEqual(w.recovery.cutBytes, Int64(cut - lastStart), "cut at \(cut)")
             XCTAssertEqual(w.recovery.cutBytes > 0, w.recovery.cutReason != nil)
+            // The torn block's header, once whole, still tells how many records were cut.
+            let torn = cut - lastStart
+            XCTAssertEqual(w.recovery.cutRecords, torn == 0 ? 0 : (torn >= 32 ? UInt64(perBlock) : nil), "cut at \(cut)")
             XCTAssertEqual(w.nextSequence, kept + 1)
             var more = [OrderRecord(campaignTimeMillis: 5, requestId: 77)]
             try w.append(&more)
@@ -72,6 +75,7 @@ final class RecoveryTests: XCTestCase {
             let w = try SegmentWriter(directory: work)
             XCTAssertEqual(w.recovery.lastSequence, 100)
             XCTAssertEqual(w.recovery.cutBytes, Int64(cut - (end - 32)))
+            XCTAssertEqual(w.recovery.cutRecords, cut - (end - 32) >= 4 || cut == end - 32 ? 0 : nil, "cut at \(cut)")
             XCTAssertFalse(w.recovery.lastSegmentSealed)
             try w.close()
             XCTAssertEqual(try SegmentReader(directory: work).readAll(), all)
