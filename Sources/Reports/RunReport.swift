@@ -97,8 +97,11 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var rawBytes: Int
         public var compressionRatio: Double
         public var durability: String
+        /// LZ4 acceleration the blocks were compressed with (1 = best compression).
+        public var lz4Acceleration: Int
         public var fsyncs: Int
-        public init(dir: String?, files: Int, bytes: Int, records: Int, rawBytes: Int, compressionRatio: Double, durability: String, fsyncs: Int) {
+        public init(dir: String?, files: Int, bytes: Int, records: Int, rawBytes: Int, compressionRatio: Double, durability: String,
+                    lz4Acceleration: Int = 1, fsyncs: Int) {
             self.dir = dir
             self.files = files
             self.bytes = bytes
@@ -106,7 +109,26 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.rawBytes = rawBytes
             self.compressionRatio = compressionRatio
             self.durability = durability
+            self.lz4Acceleration = lz4Acceleration
             self.fsyncs = fsyncs
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case dir, files, bytes, records, rawBytes, compressionRatio, durability, lz4Acceleration, fsyncs
+        }
+
+        /// Reports written before `lz4Acceleration` existed (gate baselines) read as acceleration 1.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dir = try c.decodeIfPresent(String.self, forKey: .dir)
+            files = try c.decode(Int.self, forKey: .files)
+            bytes = try c.decode(Int.self, forKey: .bytes)
+            records = try c.decode(Int.self, forKey: .records)
+            rawBytes = try c.decode(Int.self, forKey: .rawBytes)
+            compressionRatio = try c.decode(Double.self, forKey: .compressionRatio)
+            durability = try c.decode(String.self, forKey: .durability)
+            lz4Acceleration = try c.decodeIfPresent(Int.self, forKey: .lz4Acceleration) ?? 1
+            fsyncs = try c.decode(Int.self, forKey: .fsyncs)
         }
     }
 

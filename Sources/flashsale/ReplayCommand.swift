@@ -68,7 +68,7 @@ struct ReplayCommand: ParsableCommand {
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
         var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profileLabel)",
                                      rate: rate == .max ? .max : nil, duration: nil, lanes: pipeline.lanes, seed: nil,
-                                     segments: pipeline.segments, durability: pipeline.durability, overload: pipeline.overload, progress: pipeline.progress,
+                                     segments: pipeline.segments, durability: pipeline.durability, lz4Acceleration: pipeline.lz4Acceleration, overload: pipeline.overload, progress: pipeline.progress,
                                      batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)
         execution.source = source
         execution.paceOverride = pace

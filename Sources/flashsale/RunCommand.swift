@@ -49,7 +49,7 @@ struct RunCommand: ParsableCommand {
         let loaded = named.profile, profileLabel = named.label
         var execution = RunExecution(profile: loaded, profileLabel: profileLabel, rate: rate,
                                      duration: duration, lanes: pipeline.lanes, seed: seed, segments: pipeline.segments,
-                                     durability: pipeline.durability, overload: pipeline.overload, progress: pipeline.progress,
+                                     durability: pipeline.durability, lz4Acceleration: pipeline.lz4Acceleration, overload: pipeline.overload, progress: pipeline.progress,
                                      batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)
         var capturing: CapturingSource?
         if let capture {

@@ -18,6 +18,7 @@ struct RunExecution {
     var seed: UInt64?
     var segments: String?
     var durability: Durability
+    var lz4Acceleration: Int32 = 1
     var overload: PipelineOptions.OverloadPolicy?
     var progress: ProgressMode
     var batchSize: Int? = nil
@@ -60,6 +61,7 @@ struct RunExecution {
         let pace: PipelineOptions.Pace = paceOverride ?? (rate == .max ? .max : .open)
         var writer = SegmentWriterOptions()
         writer.durability = durability
+        writer.acceleration = lz4Acceleration
         let showProgress = progress == .always || (progress == .auto && isatty(STDERR_FILENO) != 0)
         let baseOptions = PipelineOptions(lanes: lanes, pace: pace, overloadPolicy: overload, segmentsDirectory: segments,
                                       writer: writer, batchCapacity: batchSize, batchesPerLane: batchesPerLane,

@@ -53,6 +53,28 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["run", "--rate", "fast"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["run", "--lanes", "0"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["run", "--durability", "maybe"]).status, 2)
+        let accel = try CommandRunner.run(["run", "--lz4-acceleration", "0"])
+        XCTAssertEqual(accel.status, 2)
+        XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)
+    }
+
+    /// Segments compressed with a higher LZ4 acceleration are read back whole (invariants from the
+    /// segments, `segments verify`), and the report says which acceleration wrote them.
+    func testHigherLZ4AccelerationWritesReadableSegments() throws {
+        let dir = CommandRunner.temporaryDirectory("accel")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", dir + "/seg", "--duration", "1",
+                                       "--lz4-acceleration", "64", "--report", dir + "/r.json"])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        let segments = json["segments"] as! [String: Any]
+        XCTAssertEqual(segments["lz4Acceleration"] as? Int, 64)
+        let invariants = json["invariants"] as! [String: Any]
+        XCTAssertEqual(invariants["checkedSegments"] as? Bool, true)
+        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["outcomeMismatches"] as? Int, 0)
+        let verify = try CommandRunner.run(["segments", "verify", dir + "/seg"])
+        XCTAssertEqual(verify.status, 0, verify.stderr + verify.stdout)
     }
 
     /// A run killed with SIGKILL mid-flight and restarted on the same directory: every record that was

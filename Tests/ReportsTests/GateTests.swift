@@ -56,6 +56,21 @@ final class GateTests: XCTestCase {
         let results = Gate.evaluate(thresholds: [], reports: [r], baseline: nil, tolerance: 0.1)
         XCTAssertFalse(results[0].passed)
     }
+
+    /// A baseline saved before `segments.lz4Acceleration` existed still loads (as acceleration 1),
+    /// and a report round-trips with it.
+    func testBaselineWithoutLZ4AccelerationStillLoads() throws {
+        var r = RunReportFixture.make(decisionsPerSecond: 1000, p99: 500)
+        r.segments.lz4Acceleration = 8
+        XCTAssertEqual(try RunReport.decode(r.jsonData()).segments.lz4Acceleration, 8)
+        var json = try JSONSerialization.jsonObject(with: r.jsonData()) as! [String: Any]
+        var segments = json["segments"] as! [String: Any]
+        segments.removeValue(forKey: "lz4Acceleration")
+        json["segments"] = segments
+        let old = try RunReport.decode(JSONSerialization.data(withJSONObject: json))
+        XCTAssertEqual(old.segments.lz4Acceleration, 1)
+        XCTAssertEqual(old.decisionsPerSecond, 1000)
+    }
 }
 
 enum RunReportFixture {
