@@ -131,8 +131,9 @@ enum SegmentScanner {
     }
 
     /// How many records the block headers at `start` claim: walks headers whose fields parse and
-    /// whose first sequences chain on from `nextSequence`, as far as the bytes go; 0 for a torn end
-    /// marker. nil when no frame header at `start` parses (a tail torn inside it, or garbage). The cut blocks' CRCs do
+    /// whose first sequences chain on from `nextSequence`, as far as the bytes go; 0 for an end
+    /// marker. nil when no block header at `start` parses and chains (torn inside the header, or
+    /// garbage). A lower bound when a later cut header is itself torn. The cut blocks' CRCs do
     /// not check (that is why they are cut), so this is what their headers say, not a verified count.
     static func claimedRecords(in p: UnsafeRawPointer, from start: Int, size: Int, nextSequence: UInt64,
                                path: String) -> UInt64? {

@@ -70,7 +70,7 @@ public struct RecoveryReport: Sendable, Equatable {
     public var cutBytes: Int64 = 0
     /// Records in the cut bytes, as the cut blocks' headers claim them (0 when nothing was cut):
     /// a block torn inside its payload still has its header, which counts its records. nil when
-    /// the cut bytes start with no readable frame header (torn inside the header, or garbage).
+    /// no readable block header starts the cut (torn inside the header, or garbage).
     public var cutRecords: UInt64? = 0
     /// Why bytes were cut (the problem found at the cut offset), nil when nothing was cut.
     public var cutReason: SegmentError?

@@ -117,7 +117,8 @@ public struct RunReport: Codable, Sendable, Equatable {
             case dir, files, bytes, records, rawBytes, compressionRatio, durability, lz4Acceleration, fsyncs
         }
 
-        /// Reports written before `lz4Acceleration` existed (gate baselines) read as acceleration 1.
+        /// Reports written before `lz4Acceleration` existed (`RunReport.decode` of older JSON files)
+        /// read as acceleration 1.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             dir = try c.decodeIfPresent(String.self, forKey: .dir)
@@ -129,6 +130,20 @@ public struct RunReport: Codable, Sendable, Equatable {
             durability = try c.decode(String.self, forKey: .durability)
             lz4Acceleration = try c.decodeIfPresent(Int.self, forKey: .lz4Acceleration) ?? 1
             fsyncs = try c.decode(Int.self, forKey: .fsyncs)
+        }
+
+        /// Every key, always: `dir` is null (not absent) for a temporary directory (docs/report.md).
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(dir, forKey: .dir)
+            try c.encode(files, forKey: .files)
+            try c.encode(bytes, forKey: .bytes)
+            try c.encode(records, forKey: .records)
+            try c.encode(rawBytes, forKey: .rawBytes)
+            try c.encode(compressionRatio, forKey: .compressionRatio)
+            try c.encode(durability, forKey: .durability)
+            try c.encode(lz4Acceleration, forKey: .lz4Acceleration)
+            try c.encode(fsyncs, forKey: .fsyncs)
         }
     }
 

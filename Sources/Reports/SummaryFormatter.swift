@@ -26,10 +26,31 @@ public enum SummaryFormatter {
         line("Offers (units of the offer)")
         line("  " + pad("offer", 22) + pad("kind", 12) + lpad("initial", 11) + lpad("sold", 11) + lpad("held", 11)
              + lpad("remaining", 11) + "  first sold out")
+        var sharing: [String] = []
         for o in r.offers {
             let at = o.soldOutAtSeconds.map { fixed($0, 3) + " s" } ?? "-"
-            line("  " + pad(o.id, 22) + pad(o.kind, 12) + lpad("\(o.initial)", 11) + lpad("\(o.sold)", 11)
+            // An offer's items may also be taken by other offers (a bundle's hardware that a
+            // reservation also draws on): its own columns then add up to less than its initial.
+            let mark = o.sold + o.held + o.remaining < o.initial ? "*" : ""
+            if !mark.isEmpty { sharing.append(o.id) }
+            line("  " + pad(o.id + mark, 22) + pad(o.kind, 12) + lpad("\(o.initial)", 11) + lpad("\(o.sold)", 11)
                  + lpad("\(o.held)", 11) + lpad("\(o.remaining)", 11) + "  " + at)
+        }
+        if !sharing.isEmpty {
+            line("  * shares items with other offers: sold + held + remaining < initial; the units went to those")
+            line("    offers (per item below, every unit is accounted for)")
+        }
+        line()
+        // Per item, the conservation equation itself: initial = sold + held + remaining.
+        if r.items.count <= 24 {
+            line("Items (units)")
+            line("  " + pad("item", 22) + lpad("initial", 11) + lpad("sold", 11) + lpad("held", 11) + lpad("remaining", 11))
+            for i in r.items {
+                line("  " + pad(i.id, 22) + lpad("\(i.initial)", 11) + lpad("\(i.sold)", 11) + lpad("\(i.held)", 11)
+                     + lpad("\(i.remaining)", 11))
+            }
+        } else {
+            line("Items: \(r.items.count) (per-item units in the JSON report, --report)")
         }
         line()
         let inv = r.invariants

@@ -119,12 +119,12 @@ struct RunExecution {
         }
         if tty && showProgress { FileHandle.standardError.write("\n") }
         if result.recovery.cutBytes > 0 {
-            // Under batch/sync nothing in a torn tail was ever acknowledged (acknowledgement waits for
-            // the fsync that would have made it whole); under none it was handed to the OS only.
-            let records = result.recovery.cutRecords.map { "\($0) records by the cut blocks' headers" } ?? "record count unknown: torn inside a frame header"
-            let acknowledged = durability == .none ? "" : ", none of them acknowledged"
+            // Whether the cut records had been acknowledged depends on the durability of the run that
+            // wrote them (segments do not record it), so the message does not claim either way.
+            let records = result.recovery.cutRecords.map { "\($0) records by the cut blocks' headers" }
+                ?? "record count unknown: no readable block header at the cut"
             FileHandle.standardError.write("flashsale: recovered \(result.segmentsDirectory): cut a torn tail of \(result.recovery.cutBytes) bytes ("
-                                           + records + acknowledged + ")\n")
+                                           + records + ")\n")
         }
         let audit: SegmentAudit?
         do {

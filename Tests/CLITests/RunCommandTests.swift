@@ -144,7 +144,6 @@ final class RunCommandTests: XCTestCase {
         let r2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r2.json"))) as! [String: Any]
         let resumed = r2["resumedRecords"] as! Int
         let line = second.stderr.components(separatedBy: "\n").first { $0.contains("cut a torn tail") } ?? ""
-        XCTAssertTrue(line.contains("none of them acknowledged"), second.stderr)
         guard let cut = line.components(separatedBy: "(").last?.prefix(while: \.isNumber), let cutRecords = Int(cut) else {
             return XCTFail("no record count in the recovery line: \(second.stderr)")
         }

@@ -92,8 +92,9 @@ final class CodecEquivalenceTests: XCTestCase {
         XCTAssertEqual(RecordCodec.encode(records), ReferenceEncoder.encode(records))
     }
 
-    /// The encoder stores whole 8-byte words ahead of its cursor: none of them may land past
-    /// `maxRecordBytes` from the record's start (the writer's block buffer has exactly that slack).
+    /// The encoder stores short varints as whole 2- or 4-byte words, one byte past a 3-byte varint:
+    /// nothing may land more than that one byte past the record, nor past `maxRecordBytes` from its
+    /// start (the writer's block buffer has exactly that slack).
     func testEncoderStaysWithinMaxRecordBytes() {
         var g = SplitMix64(seed: 77)
         let canary: UInt8 = 0xA5
@@ -111,8 +112,8 @@ final class CodecEquivalenceTests: XCTestCase {
             let n = buffer.withUnsafeMutableBytes { b in
                 withUnsafePointer(to: r) { RecordCodec.encode($0, &s, b.baseAddress!) }
             }
-            XCTAssertLessThanOrEqual(n, RecordCodec.maxRecordBytes)
-            XCTAssertTrue(buffer[RecordCodec.maxRecordBytes...].allSatisfy { $0 == canary }, "a store went past maxRecordBytes")
+            XCTAssertLessThan(n, RecordCodec.maxRecordBytes)
+            XCTAssertTrue(buffer[(n + 1)...].allSatisfy { $0 == canary }, "a store went more than one byte past the record")
         }
     }
 }

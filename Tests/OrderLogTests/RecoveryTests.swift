@@ -61,6 +61,58 @@ final class RecoveryTests: XCTestCase {
         }
     }
 
+    /// `cutRecords` walks every cut block header that chains on: a bad-CRC block followed by a torn
+    /// one counts both; a header whose first sequence does not follow, or garbage, gives nil.
+    func testCutRecordsWalksChainedHeadersOnly() throws {
+        let master = makeTempDir(); defer { removeDir(master) }
+        let perBlock = 40
+        _ = try writeBlocks(master, blocks: 4, perBlock: perBlock, seal: false)
+        let seg = segmentFiles(master)[0]
+        let name = (seg as NSString).lastPathComponent
+        let end = fileSize(seg)
+        // Block starts, read back from the file's own headers.
+        var starts: [Int] = []
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: seg)))
+        var off = 64
+        while off + 32 <= end {
+            starts.append(off)
+            let stored = Int(bytes[off + 8]) | Int(bytes[off + 9]) << 8 | Int(bytes[off + 10]) << 16 | Int(bytes[off + 11]) << 24
+            off += 32 + stored
+        }
+        XCTAssertEqual(starts.count, 4)
+        let work = master + "-work"; defer { removeDir(work) }
+
+        // Block 3's payload damaged (CRC fails), block 4 torn inside its payload: both cut, both counted.
+        copyDir(master, work)
+        flipBit(work + "/" + name, byte: starts[2] + 40, bit: 3)
+        truncateFile(work + "/" + name, to: end - 3)
+        var w = try SegmentWriter(directory: work)
+        XCTAssertEqual(w.recovery.lastSequence, UInt64(2 * perBlock))
+        XCTAssertEqual(w.recovery.cutRecords, UInt64(2 * perBlock))
+        try w.close()
+
+        // Block 4 torn, and its header's first sequence does not follow block 3: not counted.
+        copyDir(master, work)
+        flipBit(work + "/" + name, byte: starts[3] + 16, bit: 0)
+        truncateFile(work + "/" + name, to: end - 3)
+        w = try SegmentWriter(directory: work)
+        XCTAssertEqual(w.recovery.lastSequence, UInt64(3 * perBlock))
+        XCTAssertNil(w.recovery.cutRecords)
+        try w.close()
+
+        // Garbage after the last valid block (no frame header): cut, count unknown.
+        copyDir(master, work)
+        let h = FileHandle(forWritingAtPath: work + "/" + name)!
+        h.seekToEndOfFile()
+        h.write(Data((0..<100).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) }))
+        try h.close()
+        w = try SegmentWriter(directory: work)
+        XCTAssertEqual(w.recovery.lastSequence, UInt64(4 * perBlock))
+        XCTAssertEqual(w.recovery.cutBytes, 100)
+        XCTAssertNil(w.recovery.cutRecords)
+        try w.close()
+    }
+
     /// A sealed segment cut inside its end marker recovers every record, unsealed, and continues.
     func testTruncationInsideEndMarker() throws {
         let master = makeTempDir(); defer { removeDir(master) }

@@ -70,6 +70,10 @@ final class GateTests: XCTestCase {
         let old = try RunReport.decode(JSONSerialization.data(withJSONObject: json))
         XCTAssertEqual(old.segments.lz4Acceleration, 1)
         XCTAssertEqual(old.decisionsPerSecond, 1000)
+        // A temporary segment directory is reported as "dir": null, not left out (docs/report.md).
+        XCTAssertNil(r.segments.dir)
+        let text = String(decoding: try r.jsonData(), as: UTF8.self)
+        XCTAssertTrue(text.contains("\"dir\":null") || text.contains("\"dir\" : null"), text)
     }
 }
 
