@@ -80,7 +80,7 @@ final class ReplayTests: XCTestCase {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         func read(_ data: [UInt8]) -> (records: [CaptureRecord], error: SegmentError?) {
             let p = dir + "/damaged.fscap"
-            FileManager.default.createFile(atPath: p, contents: Data(data))
+            XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(data)))
             var got: [CaptureRecord] = []
             do {
                 let r = try CaptureReader(path: p)

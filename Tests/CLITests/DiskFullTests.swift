@@ -1,0 +1,48 @@
+import Foundation
+import XCTest
+
+/// A real full disk (a 2 MiB tmpfs), end to end: the run stops with a clear error and exit 3, and
+/// every decision it acknowledged before the disk filled is rebuilt by the next run once there is
+/// room. Needs permission to mount a tmpfs (root, as on CI); skipped otherwise. The writer-level
+/// test of the same property through the sink seam runs everywhere (WriterTests).
+final class DiskFullTests: XCTestCase {
+    func testFullDiskStopsCleanlyAndKeepsEveryAcknowledgedDecision() throws {
+        let mountPoint = CommandRunner.temporaryDirectory("tinyfs")
+        defer { try? FileManager.default.removeItem(atPath: mountPoint) }
+        guard shell("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root)")
+        }
+        defer { _ = shell("/bin/umount", [mountPoint]) }
+        let seg = mountPoint + "/seg"
+
+        let full = try CommandRunner.run(["run", "--segments", seg, "--duration", "5", "--progress", "never"])
+        XCTAssertEqual(full.status, 3, full.stderr + full.stdout)
+        XCTAssertTrue(full.stderr.contains("No space left on device"), full.stderr)
+        guard let ackedText = full.stderr.components(separatedBy: "journal failed after ").last?.prefix(while: \.isNumber),
+              let acknowledged = Int(ackedText), acknowledged > 0 else {
+            return XCTFail("no acknowledged count in: \(full.stderr)")
+        }
+
+        XCTAssertEqual(shell("/bin/mount", ["-o", "remount,size=64m", mountPoint]), 0)
+        let report = mountPoint + "/r.json"
+        let again = try CommandRunner.run(["run", "--segments", seg, "--duration", "1", "--progress", "never", "--report", report])
+        XCTAssertEqual(again.status, 0, again.stderr + again.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as! [String: Any]
+        XCTAssertGreaterThanOrEqual(json["resumedRecords"] as! Int, acknowledged, "an acknowledged decision was lost")
+        let invariants = json["invariants"] as! [String: Any]
+        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
+        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["oversold"] as? Int, 0)
+    }
+
+    private func shell(_ tool: String, _ arguments: [String]) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+}
