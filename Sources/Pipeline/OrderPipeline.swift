@@ -169,7 +169,8 @@ public final class OrderPipeline {
         var current = [LaneBatch?](repeating: nil, count: lanes)
         var offered = 0, shed = 0
         var waitNanos: UInt64 = 0
-        let wait = options.overloadPolicy == .wait || options.pace == .max
+        // `--rate max` defaults to wait (PipelineOptions); an explicit shed is honoured.
+        let wait = options.overloadPolicy == .wait
         let flushNanos = UInt64(options.flushMicros) * 1000
         var skipBefore = resumed > 0 ? resumedClock : Int64.min
         var rebase: UInt64? = resumed > 0 ? nil : 0
@@ -190,8 +191,11 @@ public final class OrderPipeline {
                 current[lane] = nil
             }
         }
+        // When the oldest request now waiting in a partial batch was routed (open model).
+        var pendingSince: UInt64?
         func flushAll() {
             for lane in 0..<lanes { if let b = current[lane], b.count > 0 { dispatch(b); current[lane] = nil } }
+            pendingSince = nil
         }
 
         var lastShedReported = 0
@@ -208,17 +212,28 @@ public final class OrderPipeline {
                 if rebase == nil { rebase = r.intendedSendNanos }
                 r.intendedSendNanos &-= rebase!
                 if options.pace == .open {
+                    // Never offer a request before its intended send time (it could then be
+                    // acknowledged "before it was sent" and hide real latency). Requests wait in
+                    // partial batches for about `flushNanos` at most; that wait is latency and is counted.
                     let due = start &+ r.intendedSendNanos
-                    if due > monotonicNanos() &+ flushNanos {
-                        flushAll()
-                        offeredCounter.value.store(offered, ordering: .relaxed)
-                        if shed > lastShedReported {
-                            let s = shed - lastShedReported
-                            lastShedReported = shed
-                            journal.queue.async { journal.countShed(s) }
+                    var now = monotonicNanos()
+                    if due > now {
+                        if due &- now > flushNanos || (pendingSince.map { due &- $0 > flushNanos } ?? false) {
+                            flushAll()
+                            offeredCounter.value.store(offered, ordering: .relaxed)
+                            if shed > lastShedReported {
+                                let s = shed - lastShedReported
+                                lastShedReported = shed
+                                journal.queue.async { journal.countShed(s) }
+                            }
                         }
-                        sleep(until: due &- flushNanos / 2)
+                        sleep(until: due) { stopRequested.value.load(ordering: .relaxed) }
+                        if stopRequested.value.load(ordering: .acquiring) { break }
+                        now = due
+                    } else if let since = pendingSince, now &- since > flushNanos {
+                        flushAll()  // on or behind schedule: the oldest pending request waited a window
                     }
+                    if pendingSince == nil { pendingSince = now }
                 }
                 offered &+= 1
                 route(r)

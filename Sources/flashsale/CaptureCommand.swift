@@ -36,6 +36,10 @@ struct CaptureCommand: ParsableCommand {
         @Option(help: "The campaign's profile: offer names are read from it and the capture is stamped with its fingerprint. Default: offer names of the built-in profile, no fingerprint.")
         var profile: String?
 
+        func validate() throws {
+            try PipelineRunOptions.checkOutputPath(output, option: "--output", inputs: [input, profile])
+        }
+
         func run() throws {
             let loaded = try LoadedProfile(path: profile).profile
             let result: CaptureImporter.Result

@@ -67,7 +67,7 @@ struct GateCommand: ParsableCommand {
     var injectLaneDelayNs: UInt64 = 0
 
     mutating func validate() throws {
-        try PipelineRunOptions.checkOutputPath(report, option: "--report")
+        try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, replay, baseline])
         if runs < 1 || runs > 99 { throw ValidationError("--runs must be 1...99") }
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64") }
         if updateBaseline && baseline == nil { throw ValidationError("--update-baseline needs --baseline FILE") }

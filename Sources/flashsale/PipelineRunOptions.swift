@@ -54,9 +54,17 @@ struct PipelineRunOptions: ParsableArguments {
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
     }
 
-    /// Fails before a long run, not after it, when an output file cannot be created.
-    static func checkOutputPath(_ path: String?, option: String) throws {
+    /// Fails before a long run, not after it, when an output file cannot be created, is a directory,
+    /// or is one of the command's `inputs` (writing it would destroy the input).
+    static func checkOutputPath(_ path: String?, option: String, inputs: [String?] = []) throws {
         guard let path else { return }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw ValidationError("\(option) \(path): is a directory; give a file name")
+        }
+        for case let input? in inputs where sameFile(path, input) {
+            throw ValidationError("\(option) \(path): is also the input \(input); writing it would destroy the input")
+        }
         let parent = (path as NSString).deletingLastPathComponent
         let dir = parent.isEmpty ? "." : parent
         var isDirectory: ObjCBool = false
@@ -66,5 +74,19 @@ struct PipelineRunOptions: ParsableArguments {
         guard FileManager.default.isWritableFile(atPath: dir) else {
             throw ValidationError("\(option) \(path): directory \(dir) is not writable")
         }
+    }
+
+    /// Outputs of a pipeline run must not overwrite its inputs (the profile, a replayed capture).
+    func checkOutputs(notOverwriting inputs: [String?]) throws {
+        try Self.checkOutputPath(report, option: "--report", inputs: inputs)
+        try Self.checkOutputPath(hgrm, option: "--hgrm", inputs: inputs)
+    }
+
+    /// True when both paths exist and name the same file (same device and inode: links and
+    /// relative spellings included).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 }

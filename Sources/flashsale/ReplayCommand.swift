@@ -58,6 +58,7 @@ struct ReplayCommand: ParsableCommand {
         if speed != nil && rate != nil { throw ValidationError("--speed and --rate exclude each other (--rate ignores the recorded gaps)") }
         if let m = maxIdle, !(m >= 0 && m.isFinite) { throw ValidationError("--max-idle must be ≥ 0 seconds (got \(m))") }
         if loop < 1 { throw ValidationError("--loop must be ≥ 1 (got \(loop))") }
+        try pipeline.checkOutputs(notOverwriting: [capture, profile])
     }
 
     func run() throws {

@@ -40,7 +40,8 @@ struct RunCommand: ParsableCommand {
     var capture: String?
 
     mutating func validate() throws {
-        try PipelineRunOptions.checkOutputPath(capture, option: "--capture")
+        try PipelineRunOptions.checkOutputPath(capture, option: "--capture", inputs: [profile])
+        try pipeline.checkOutputs(notOverwriting: [profile])
         if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 

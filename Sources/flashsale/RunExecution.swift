@@ -81,7 +81,11 @@ struct RunExecution {
         signal(SIGINT, SIG_IGN)
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         interrupt.setEventHandler {
-            if pipeline.wasStopped { signal(SIGINT, SIG_DFL); raise(SIGINT); return }
+            if pipeline.wasStopped {
+                // Dispatch keeps SIGINT blocked in its threads, so re-raising it would stay pending: exit.
+                FileHandle.standardError.write("\nflashsale: aborted: segments left unsealed (the next run on them recovers what was written)\n")
+                _exit(130)
+            }
             FileHandle.standardError.write("\nflashsale: interrupted: finishing what is in flight and sealing the segments (Ctrl-C again to abort)\n")
             pipeline.stop()
         }

@@ -156,7 +156,60 @@ final class RunCommandTests: XCTestCase {
     }
 }
 
+final class PacingTests: XCTestCase {
+    /// Open model: a request is never offered before its intended send time. At 1,000/s with
+    /// durability none, acknowledgement takes microseconds; a source that sent requests early would
+    /// show them acknowledged "before they were sent", i.e. latency 0 for most of them.
+    func testRequestsAreNeverSentEarly() throws {
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "1", "--durability", "none",
+                                       "--rate", "1000", "--json", "--progress", "never"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let latency = json["latencyMicros"] as! [String: Any]
+        XCTAssertGreaterThan(latency["p50"] as! Int, 0, "half the requests were acknowledged before their send time")
+    }
+
+    /// An explicit `--overload shed` is honoured with `--rate max` (the source never waits).
+    func testExplicitShedIsHonouredAtMaxRate() throws {
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "1", "--rate", "max",
+                                       "--overload", "shed", "--json", "--progress", "never"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let load = json["load"] as! [String: Any]
+        XCTAssertEqual(load["overloadPolicy"] as? String, "shed")
+        XCTAssertEqual(load["sourceWaitSeconds"] as? Double, 0)
+        let outcomes = json["outcomes"] as! [String: Int]
+        XCTAssertEqual(outcomes["OVERLOAD"] ?? 0, load["shed"] as? Int ?? -1, "every shed request is counted as OVERLOAD")
+    }
+}
+
 final class RunOutputPathTests: XCTestCase {
+    /// An output that is one of the command's inputs is refused before anything is written: the
+    /// input survives (a capture imported onto itself, a report written over the profile).
+    func testOutputsNeverOverwriteInputs() throws {
+        let dir = CommandRunner.temporaryDirectory("same")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let csv = dir + "/log.csv"
+        let text = "campaign_time_ms,request_id,organisation,offer\n1000,1,2,0\n"
+        try text.write(toFile: csv, atomically: false, encoding: .utf8)
+        let importSelf = try CommandRunner.run(["capture", "import", csv, "-o", csv])
+        XCTAssertEqual(importSelf.status, 2, importSelf.stderr)
+        XCTAssertTrue(importSelf.stderr.contains("would destroy the input"), importSelf.stderr)
+        XCTAssertEqual(try String(contentsOfFile: csv, encoding: .utf8), text, "the input was changed")
+
+        let profile = dir + "/p.yaml"
+        let yaml = try String(contentsOfFile: CommandRunner.root + "/LoadProfiles/ci-smoke.yaml", encoding: .utf8)
+        try yaml.write(toFile: profile, atomically: false, encoding: .utf8)
+        for option in ["--report", "--hgrm", "--capture"] {
+            let r = try CommandRunner.run(["run", profile, "--duration", "1", option, profile])
+            XCTAssertEqual(r.status, 2, option + ": " + r.stderr)
+            XCTAssertEqual(try String(contentsOfFile: profile, encoding: .utf8), yaml, "\(option) overwrote the profile")
+        }
+        let intoDirectory = try CommandRunner.run(["run", profile, "--duration", "1", "--report", dir])
+        XCTAssertEqual(intoDirectory.status, 2, intoDirectory.stderr)
+        XCTAssertTrue(intoDirectory.stderr.contains("is a directory"), intoDirectory.stderr)
+    }
+
     /// Outputs that cannot be written are refused before the run (exit 2), not after minutes of load.
     func testUnwritableOutputsAreRefusedUpFront() throws {
         for args in [["--report", "/nonexistent-dir/r.json"], ["--hgrm", "/nonexistent-dir/r.hgrm"],
@@ -170,6 +223,72 @@ final class RunOutputPathTests: XCTestCase {
 }
 
 final class InterruptTests: XCTestCase {
+    /// Starts `arguments`, waits until stderr shows `marker`, and returns the process and its pipes.
+    private func start(_ arguments: [String], waitingFor marker: String?) throws -> (Process, Pipe, Pipe, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandRunner.binary)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: CommandRunner.root)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        var seen = ""
+        while let marker, !seen.contains(marker) {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return (p, out, err, seen)
+    }
+
+    /// Ctrl-C during a long pause in the traffic stops the run at once (the paced source must not
+    /// sleep out the pause first): exit 130 within seconds, not after the 60 s pause.
+    func testCtrlCDuringATrafficPauseStopsPromptly() throws {
+        let dir = CommandRunner.temporaryDirectory("pause")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var profile = try String(contentsOfFile: CommandRunner.root + "/LoadProfiles/ci-smoke.yaml", encoding: .utf8)
+        let phases = profile.range(of: "  phases:")!
+        let after = profile[phases.upperBound...].range(of: "\n  [a-z]", options: .regularExpression)!
+        profile.replaceSubrange(phases.lowerBound..<after.lowerBound,
+                                with: "  phases:\n    - { constant: 1k/s, for: 1s }\n    - { pause: 60s }\n    - { constant: 1k/s, for: 1s }")
+        let path = dir + "/pause.yaml"
+        try profile.write(toFile: path, atomically: false, encoding: .utf8)
+        let (p, out, _, seen) = try start(["run", path, "--progress", "always", "--report", dir + "/r.json"], waitingFor: "durable #")
+        XCTAssertTrue(seen.contains("durable #"), seen)
+        Thread.sleep(forTimeInterval: 1.5)  // into the pause
+        let sent = Date()
+        kill(p.processIdentifier, SIGINT)
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 15, "Ctrl-C waited for the pause to end")
+        XCTAssertEqual(p.terminationStatus, 130)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        XCTAssertLessThan(report["durationSeconds"] as! Double, 20)
+        XCTAssertEqual((report["invariants"] as! [String: Any])["conservationViolations"] as? Int, 0)
+    }
+
+    /// A second Ctrl-C aborts at once, even while the first one is still draining a slow pipeline;
+    /// what was written is recovered by the next run.
+    func testSecondCtrlCAborts() throws {
+        let dir = CommandRunner.temporaryDirectory("abort")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 1 ms of work per request per lane: the 50,000 requests would take ~25 s to drain.
+        let (p, _, err, _) = try start(["gate", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1",
+                                        "--check", "outcome.overload==0", "--inject-lane-delay-ns", "1000000"],
+                                       waitingFor: nil)
+        Thread.sleep(forTimeInterval: 2)
+        kill(p.processIdentifier, SIGINT)
+        Thread.sleep(forTimeInterval: 0.5)
+        let sent = Date()
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 5, "the second Ctrl-C did not abort")
+        XCTAssertEqual(p.terminationStatus, 130)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("aborted"), text)
+    }
+
     /// Ctrl-C ends a long run early but cleanly: exit 130, a full summary with the invariants checked,
     /// and sealed segments that verify.
     func testCtrlCDrainsSealsAndReports() throws {
