@@ -6,11 +6,26 @@ public struct GateBaseline: Codable, Sendable, Equatable {
     public var runs: Int
     /// Metric name (as `GateMetric.description`) → median value in the metric's base unit.
     public var metrics: [String: Double]
+    /// What the latency figures measure ("acknowledgement" or "queueing"); nil in baselines written
+    /// before it was recorded.
+    public var latencyKind: String?
 
-    public init(profile: String, runs: Int, metrics: [String: Double]) {
+    public init(profile: String, runs: Int, metrics: [String: Double], latencyKind: String? = nil) {
         self.profile = profile
         self.runs = runs
         self.metrics = metrics
+        self.latencyKind = latencyKind
+    }
+
+    /// Why runs of `profile` with latency of `latencyKind` cannot be compared with this baseline, or nil.
+    public func mismatch(profile: String, latencyKind: String?) -> String? {
+        if profile != self.profile {
+            return "it was measured on \(self.profile), this gate runs \(profile)"
+        }
+        if let mine = self.latencyKind, let theirs = latencyKind, mine != theirs {
+            return "its latency is \(mine) time, this gate measures \(theirs) time (--rate max measures queueing)"
+        }
+        return nil
     }
 
     /// The metrics a baseline records and a comparison checks.
@@ -62,7 +77,7 @@ public enum Gate {
     public static func baseline(from reports: [RunReport], profile: String) -> GateBaseline {
         var metrics: [String: Double] = [:]
         for m in GateBaseline.compared { metrics[m.description] = median(m, of: reports) }
-        return GateBaseline(profile: profile, runs: reports.count, metrics: metrics)
+        return GateBaseline(profile: profile, runs: reports.count, metrics: metrics, latencyKind: reports.first?.latencyMicros.kind)
     }
 
     public static func evaluate(thresholds: [GateThreshold], reports: [RunReport], baseline: GateBaseline?,
@@ -115,7 +130,8 @@ public enum Gate {
         var out = render(headers) + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
         for row in rows { out += render(row) + "\n" }
         let failed = results.filter { !$0.passed }.count
-        out += failed == 0 ? "gate: PASS (\(results.count) checks)\n" : "gate: FAIL (\(failed) of \(results.count) checks failed)\n"
+        let checks = results.count == 1 ? "check" : "checks"
+        out += failed == 0 ? "gate: PASS (\(results.count) \(checks))\n" : "gate: FAIL (\(failed) of \(results.count) \(checks) failed)\n"
         return out
     }
 }

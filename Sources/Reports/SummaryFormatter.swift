@@ -58,7 +58,7 @@ public enum SummaryFormatter {
              + (inv.checkedSegments ? ", segment mismatches \(inv.segmentMismatches + inv.outcomeMismatches) (read back)" : ", segments not checked"))
         let seg = r.segments
         line("Segments: \(seg.dir ?? "temporary, removed"): \(seg.files) files, \(human(Double(seg.bytes)))B on disk,"
-             + " \(seg.records) records, LZ4 \(fixed(seg.compressionRatio, 2))x, \(seg.fsyncs) fsyncs")
+             + " \(seg.records) records, raw/on-disk \(fixed(seg.compressionRatio, 2))x (LZ4 and block framing), \(seg.fsyncs) fsyncs")
         let m = r.memory
         line("Memory: peak RSS \(human(Double(m.peakRSSBytes)))B"
              + (m.jemallocAllocatedBytes.map { ", jemalloc allocated \(human(Double($0)))B" } ?? ", jemalloc not active"))

@@ -91,6 +91,13 @@ struct GateCommand: ParsableCommand {
         let named = try LoadedProfile(path: profile)
         let loaded = named.profile, profileLabel = named.label
         let label = replay.map { "replay:\($0) on \(profileLabel)" } ?? profileLabel
+        func refuse(_ why: String) throws -> Never {
+            FileHandle.standardError.write("flashsale: baseline \(baseline ?? ""): \(why); compare like with like, or write a new one with --update-baseline\n")
+            throw ExitCodes.badInput
+        }
+        // --rate max reports queueing time; paced runs (and replays) acknowledgement time.
+        let latencyKind = rate == .max ? "queueing" : "acknowledgement"
+        if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind) { try refuse(why) }
         var reports: [RunReport] = []
         for i in 1...runs {
             var execution = RunExecution(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
@@ -99,7 +106,8 @@ struct GateCommand: ParsableCommand {
             if let replay {
                 // A replay source is consumed by a run: open the capture afresh each time.
                 execution.source = try ReplayCommand.makeSource(capture: replay, loaded: loaded, profileLabel: profileLabel,
-                                                                speed: speed, rate: rate, maxIdle: nil, loop: 1, filter: [], force: false)
+                                                                speed: speed, rate: rate, maxIdle: nil, loop: 1, filter: [], force: false,
+                                                                fix: "give the gate the profile it was captured with (its PROFILE argument)")
                 execution.paceOverride = rate == .max ? .max : .open
             }
             let r = try execution.execute().report

@@ -78,6 +78,9 @@ struct ReplayCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: the capture changed or broke during the replay: \(failure)\n")
             throw ExitCodes.runtimeFailure
         }
+        if outcome.report.requests == 0 && !filter.isEmpty && !outcome.interrupted {
+            FileHandle.standardError.write("flashsale: warning: no request of \(capture) passed --filter \(filter.joined(separator: " --filter "))\n")
+        }
         try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
         FileHandle.standardError.write("flashsale: replayed \(source.offered) requests (\(source.requestsPerLoop) per loop × \(loop)) from \(capture)\n")
         if !outcome.report.invariants.passed {
@@ -90,7 +93,8 @@ struct ReplayCommand: ParsableCommand {
     /// Opens `capture` as a replay source for `loaded`'s campaign, checking filters and the campaign
     /// fingerprint; prints the problem and throws the exit code (2) when it cannot.
     static func makeSource(capture: String, loaded: LoadProfile, profileLabel: String, speed: Double?, rate: RateOption?,
-                           maxIdle: Double?, loop: Int, filter: [String], force: Bool) throws -> ReplaySource {
+                           maxIdle: Double?, loop: Int, filter: [String], force: Bool,
+                           fix: String = "pass the profile it was captured with (--profile) or --force") throws -> ReplaySource {
         var options = ReplayOptions(speed: speed ?? 1, maxIdleSeconds: maxIdle, loops: loop)
         if case .perSecond(let r) = rate { options.rate = r }
         let offerNames = loaded.campaign.offers.map(\.name)
@@ -118,7 +122,7 @@ struct ReplayCommand: ParsableCommand {
             let message = "\(capture) was captured for campaign \(hex(theirs)) (\(source.summary.header.label)), "
                 + "the profile \(profileLabel) is campaign \(hex(mine)) (\(loaded.campaign.name))"
             if !force {
-                FileHandle.standardError.write("flashsale: \(message); pass the profile it was captured with (--profile) or --force\n")
+                FileHandle.standardError.write("flashsale: \(message); \(fix)\n")
                 throw ExitCodes.badInput
             }
             FileHandle.standardError.write("flashsale: warning: \(message); replaying anyway (--force)\n")

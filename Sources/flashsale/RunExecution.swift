@@ -151,6 +151,11 @@ struct RunExecution {
                                                + " segments sold \(audit.soldUnits[i]) held \(audit.heldUnits[i])\n")
             }
         }
+        if result.resumedRecords > 0 && result.offered == 0 && !pipeline.wasStopped {
+            FileHandle.standardError.write("flashsale: nothing left to offer: the campaign in \(result.segmentsDirectory) already ran past the "
+                                           + "traffic's last request (a restart continues after the last journaled instant); "
+                                           + "give a new --segments directory to run it again\n")
+        }
         if segments == nil { try? FileManager.default.removeItem(atPath: result.segmentsDirectory) }
         return Outcome(report: report, latency: result.latency, interrupted: pipeline.wasStopped)
     }

@@ -34,7 +34,7 @@ struct SegmentsCommand: ParsableCommand {
             for s in report.segments {
                 out.append(s.file); out.append(": ")
                 out.append(s.records); out.append(" records in ")
-                out.append(UInt64(s.blocks)); out.append(" blocks, sequences ")
+                out.append(UInt64(s.blocks)); out.append(s.blocks == 1 ? " block, sequences " : " blocks, sequences ")
                 out.append(s.baseSequence); out.append("...")
                 out.append(s.lastSequence); out.append(", ")
                 out.append(UInt64(s.fileBytes)); out.append(s.sealed ? " bytes, sealed\n" : " bytes, unsealed\n")
@@ -44,8 +44,8 @@ struct SegmentsCommand: ParsableCommand {
             }
             out.append(report.ok ? "ok: " : "FAILED: ")
             out.append(report.records); out.append(" records in ")
-            out.append(UInt64(report.segments.count)); out.append(" segments, ")
-            out.append(UInt64(report.problems.count)); out.append(" problems\n")
+            out.append(UInt64(report.segments.count)); out.append(report.segments.count == 1 ? " segment, " : " segments, ")
+            out.append(UInt64(report.problems.count)); out.append(report.problems.count == 1 ? " problem\n" : " problems\n")
             out.flush()
             err.flush()
             if !report.ok { throw ExitCode(1) }
@@ -144,8 +144,13 @@ struct SegmentsCommand: ParsableCommand {
 /// Exit 2 when the directory does not exist or holds no segment.
 private func openDirectory(_ dir: String) throws -> SegmentReader {
     var err = OutputBuffer(fd: 2)
-    guard let reader = try? SegmentReader(directory: dir) else {
-        err.append(dir); err.append(": no such directory\n"); err.flush()
+    var st = stat()
+    let exists = stat(dir, &st) == 0
+    let isDirectory = exists && (st.st_mode & S_IFMT) == S_IFDIR
+    guard isDirectory, let reader = try? SegmentReader(directory: dir) else {
+        err.append(dir)
+        err.append(!exists ? ": no such directory\n" : isDirectory ? ": cannot be read\n" : ": is a file; give the segment directory\n")
+        err.flush()
         throw ExitCode(2)
     }
     if ((try? reader.segmentFiles()) ?? []).isEmpty {

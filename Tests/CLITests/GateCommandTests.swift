@@ -26,6 +26,16 @@ final class GateCommandTests: XCTestCase {
         XCTAssertTrue(slowed.stdout.contains("baseline decisions_per_s"), slowed.stdout)
         let line = slowed.stdout.split(separator: "\n").first { $0.hasPrefix("baseline decisions_per_s") } ?? ""
         XCTAssertTrue(line.hasSuffix("FAIL"), slowed.stdout)
+
+        // A baseline is only compared like with like: another profile, or acknowledgement latency
+        // against this queueing baseline, is refused before anything runs (exit 2).
+        let otherProfile = try CommandRunner.run(["gate", "LoadProfiles/kaigong-opening.yaml", "--rate", "max", "--runs", "1",
+                                                  "--baseline", baseline])
+        XCTAssertEqual(otherProfile.status, 2, otherProfile.stderr)
+        XCTAssertTrue(otherProfile.stderr.contains("it was measured on LoadProfiles/ci-smoke.yaml"), otherProfile.stderr)
+        let paced = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--duration", "1", "--runs", "1", "--baseline", baseline])
+        XCTAssertEqual(paced.status, 2, paced.stderr)
+        XCTAssertTrue(paced.stderr.contains("its latency is queueing time"), paced.stderr)
     }
 
     func testBadGateArgumentsExitTwo() throws {

@@ -175,6 +175,11 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["replay", capture, "--speed", "2", "--rate", "100"] + profile).status, 2)
         XCTAssertEqual(try CommandRunner.run(["replay", capture, "--loop", "0"] + profile).status, 2)
         XCTAssertEqual(try CommandRunner.run(["replay", capture, "--filter", "offer=nope"] + profile).status, 2)
+        // Filters that can never match: an offer index the campaign does not have, a kind no capture holds.
+        let badIndex = try CommandRunner.run(["replay", capture, "--filter", "offer=5"] + profile)
+        XCTAssertEqual(badIndex.status, 2, badIndex.stderr)
+        XCTAssertTrue(badIndex.stderr.contains("no offer with index 5"), badIndex.stderr)
+        XCTAssertEqual(try CommandRunner.run(["replay", capture, "--filter", "kind=expire"] + profile).status, 2)
         XCTAssertEqual(try CommandRunner.run(["replay", dir + "/absent.fscap"] + profile).status, 2)
         let filtered = try CommandRunner.run(["replay", capture, "--filter", "offer=m1-reserve", "--filter", "kind=buy",
                                               "--rate", "max", "--json", "--progress", "never"] + profile)

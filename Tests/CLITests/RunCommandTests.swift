@@ -53,6 +53,9 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["run", "--rate", "fast"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["run", "--lanes", "0"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["run", "--durability", "maybe"]).status, 2)
+        let file = try CommandRunner.run(["segments", "verify", CommandRunner.root + "/Package.swift"])
+        XCTAssertEqual(file.status, 2)
+        XCTAssertTrue(file.stderr.contains("is a file; give the segment directory"), file.stderr)
         let accel = try CommandRunner.run(["run", "--lz4-acceleration", "0"])
         XCTAssertEqual(accel.status, 2)
         XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)
@@ -119,6 +122,20 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
         XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
+    }
+
+    /// Restarting a campaign that already ran to its end offers nothing, and says so instead of
+    /// printing an empty run as if it were a result.
+    func testRestartOfAFinishedCampaignSaysThereIsNothingLeft() throws {
+        let dir = CommandRunner.temporaryDirectory("finished")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let args = ["run", "LoadProfiles/ci-smoke.yaml", "--segments", dir + "/seg", "--duration", "1", "--progress", "never"]
+        let first = try CommandRunner.run(args)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertFalse(first.stderr.contains("nothing left to offer"), first.stderr)
+        let again = try CommandRunner.run(args)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("nothing left to offer"), again.stderr)
     }
 
     /// A segment torn inside its last block (a crash while writing it): the restart cuts it, says how

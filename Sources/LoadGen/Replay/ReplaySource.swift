@@ -47,6 +47,9 @@ public struct ReplayFilter: Sendable {
                 if let i = offerNames.firstIndex(of: v) {
                     table[i] = true
                 } else if let i = UInt16(v) {
+                    guard Int(i) < offerNames.count else {
+                        throw ReplayError("--filter offer=\(v): no offer with index \(i); the campaign's offers are 0...\(max(0, offerNames.count - 1)) (\(offerNames.joined(separator: ", ")))")
+                    }
                     table[Int(i)] = true
                 } else {
                     let hint = Units.suggestion(for: v, among: offerNames).map { " (did you mean \($0)?)" } ?? ""
@@ -64,9 +67,12 @@ public struct ReplayFilter: Sendable {
         case "kind", "kinds":
             var table = kinds ?? [Bool](repeating: false, count: 256)
             for v in values {
-                if let k = RequestKind(name: v) { table[Int(k.rawValue)] = true } else if let c = UInt8(v) { table[Int(c)] = true } else {
-                    throw ReplayError("--filter kind=\(v): expected buy, confirm, cancel, expire or a kind code")
+                // Captures hold what clients send: buy, confirm, cancel (codes 0-2). Expiry happens inside the pipeline.
+                let code = RequestKind(name: v).map { Int($0.rawValue) } ?? UInt8(v).map(Int.init)
+                guard let code, code <= 2 else {
+                    throw ReplayError("--filter kind=\(v): expected buy, confirm or cancel (codes 0-2): the kinds a capture holds")
                 }
+                table[code] = true
             }
             kinds = table
         default:
