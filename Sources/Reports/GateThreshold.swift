@@ -143,9 +143,9 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
     }
 
     var unitHelp: String {
-        if isLatency { return "a duration (e.g. 800us, 5ms, 1.2s)" }
+        if isLatency { return "a duration with its unit (e.g. 800us, 5ms, 1.2s)" }
         if self == .peakRSS { return "a size (e.g. 512MB, 1GiB)" }
-        if case .outcomeShare = self { return "a share (e.g. 5% or 0.05)" }
+        if case .outcomeShare = self { return "a share from 0% to 100% (e.g. 5% or 0.05)" }
         return "a number (e.g. 2000000, 2M, 250k)"
     }
 
@@ -184,7 +184,9 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
             for (suffix, factor) in [("us", 1.0), ("µs", 1.0), ("ms", 1000.0), ("s", 1_000_000.0)] where t.hasSuffix(suffix) {
                 return number(t.dropLast(suffix.count)).map { $0 * factor }
             }
-            return number(Substring(t))  // bare numbers are microseconds
+            // No bare numbers: k6 reads `p(99)<200` as milliseconds, other tools as microseconds;
+            // a check that silently means the other unit is worse than one that asks for a unit.
+            return nil
         }
         if self == .peakRSS {
             for (suffix, factor) in [("kib", 1024.0), ("mib", 1048576.0), ("gib", 1073741824.0),
@@ -192,6 +194,10 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
                 return number(t.dropLast(suffix.count)).map { $0 * factor }
             }
             return number(Substring(t))
+        }
+        if case .outcomeShare = self {
+            let share = t.hasSuffix("%") ? number(t.dropLast()).map { $0 / 100 } : number(Substring(t))
+            return share.flatMap { (0...1).contains($0) ? $0 : nil }
         }
         if t.hasSuffix("%") { return number(t.dropLast()).map { $0 / 100 } }
         if t.hasSuffix("/s") { t.removeLast(2) }

@@ -13,7 +13,9 @@ struct GateCommand: ParsableCommand {
         abstract: "Run a profile several times and fail (exit 99) when thresholds or a baseline are not met.",
         discussion: """
         Thresholds are written like k6's: METRIC OP VALUE, e.g. 'decisions_per_s>2000000', 'p(99)<5ms', \
-        'outcome.overload==0', 'outcome_share.sold_out<90%', 'peak_rss<1GiB'. Metrics: \(GateMetric.catalogue).
+        'outcome.overload==0', 'outcome_share.sold_out<90%', 'peak_rss<1GiB'. Latency bounds need a unit \
+        (us, ms, s): a bare number is refused, since k6 would read it as ms. Metrics: \(GateMetric.catalogue).
+        A baseline is compared only with runs of the same profile and latency kind (--rate max measures queueing).
         Every metric is judged on its median over --runs runs (noisy machines: compare medians, not single runs).
         With --baseline FILE the median throughput and p50/p99 latency are compared with the stored ones \
         (throughput may drop, latency may rise, by at most --tolerance); --update-baseline writes the file instead.

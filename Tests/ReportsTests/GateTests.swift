@@ -77,6 +77,19 @@ final class GateTests: XCTestCase {
     }
 }
 
+final class GateThresholdUnitTests: XCTestCase {
+    /// A latency bound needs its unit (k6 reads a bare number as ms, others as µs: never guess),
+    /// and a share lies between 0% and 100%.
+    func testLatencyNeedsAUnitAndSharesStayInRange() throws {
+        XCTAssertThrowsError(try GateThreshold(parsing: "p(99)<5"))
+        XCTAssertNoThrow(try GateThreshold(parsing: "p(99)<5ms"))
+        XCTAssertNoThrow(try GateThreshold(parsing: "max<800us"))
+        XCTAssertThrowsError(try GateThreshold(parsing: "outcome_share.sold_out<190%"))
+        XCTAssertNoThrow(try GateThreshold(parsing: "outcome_share.sold_out<90%"))
+        XCTAssertNoThrow(try GateThreshold(parsing: "outcome_share.sold_out<0.9"))
+    }
+}
+
 enum RunReportFixture {
     static func make(decisionsPerSecond: Double, p99: UInt64) -> RunReport {
         var latency = RunReport.Latency(kind: "queueing", recorder: LatencyRecorder())
