@@ -177,21 +177,22 @@ final class PacingTests: XCTestCase {
     /// Open model: a request is never offered before its intended send time. At 1,000/s with
     /// durability none, acknowledgement takes microseconds; a source that sent requests early would
     /// show them acknowledged "before they were sent", i.e. latency 0 for most of them.
-    func testRequestsAreNeverSentEarly() throws {
-        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "1", "--durability", "none",
-                                       "--rate", "1000", "--json", "--progress", "never"])
+    /// Runs ci-smoke for one second with `options` and returns its JSON report.
+    private func smokeReport(_ options: [String]) throws -> [String: Any] {
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "1", "--json", "--progress", "never"] + options)
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    }
+
+    func testRequestsAreNeverSentEarly() throws {
+        let json = try smokeReport(["--durability", "none", "--rate", "1000"])
         let latency = json["latencyMicros"] as! [String: Any]
         XCTAssertGreaterThan(latency["p50"] as! Int, 0, "half the requests were acknowledged before their send time")
     }
 
     /// An explicit `--overload shed` is honoured with `--rate max` (the source never waits).
     func testExplicitShedIsHonouredAtMaxRate() throws {
-        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "1", "--rate", "max",
-                                       "--overload", "shed", "--json", "--progress", "never"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let json = try smokeReport(["--rate", "max", "--overload", "shed"])
         let load = json["load"] as! [String: Any]
         XCTAssertEqual(load["overloadPolicy"] as? String, "shed")
         XCTAssertEqual(load["sourceWaitSeconds"] as? Double, 0)
@@ -311,22 +312,9 @@ final class InterruptTests: XCTestCase {
     func testCtrlCDrainsSealsAndReports() throws {
         let dir = CommandRunner.temporaryDirectory("sigint")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandRunner.binary)
-        p.arguments = ["run", "LoadProfiles/kaigong-opening.yaml", "--segments", dir + "/seg", "--progress", "always",
-                       "--report", dir + "/r.json"]
-        p.currentDirectoryURL = URL(fileURLWithPath: CommandRunner.root)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
         // Wait for the first progress line: the pipeline is running.
-        var seen = ""
-        while !seen.contains("durable #") {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let (p, out, _, _) = try start(["run", "LoadProfiles/kaigong-opening.yaml", "--segments", dir + "/seg",
+                                        "--progress", "always", "--report", dir + "/r.json"], waitingFor: "durable #")
         kill(p.processIdentifier, SIGINT)
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
