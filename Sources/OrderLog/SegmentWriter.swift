@@ -410,7 +410,9 @@ public final class SegmentWriter: @unchecked Sendable {
 
     private func fsyncNow() throws {
         guard let s = sink else { return }
-        syncQueue.sync {}
+        // Only a background group commit can be in flight; without one, skip the queue hop (it
+        // allocates, and `sync` durability comes here on every commit).
+        if options.backgroundSync { syncQueue.sync {} }
         do { try s.fsync() } catch { throw fail(error) }
         _stats.fsyncs += 1
         syncedSeq = writtenSeq
