@@ -11,8 +11,20 @@ extension LoadProfile {
     /// Reads and validates a profile file.
     public static func load(path: String) throws(ProfileError) -> LoadProfile {
         guard let text = readWholeFile(path) else {
+            // Say why: a missing file, a directory and an unreadable file need different fixes.
+            var st = stat()
+            let why: String
+            if stat(path, &st) != 0 {
+                why = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            } else if (st.st_mode & S_IFMT) == S_IFDIR {
+                why = "is a directory"
+            } else if access(path, R_OK) != 0 {
+                why = "not readable (permission denied)"
+            } else {
+                why = "not UTF-8 text"
+            }
             throw ProfileError(.unreadable, file: path, line: nil, column: nil, keyPath: "",
-                               message: "cannot read the file (expected a readable UTF-8 YAML file)")
+                               message: "cannot read the file: \(why) (expected a readable UTF-8 YAML file)")
         }
         return try parse(yaml: text, file: path)
     }

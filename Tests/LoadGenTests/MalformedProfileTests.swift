@@ -156,6 +156,17 @@ final class MalformedProfileTests: XCTestCase {
             let e = e as! ProfileError
             XCTAssertEqual(e.kind, .unreadable)
             XCTAssertTrue(e.description.hasPrefix("/nonexistent/profile.yaml: error:"))
+            XCTAssertTrue(e.message.contains("no such file"), e.message)
+        }
+        // A directory, and bytes that are not UTF-8: each says which.
+        XCTAssertThrowsError(try LoadProfile.load(path: NSTemporaryDirectory())) { e in
+            XCTAssertTrue((e as! ProfileError).message.contains("is a directory"), "\(e)")
+        }
+        let binary = NSTemporaryDirectory() + "flashsale-binary-\(getpid()).yaml"
+        XCTAssertTrue(FileManager.default.createFile(atPath: binary, contents: Data([0xFF, 0xFE, 0x00, 0x80])))
+        defer { try? FileManager.default.removeItem(atPath: binary) }
+        XCTAssertThrowsError(try LoadProfile.load(path: binary)) { e in
+            XCTAssertTrue((e as! ProfileError).message.contains("not UTF-8 text"), "\(e)")
         }
         XCTAssertThrowsError(try LoadProfile.parse(yaml: "- just\n- a list\n", file: "l.yaml")) { e in
             let e = e as! ProfileError
