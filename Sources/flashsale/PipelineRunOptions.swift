@@ -40,8 +40,7 @@ struct PipelineRunOptions: ParsableArguments {
     var json = false
 
     func validate() throws {
-        try Self.checkOutputPath(report, option: "--report")
-        try Self.checkOutputPath(hgrm, option: "--hgrm")
+        // --report and --hgrm are checked by the command (`checkOutputs`), which knows its inputs.
         var isDirectory: ObjCBool = false
         if let segments, FileManager.default.fileExists(atPath: segments, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("--segments \(segments): exists and is not a directory")
