@@ -4,7 +4,13 @@ import OrderLog
 public struct PipelineOptions: Sendable {
     /// `open`: each request is sent at its intended time (open model, latency from the intended time).
     /// `max`: as fast as the pipeline allows (latency is queueing time inside the pipeline).
-    public enum Pace: String, Sendable { case open, max }
+    public enum Pace: String, Sendable {
+        case open, max
+
+        /// What latency measures at this pace (the report's `latencyMicros.kind`): from each
+        /// request's intended send time to its acknowledgement, or, at max, queueing in the pipeline.
+        public var latencyKind: String { self == .open ? "acknowledgement" : "queueing" }
+    }
 
     /// What happens when a lane has no free batch (its in-flight work is at the bound).
     /// `shed`: the requests are refused with OVERLOAD and never reach the lane (open model only).

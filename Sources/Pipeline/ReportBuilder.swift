@@ -60,7 +60,7 @@ public enum ReportBuilder {
         return RunReport(
             profile: profile, seed: seed, lanes: options.lanes, durationSeconds: seconds, requests: result.offered,
             decisionsPerSecond: seconds > 0 ? Double(decisions) / seconds : 0, decisions: decisions, outcomes: outcomes,
-            latencyMicros: .init(kind: options.pace == .open ? "acknowledgement" : "queueing", recorder: result.latency),
+            latencyMicros: .init(kind: options.pace.latencyKind, recorder: result.latency),
             offers: offers, items: itemLines, invariants: invariants,
             segments: .init(dir: keepSegments ? result.segmentsDirectory : nil, files: onDisk.files, bytes: onDisk.bytes,
                             records: Int(w.records), rawBytes: Int(w.rawBytes),

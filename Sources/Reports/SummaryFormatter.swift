@@ -26,17 +26,17 @@ public enum SummaryFormatter {
         line("Offers (units of the offer)")
         line("  " + pad("offer", 22) + pad("kind", 12) + lpad("initial", 11) + lpad("sold", 11) + lpad("held", 11)
              + lpad("remaining", 11) + "  first sold out")
-        var sharing: [String] = []
+        var anyShared = false
         for o in r.offers {
             let at = o.soldOutAtSeconds.map { fixed($0, 3) + " s" } ?? "-"
             // An offer's items may also be taken by other offers (a bundle's hardware that a
             // reservation also draws on): its own columns then add up to less than its initial.
             let mark = o.sold + o.held + o.remaining < o.initial ? "*" : ""
-            if !mark.isEmpty { sharing.append(o.id) }
+            if !mark.isEmpty { anyShared = true }
             line("  " + pad(o.id + mark, 22) + pad(o.kind, 12) + lpad("\(o.initial)", 11) + lpad("\(o.sold)", 11)
                  + lpad("\(o.held)", 11) + lpad("\(o.remaining)", 11) + "  " + at)
         }
-        if !sharing.isEmpty {
+        if anyShared {
             line("  * shares items with other offers: sold + held + remaining < initial; the units went to those")
             line("    offers (per item below, every unit is accounted for)")
         }

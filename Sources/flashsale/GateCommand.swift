@@ -97,8 +97,9 @@ struct GateCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: baseline \(baseline ?? ""): \(why); compare like with like, or write a new one with --update-baseline\n")
             throw ExitCodes.badInput
         }
-        // --rate max reports queueing time; paced runs (and replays) acknowledgement time.
-        let latencyKind = rate == .max ? "queueing" : "acknowledgement"
+        // The pace every run of this gate uses (replays included): it decides what latency measures.
+        let pace: PipelineOptions.Pace = rate == .max ? .max : .open
+        let latencyKind = pace.latencyKind
         if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind) { try refuse(why) }
         var reports: [RunReport] = []
         for i in 1...runs {
@@ -110,7 +111,7 @@ struct GateCommand: ParsableCommand {
                 execution.source = try ReplayCommand.makeSource(capture: replay, loaded: loaded, profileLabel: profileLabel,
                                                                 speed: speed, rate: rate, maxIdle: nil, loop: 1, filter: [], force: false,
                                                                 fix: "give the gate the profile it was captured with (its PROFILE argument)")
-                execution.paceOverride = rate == .max ? .max : .open
+                execution.paceOverride = pace
             }
             let r = try execution.execute().report
             FileHandle.standardError.write("gate: run \(i)/\(runs): \(SummaryFormatter.human(r.decisionsPerSecond)) decisions/s, "
