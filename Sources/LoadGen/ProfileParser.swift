@@ -35,7 +35,7 @@ extension LoadProfile {
     }
 }
 
-private func readWholeFile(_ path: String) -> String? {
+func readWholeFile(_ path: String) -> String? {
     guard let f = fopen(path, "rb") else { return nil }
     defer { fclose(f) }
     var bytes: [UInt8] = []
@@ -47,6 +47,12 @@ private func readWholeFile(_ path: String) -> String? {
     }
     if ferror(f) != 0 { return nil }
     return String(validating: bytes, as: UTF8.self)
+}
+
+/// "12.3 GB" (decimal gigabytes, one decimal).
+func gigabytes(_ bytes: Int) -> String {
+    let tenths = (bytes + 50_000_000) / 100_000_000
+    return "\(tenths / 10).\(tenths % 10) GB"
 }
 
 struct ProfileParser {
@@ -359,6 +365,11 @@ struct ProfileParser {
         let m = try v.map(allowed: ["organisations", "certification", "regions", "activated"])
         let countNode = try m.required("organisations", "the number of organisations")
         let count = try countNode.positiveInt("organisations", max: Int(UInt32.max))
+        let perOrganisation = MachineMemory.bytesPerOrganisation(offerCount: offers.count)
+        // Refused here, in a millisecond, rather than by the OOM killer minutes into building the population.
+        if let limit = MachineMemory.limitBytes, count > limit / 5 * 4 / perOrganisation {
+            throw countNode.fail(.invalidValue, "\(count) organisations need about \(gigabytes(count * perOrganisation)) of memory (\(perOrganisation) B each with \(offers.count) offers) and this machine has \(gigabytes(limit)); expected at most \(limit / 5 * 4 / perOrganisation) organisations here (80% of its memory)")
+        }
         var cert = [Double](repeating: 0.25, count: 4)
         if let c = m.optional("certification") {
             cert = [0, 0, 0, 0]

@@ -151,6 +151,25 @@ final class MalformedProfileTests: XCTestCase {
         }
     }
 
+    /// A population the machine cannot hold is refused at its line, at once: before this check a profile
+    /// with 4 billion organisations ran for minutes and ended in the OOM killer (exit 137).
+    func testAPopulationTooLargeForThisMachineIsRefusedWhereItIsWritten() throws {
+        let count = Int(UInt32.max)
+        let perOrganisation = MachineMemory.bytesPerOrganisation(offerCount: 2)
+        guard let limit = MachineMemory.limitBytes, limit / 5 * 4 / perOrganisation < count else {
+            throw XCTSkip("this machine could hold \(count) organisations")
+        }
+        let yaml = base.replacingOccurrences(of: "organisations: 1000", with: "organisations: \(count)")
+        XCTAssertThrowsError(try LoadProfile.parse(yaml: yaml, file: "huge.yaml")) { e in
+            let e = e as! ProfileError
+            XCTAssertEqual(e.kind, .invalidValue)
+            XCTAssertEqual(e.keyPath, "population.organisations")
+            XCTAssertEqual(e.line, 20)
+            XCTAssertTrue(e.message.contains("of memory"), e.message)
+            XCTAssertTrue(e.message.contains("expected at most \(limit / 5 * 4 / perOrganisation) organisations"), e.message)
+        }
+    }
+
     func testUnreadableFileAndNonMappingDocument() {
         XCTAssertThrowsError(try LoadProfile.load(path: "/nonexistent/profile.yaml")) { e in
             let e = e as! ProfileError

@@ -50,6 +50,12 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     @usableFromInline static let outcomesOffset = 32, holdStatesOffset = 36, cursorOffset = 40
     @usableFromInline static let levelOffset = 41, regionOffset = 42, activatedOffset = 43, acceptedOffset = 48
 
+    /// Bytes of decision state one organisation takes (a 64-byte-aligned record: recent request ids,
+    /// outcomes, level, region, and one accepted-units byte per offer).
+    public static func stateBytesPerOrganisation(offerCount: Int) -> Int {
+        (acceptedOffset + offerCount + 63) / 64 * 64
+    }
+
     public init(rules: CampaignRules, ledger: StockLedger, lane: Int, laneCount: Int) {
         precondition(lane >= 0 && lane < laneCount && laneCount <= 255)
         self.rules = rules
@@ -58,7 +64,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         self.laneCount = laneCount
         let orgs = rules.organisations.count
         localOrganisations = orgs / laneCount + (lane < orgs % laneCount ? 1 : 0)
-        orgStride = (Self.acceptedOffset + rules.offerCount + 63) / 64 * 64
+        orgStride = Self.stateBytesPerOrganisation(offerCount: rules.offerCount)
         let bytes = max(1, localOrganisations) * orgStride
         orgState = .allocate(byteCount: bytes, alignment: 64)
         orgState.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
