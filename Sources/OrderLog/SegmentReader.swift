@@ -15,7 +15,11 @@ public struct SegmentSummary: Sendable, Equatable {
     public var fileBytes: Int64
     public var rawBytes: UInt64
     public var storedBytes: UInt64
+    /// The end-of-segment marker was found and checked.
     public var sealed: Bool
+    /// A problem (reported in `VerifyReport.problems`) stopped the scan: the figures cover the valid
+    /// blocks before it, and `sealed` is false because the end marker was not reached.
+    public var damaged: Bool
 }
 
 /// The result of `SegmentReader.verify()`.
@@ -133,7 +137,7 @@ public struct SegmentReader: Sendable {
                 file: path, baseSequence: scan.headerValid ? scan.baseSequence : base,
                 lastSequence: scan.headerValid ? scan.lastSequence : base &- 1,
                 blocks: scan.blocks, records: scan.records, fileBytes: scan.fileBytes, rawBytes: scan.rawBytes,
-                storedBytes: scan.storedBytes, sealed: scan.sealed))
+                storedBytes: scan.storedBytes, sealed: scan.sealed, damaged: scan.problem != nil))
             if let p = scan.problem {
                 try problem(p)
             } else if !scan.sealed && !isLast {

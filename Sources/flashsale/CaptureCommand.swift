@@ -23,7 +23,8 @@ struct CaptureCommand: ParsableCommand {
                 request_id, organisation, offer (index or name), and optionally quantity (1), kind (buy, \
                 confirm, cancel or 0-2; buy), reference (0), send_offset_ns or send_offset_ms (default: \
                 campaign time since the first line). Other fields are ignored: `segments dump --format csv` \
-                output imports as is. Names are case-insensitive.
+                output imports as is (its expire records, which the pipeline makes and clients do not send, \
+                are skipped and counted). Names are case-insensitive.
                 A bad line is reported as INPUT:LINE: field: problem; any bad line fails the import (exit 2, \
                 no output) unless --skip-invalid, which skips and counts them (exit 0).
                 """)
@@ -64,7 +65,11 @@ struct CaptureCommand: ParsableCommand {
                 FileHandle.standardError.write("flashsale: \(input): \(result.invalidLines) bad lines\(result.invalidLines >= CaptureImporter.problemLimit ? " (stopped counting)" : ""); nothing written (--skip-invalid skips them)\n")
                 throw ExitCodes.badInput
             }
-            print("imported \(result.requests) requests into \(output) (\(result.outputBytes) bytes); skipped \(result.invalidLines) invalid lines")
+            var skipped = "skipped \(result.invalidLines) invalid \(result.invalidLines == 1 ? "line" : "lines")"
+            if result.expireRecords > 0 {
+                skipped += " and \(result.expireRecords) expire \(result.expireRecords == 1 ? "record" : "records") (the pipeline's, not client requests)"
+            }
+            print("imported \(result.requests) requests into \(output) (\(result.outputBytes) bytes); \(skipped)")
         }
     }
 

@@ -34,10 +34,14 @@ struct SegmentsCommand: ParsableCommand {
             for s in report.segments {
                 out.append(s.file); out.append(": ")
                 out.append(s.records); out.append(" records in ")
-                out.append(UInt64(s.blocks)); out.append(s.blocks == 1 ? " block, sequences " : " blocks, sequences ")
-                out.append(s.baseSequence); out.append("...")
-                out.append(s.lastSequence); out.append(", ")
-                out.append(UInt64(s.fileBytes)); out.append(s.sealed ? " bytes, sealed\n" : " bytes, unsealed\n")
+                out.append(UInt64(s.blocks)); out.append(s.blocks == 1 ? " block, " : " blocks, ")
+                if s.records > 0 {
+                    out.append("sequences "); out.append(s.baseSequence); out.append("...")
+                    out.append(s.lastSequence); out.append(", ")
+                }
+                out.append(UInt64(s.fileBytes))
+                // A damaged segment's end marker is not reached: "unsealed" would blame the wrong thing.
+                out.append(s.damaged ? " bytes, damaged (see below)\n" : s.sealed ? " bytes, sealed\n" : " bytes, unsealed\n")
             }
             for p in report.problems {
                 err.append(p.description); err.append("\n")

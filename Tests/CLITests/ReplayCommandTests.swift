@@ -103,6 +103,44 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertLessThan(dupB, (b["requests"] as! Int) / 4)
     }
 
+    /// A journal's dump (CSV and NDJSON) imports as is: its expire records, which the pipeline makes, are
+    /// skipped and counted, and replaying the import on one lane journals exactly the original records.
+    func testADumpOfAJournalImportsAsIsAndReplaysToTheSameJournal() throws {
+        _ = try captureOneLaneRun(segments: dir + "/a")
+        let original = try dump(dir + "/a")
+        let expires = original.filter { $0.contains(",expire,") }.count
+        XCTAssertGreaterThan(expires, 0, "ci-smoke's holds expire inside the run")
+        for format in ["csv", "ndjson"] {
+            let log = dir + "/dump.\(format)", capture = dir + "/dump-\(format).fscap"
+            let d = try CommandRunner.run(["segments", "dump", dir + "/a", "--format", format])
+            XCTAssertEqual(d.status, 0, d.stderr)
+            try d.stdout.write(toFile: log, atomically: true, encoding: .utf8)
+            let imported = try CommandRunner.run(["capture", "import", log, "-o", capture, "--profile", "LoadProfiles/ci-smoke.yaml"])
+            XCTAssertEqual(imported.status, 0, imported.stderr)
+            XCTAssertTrue(imported.stdout.contains("imported \(original.count - 1 - expires) requests"), imported.stdout)
+            XCTAssertTrue(imported.stdout.contains("skipped 0 invalid lines and \(expires) expire records"), imported.stdout)
+        }
+        let r = try CommandRunner.run(["replay", dir + "/dump-csv.fscap", "--profile", "LoadProfiles/ci-smoke.yaml", "--lanes", "1",
+                                       "--rate", "max", "--durability", "none", "--segments", dir + "/b", "--progress", "never"])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let replayed = try dump(dir + "/b")
+        XCTAssertEqual(replayed.count, original.count)
+        if let k = original.indices.first(where: { $0 < replayed.count && original[$0] != replayed[$0] }) {
+            XCTFail("line \(k + 1) differs:\n\(original[k])\n\(replayed[k])")
+        }
+    }
+
+    /// An input that cannot be read says why, and exits 2.
+    func testImportOfAnUnreadableInputSaysWhy() throws {
+        let out = dir + "/x.fscap"
+        for (input, why) in [(dir, "is a directory"), (dir + "/absent.csv", "no such file")] {
+            let r = try CommandRunner.run(["capture", "import", input, "-o", out])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("flashsale: " + input + ": cannot read it: " + why), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
+    }
+
     func testImportReportsBadCSVLinesWithLineAndFieldAndSkipInvalidCountsThem() throws {
         let csv = dir + "/log.csv"
         try """

@@ -80,6 +80,29 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(verify.status, 0, verify.stderr + verify.stdout)
     }
 
+    /// `segments verify` on a sealed segment with a flipped byte inside: exit 1, the problem with file and
+    /// offset on stderr, and the segment called damaged (not "unsealed": its end marker is intact).
+    func testVerifyCallsASealedSegmentWithDamageInsideDamaged() throws {
+        let dir = CommandRunner.temporaryDirectory("damaged")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", dir + "/seg", "--duration", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/seg").filter { $0.hasSuffix(".seg") }.sorted()
+        XCTAssertEqual(files.count, 1)
+        let path = dir + "/seg/" + files[0]
+        let clean = try CommandRunner.run(["segments", "verify", dir + "/seg"])
+        XCTAssertEqual(clean.status, 0, clean.stderr)
+        XCTAssertTrue(clean.stdout.contains(" bytes, sealed"), clean.stdout)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let v = try CommandRunner.run(["segments", "verify", dir + "/seg"])
+        XCTAssertEqual(v.status, 1, v.stdout + v.stderr)
+        XCTAssertTrue(v.stdout.contains(" bytes, damaged"), v.stdout)
+        XCTAssertFalse(v.stdout.contains("unsealed"), v.stdout)
+        XCTAssertNotNil(v.stderr.range(of: path + #":\d+: "#, options: .regularExpression), v.stderr)
+    }
+
     /// A run killed with SIGKILL mid-flight and restarted on the same directory: every record that was
     /// durable before the kill is still there, sequences continue, and the invariants hold.
     func testKilledRunRestartsWithInvariantsAndEveryDurableRecord() throws {

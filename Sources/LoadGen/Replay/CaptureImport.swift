@@ -12,7 +12,8 @@ public struct CaptureImportProblem: Sendable, Equatable, CustomStringConvertible
     public var line: Int
     public var field: String
     public var message: String
-    public var description: String { "\(file):\(line): \(field): \(message)" }
+    /// `INPUT:LINE: field: problem`; `flashsale: INPUT: problem` for the whole file (line 0).
+    public var description: String { line == 0 ? "flashsale: \(file): \(message)" : "\(file):\(line): \(field): \(message)" }
 }
 
 /// Turns access logs (CSV with a header row, or NDJSON) into capture files.
@@ -30,9 +31,10 @@ public struct CaptureImportProblem: Sendable, Equatable, CustomStringConvertible
 /// | reference | `reference`, `ref` | integer ≥ 0 | no (0) |
 /// | send offset | `send_offset_ns`, `send_offset_ms` | intended send time since the start of the log | no (campaign time − first campaign time) |
 ///
-/// Other columns/keys are ignored (a `segments dump --format csv` of a journal imports as is; its
-/// `expire` records are refused as not client requests). Lines are read one at a time (memory does not
-/// grow with the input).
+/// Other columns/keys are ignored: a `segments dump` of a journal (CSV or NDJSON) imports as is. Its
+/// `expire` records are the pipeline's own (holds expire by themselves), not client requests: they are
+/// skipped and counted in `Result.expireRecords`. Lines are read one at a time (memory does not grow
+/// with the input).
 public enum CaptureImporter {
     public enum Format: String, Sendable, CaseIterable { case csv, ndjson }
 
@@ -40,6 +42,8 @@ public enum CaptureImporter {
         public var requests: UInt64 = 0
         /// Bad lines (all of them, counted).
         public var invalidLines = 0
+        /// `expire` records skipped: the pipeline makes them (holds expire by themselves), clients do not send them.
+        public var expireRecords = 0
         /// The first bad lines (at most `problemLimit`).
         public var problems: [CaptureImportProblem] = []
         /// Lines read, including the CSV header and blank lines.
@@ -70,8 +74,13 @@ public enum CaptureImporter {
                                   offerNames: [String] = [], campaignFingerprint: UInt64? = nil,
                                   label: String? = nil) throws -> Result {
         let format = format ?? guessFormat(path: input)
+        var st = stat()
+        if stat(input, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            throw CaptureImportProblem(file: input, line: 0, field: "file", message: "cannot read it: is a directory (expected a CSV or NDJSON log)")
+        }
         guard let file = fopen(input, "rb") else {
-            throw CaptureImportProblem(file: input, line: 0, field: "file", message: "cannot read it (\(String(cString: strerror(errno))))")
+            let why = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            throw CaptureImportProblem(file: input, line: 0, field: "file", message: "cannot read it: \(why)")
         }
         defer { fclose(file) }
         let writer = try CaptureWriter(path: output, campaignFingerprint: campaignFingerprint,
@@ -93,6 +102,8 @@ public enum CaptureImporter {
             switch parser.parse(line, number: result.lines) {
             case .skip:
                 break
+            case .expire:
+                result.expireRecords += 1
             case .record(let r):
                 try writer.append(r)
             case .problem(let p):
@@ -106,8 +117,10 @@ public enum CaptureImporter {
             if !skipInvalid && result.invalidLines >= problemLimit { keepGoing = false }
         }
         if ferror(file) != 0 {
+            let why = String(cString: strerror(errno))
+            try? writer.close()
             unlink(output)
-            throw CaptureImportProblem(file: input, line: result.lines + 1, field: "file", message: "read failed")
+            throw CaptureImportProblem(file: input, line: result.lines + 1, field: "file", message: "read failed: \(why)")
         }
         if parser.needsHeader && format == .csv {
             try? writer.close()
@@ -133,6 +146,8 @@ extension CaptureImportProblem: Error {}
 struct LineParser {
     enum Outcome {
         case skip
+        /// An `expire` record: the pipeline's own decision, not a client request.
+        case expire
         case record(CaptureRecord)
         case problem(CaptureImportProblem)
         case fatal(CaptureImportProblem)
@@ -276,7 +291,7 @@ struct LineParser {
         if let k = value(.kind) {
             let kind: RequestKind? = RequestKind(name: k) ?? UInt8(k).flatMap { RequestKind(rawValue: $0) }
             guard let kind else { return .problem(problem(number, "kind", "expected buy, confirm, cancel or 0...2, got \"\(k)\"")) }
-            if kind == .expire { return .problem(problem(number, "kind", "expire is not a client request (holds expire by themselves)")) }
+            if kind == .expire { return .expire }
             r.kind = kind.rawValue
         }
         if let ref = value(.reference) {
