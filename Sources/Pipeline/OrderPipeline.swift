@@ -338,7 +338,8 @@ public final class OrderPipeline {
         try (mine + "\n" + rules.campaign.name + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    static func temporaryDirectory() -> String {
+    /// A fresh path under `$TMPDIR` (or /tmp) for a run's segments when none is given.
+    public static func temporaryDirectory() -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         return "\(base)/flashsale-\(getpid())-\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000)"
     }

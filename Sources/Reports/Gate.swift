@@ -65,12 +65,13 @@ public enum Gate {
         median(reports.map { metric.value(in: $0) })
     }
 
-    /// Parses a tolerance: `10%`, `10` (percent) or `0.1`.
+    /// Parses a tolerance: `10%`, `10` (percent) or `0.1`; below 100%.
     public static func parseTolerance(_ text: String) throws(GateError) -> Double {
         let t = text.trimmingCharacters(in: .whitespaces)
         let value: Double?
         if t.hasSuffix("%") { value = Double(t.dropLast()).map { $0 / 100 } } else if let v = Double(t) { value = v >= 1 ? v / 100 : v } else { value = nil }
-        guard let v = value, v >= 0, v < 10 else { throw GateError.badTolerance(text) }
+        // 100% or more would let throughput fall to zero: a baseline check that can never fail.
+        guard let v = value, v >= 0, v < 1 else { throw GateError.badTolerance(text) }
         return v
     }
 

@@ -38,7 +38,7 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Baseline JSON to compare with (written by --update-baseline).")
     var baseline: String?
 
-    @Option(help: "Allowed regression against the baseline, e.g. 10%.")
+    @Option(help: "Allowed regression against the baseline, below 100%, e.g. 10% (or 0.1).")
     var tolerance: String = "10%"
 
     @Flag(help: "Write the measured medians to --baseline instead of comparing.")

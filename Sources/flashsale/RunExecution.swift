@@ -68,6 +68,11 @@ struct RunExecution {
                                       progressInterval: showProgress ? 1.0 : nil)
         var options = baseOptions
         options.injectedLaneDelayNanos = injectedLaneDelayNanos
+        // Without --segments the run journals into a temporary directory that is removed on every way
+        // out: success, failure, and an abort by a second Ctrl-C.
+        let temporarySegments = segments == nil ? OrderPipeline.temporaryDirectory() : nil
+        if let temporarySegments { options.segmentsDirectory = temporarySegments }
+        defer { if let temporarySegments { try? FileManager.default.removeItem(atPath: temporarySegments) } }
         let src: RequestSource
         if let source {
             src = source
@@ -83,7 +88,12 @@ struct RunExecution {
         interrupt.setEventHandler {
             if pipeline.wasStopped {
                 // Dispatch keeps SIGINT blocked in its threads, so re-raising it would stay pending: exit.
-                FileHandle.standardError.write("\nflashsale: aborted: segments left unsealed (the next run on them recovers what was written)\n")
+                if let temporarySegments {
+                    try? FileManager.default.removeItem(atPath: temporarySegments)
+                    FileHandle.standardError.write("\nflashsale: aborted: temporary segments removed\n")
+                } else {
+                    FileHandle.standardError.write("\nflashsale: aborted: segments left unsealed (the next run on them recovers what was written)\n")
+                }
                 _exit(130)
             }
             FileHandle.standardError.write("\nflashsale: interrupted: finishing what is in flight and sealing the segments (Ctrl-C again to abort)\n")
@@ -156,7 +166,6 @@ struct RunExecution {
                                            + "traffic's last request (a restart continues after the last journaled instant); "
                                            + "give a new --segments directory to run it again\n")
         }
-        if segments == nil { try? FileManager.default.removeItem(atPath: result.segmentsDirectory) }
         return Outcome(report: report, latency: result.latency, interrupted: pipeline.wasStopped)
     }
 

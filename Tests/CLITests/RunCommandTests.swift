@@ -265,8 +265,10 @@ final class RunOutputPathTests: XCTestCase {
 
 final class InterruptTests: XCTestCase {
     /// Starts `arguments`, waits until stderr shows `marker`, and returns the process and its pipes.
-    private func start(_ arguments: [String], waitingFor marker: String?) throws -> (Process, Pipe, Pipe, String) {
+    private func start(_ arguments: [String], waitingFor marker: String?,
+                       environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe, String) {
         let p = Process()
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         p.executableURL = URL(fileURLWithPath: CommandRunner.binary)
         p.arguments = arguments
         p.currentDirectoryURL = URL(fileURLWithPath: CommandRunner.root)
@@ -309,16 +311,18 @@ final class InterruptTests: XCTestCase {
         XCTAssertEqual((report["invariants"] as! [String: Any])["conservationViolations"] as? Int, 0)
     }
 
-    /// A second Ctrl-C aborts at once, even while the first one is still draining a slow pipeline;
-    /// what was written is recovered by the next run.
+    /// A second Ctrl-C aborts at once, even while the first one is still draining a slow pipeline,
+    /// and removes the temporary segment directory of a run that was not given --segments.
     func testSecondCtrlCAborts() throws {
         let dir = CommandRunner.temporaryDirectory("abort")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // 1 ms of work per request per lane: the 50,000 requests would take ~25 s to drain.
         let (p, _, err, _) = try start(["gate", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1",
                                         "--check", "outcome.overload==0", "--inject-lane-delay-ns", "1000000"],
-                                       waitingFor: nil)
+                                       waitingFor: nil, environment: ["TMPDIR": dir])
         Thread.sleep(forTimeInterval: 2)
+        let during = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }
+        XCTAssertEqual(during.count, 1, "the gate run journals into a temporary directory under TMPDIR: \(during)")
         kill(p.processIdentifier, SIGINT)
         Thread.sleep(forTimeInterval: 0.5)
         let sent = Date()
@@ -328,6 +332,8 @@ final class InterruptTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 130)
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertTrue(text.contains("aborted"), text)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }
+        XCTAssertEqual(left, [], "the aborted run left its temporary segments behind")
     }
 
     /// Ctrl-C ends a long run early but cleanly: exit 130, a full summary with the invariants checked,

@@ -31,6 +31,11 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(try Gate.parseTolerance("0.25"), 0.25, accuracy: 1e-12)
         XCTAssertEqual(try Gate.parseTolerance("15"), 0.15, accuracy: 1e-12)
         XCTAssertThrowsError(try Gate.parseTolerance("lots"))
+        // At 100% or more the throughput floor is zero or negative: the check could never fail.
+        for unbounded in ["100%", "150%", "100", "250"] {
+            XCTAssertThrowsError(try Gate.parseTolerance(unbounded), unbounded)
+        }
+        XCTAssertEqual(try Gate.parseTolerance("99%"), 0.99, accuracy: 1e-12)
     }
 
     func testMedianJudgesNotTheLuckiestRun() {
