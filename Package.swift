@@ -53,9 +53,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore"],
+        // Test helpers shared by the test targets (the deterministic PRNG).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore", "TestSupport"],
                     swiftSettings: testSettings),
-        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog"],
+        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog", "TestSupport"],
                     swiftSettings: testSettings),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen"],
                     swiftSettings: testSettings),

@@ -1,5 +1,6 @@
 import Dispatch
 import XCTest
+import TestSupport
 @testable import FlashSaleCore
 
 final class LaneEngineTests: XCTestCase {
@@ -114,7 +115,7 @@ final class LaneEngineTests: XCTestCase {
         tallies.withUnsafeMutableBufferPointer { tp in
             DispatchQueue.concurrentPerform(iterations: lanes) { lane in
                 let e = engines[lane]
-                var rng = TestRandom(seed: UInt64(lane) &* 7919)
+                var rng = SplitMix64(seed: UInt64(lane) &* 7919)
                 var out: [Decision] = []
                 out.reserveCapacity(64)
                 var tally = Tally()

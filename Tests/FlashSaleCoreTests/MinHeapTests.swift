@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import FlashSaleCore
 
 final class MinHeapTests: XCTestCase {
@@ -11,7 +12,7 @@ final class MinHeapTests: XCTestCase {
     func testPopsInOrderUnderInterleavedPushes() {
         var heap = MinHeap<Item>()
         var reference: [Int] = []
-        var rng = TestRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<20_000 {
             if rng.next() % 3 == 0, let top = heap.popTop() {
                 let smallest = reference.min()!

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import FlashSaleCore
 
 /// A plain, obviously-correct model of the rules (dictionaries, no sharding, no rings of pointers),
@@ -119,7 +120,7 @@ final class ReferenceModelTests: XCTestCase {
         let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
         let engine = engines[0]
         var model = ReferenceModel(campaign)
-        var rng = TestRandom(seed: 2026)
+        var rng = SplitMix64(seed: 2026)
         var t = 10 * CampaignFixtures.hour - 60_000
         var issued: [OrderRequest] = []
         var out: [Decision] = []

@@ -1,5 +1,6 @@
 import Dispatch
 import XCTest
+import TestSupport
 @testable import FlashSaleCore
 
 final class StockLedgerTests: XCTestCase {
@@ -56,7 +57,7 @@ final class StockLedgerTests: XCTestCase {
         var taken = [[Int64]](repeating: [0, 0, 0], count: threads)
         taken.withUnsafeMutableBufferPointer { takenPtr in
             DispatchQueue.concurrentPerform(iterations: threads) { t in
-                var rng = TestRandom(seed: UInt64(t + 1))
+                var rng = SplitMix64(seed: UInt64(t + 1))
                 var mine: [Int64] = [0, 0, 0]
                 components.withUnsafeBufferPointer { comps in
                     for _ in 0..<perThread {

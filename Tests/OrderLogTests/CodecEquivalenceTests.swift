@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import OrderLog
 
 /// The record layout is a file format (v1): segments written by earlier builds must stay readable,
