@@ -53,11 +53,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Test helpers shared by the test targets (the deterministic PRNG).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore", "TestSupport"],
+        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore", "LoadGen"],  // LoadGen: SplitMix64
                     swiftSettings: testSettings),
-        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog", "TestSupport"],
+        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog", "LoadGen"],  // LoadGen: SplitMix64
                     swiftSettings: testSettings),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen"],
                     swiftSettings: testSettings),

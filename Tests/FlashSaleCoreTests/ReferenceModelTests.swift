@@ -1,5 +1,5 @@
 import XCTest
-import TestSupport
+import LoadGen  // SplitMix64
 @testable import FlashSaleCore
 
 /// A plain, obviously-correct model of the rules (dictionaries, no sharding, no rings of pointers),

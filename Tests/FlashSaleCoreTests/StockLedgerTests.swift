@@ -1,6 +1,6 @@
 import Dispatch
 import XCTest
-import TestSupport
+import LoadGen  // SplitMix64
 @testable import FlashSaleCore
 
 final class StockLedgerTests: XCTestCase {

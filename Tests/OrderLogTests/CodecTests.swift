@@ -1,5 +1,5 @@
 import XCTest
-import TestSupport
+import LoadGen  // SplitMix64
 @testable import OrderLog
 
 final class CodecTests: XCTestCase {

@@ -1,5 +1,5 @@
 import XCTest
-import TestSupport
+import LoadGen  // SplitMix64
 import Foundation
 @testable import OrderLog
 
