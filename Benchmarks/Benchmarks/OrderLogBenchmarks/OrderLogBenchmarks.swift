@@ -8,24 +8,18 @@
 import Benchmark
 import BenchSupport
 import Foundation
+import LoadGen  // SplitMix64
 import OrderLog
 
 /// Deterministic records (SplitMix64).
 func parityRecords(_ count: Int, seed: UInt64 = 1) -> [OrderRecord] {
-    var state = seed
-    func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var random = SplitMix64(seed: seed)
     var records: [OrderRecord] = []
     records.reserveCapacity(count)
     var id: UInt64 = 1_000
     var time: Int64 = 36_000_000
     for _ in 0..<count {
-        let r = next()
+        let r = random.next()
         id &+= 1 &+ (r & 3)
         if r >> 60 == 0 { time &+= 1 }
         let q = r >> 8 & 0xFF
