@@ -62,6 +62,10 @@ struct GateCommand: ParsableCommand {
     @Option(help: "none, batch or sync.")
     var durability: Durability = .batch
 
+    @Option(name: .customLong("lz4-acceleration"),
+            help: "LZ4 acceleration of the journal's blocks, 1...65537 (as for run): gate the journal you deploy.")
+    var lz4Acceleration: Int32 = 1
+
     @Option(help: "Write the median run's JSON report here.")
     var report: String?
 
@@ -71,6 +75,7 @@ struct GateCommand: ParsableCommand {
     mutating func validate() throws {
         try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, replay, baseline])
         if runs < 1 || runs > 99 { throw ValidationError("--runs must be 1...99") }
+        try PipelineRunOptions.checkLZ4Acceleration(lz4Acceleration)
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64") }
         if updateBaseline && baseline == nil { throw ValidationError("--update-baseline needs --baseline FILE") }
         if speed != nil && replay == nil { throw ValidationError("--speed goes with --replay") }
@@ -104,7 +109,8 @@ struct GateCommand: ParsableCommand {
         var reports: [RunReport] = []
         for i in 1...runs {
             var execution = RunExecution(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
-                                         seed: seed, segments: nil, durability: durability, overload: nil, progress: .never)
+                                         seed: seed, segments: nil, durability: durability, lz4Acceleration: lz4Acceleration,
+                                         overload: nil, progress: .never)
             execution.injectedLaneDelayNanos = injectLaneDelayNs
             if let replay {
                 // A replay source is consumed by a run: open the capture afresh each time.

@@ -45,12 +45,17 @@ struct PipelineRunOptions: ParsableArguments {
         if let segments, FileManager.default.fileExists(atPath: segments, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("--segments \(segments): exists and is not a directory")
         }
-        if lz4Acceleration < 1 || lz4Acceleration > 65537 {
-            throw ValidationError("--lz4-acceleration must be between 1 and 65537 (got \(lz4Acceleration))")
-        }
+        try Self.checkLZ4Acceleration(lz4Acceleration)
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
+    }
+
+    /// LZ4 takes accelerations 1...65537 (LZ4_ACCELERATION_MAX).
+    static func checkLZ4Acceleration(_ value: Int32) throws {
+        if value < 1 || value > 65537 {
+            throw ValidationError("--lz4-acceleration must be between 1 and 65537 (got \(value))")
+        }
     }
 
     /// Fails before a long run, not after it, when an output file cannot be created, is a directory,

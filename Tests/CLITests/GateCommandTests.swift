@@ -43,6 +43,22 @@ final class GateCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["gate"]).status, 2, "nothing to check")
         XCTAssertEqual(try CommandRunner.run(["gate", "--check", "p(99)<5ms", "--tolerance", "lots"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["gate", "--baseline", "/nonexistent/b.json"]).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["gate", "--check", "p(99)<5ms", "--lz4-acceleration", "0"]).status, 2)
+        // A tolerance of 100% or more would let throughput fall to zero and pass.
+        let unbounded = try CommandRunner.run(["gate", "--check", "p(99)<5ms", "--baseline", "b.json", "--tolerance", "150%"])
+        XCTAssertEqual(unbounded.status, 2, unbounded.stderr)
+        XCTAssertTrue(unbounded.stderr.contains("below 100%"), unbounded.stderr)
+    }
+
+    /// The gate measures the journal it is told to: its runs write with the given LZ4 acceleration.
+    func testGateRunsWithTheGivenLZ4Acceleration() throws {
+        let dir = CommandRunner.temporaryDirectory("gate-accel")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1", "--duration", "1",
+                                       "--lz4-acceleration", "8", "--check", "segment_mismatches==0", "--report", dir + "/r.json"])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        XCTAssertEqual((json["segments"] as! [String: Any])["lz4Acceleration"] as? Int, 8)
     }
 }
 
