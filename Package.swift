@@ -53,9 +53,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore", "LoadGen"],  // LoadGen: SplitMix64
+        .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore"],
                     swiftSettings: testSettings),
-        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog", "LoadGen"],  // LoadGen: SplitMix64
+        .testTarget(name: "OrderLogTests", dependencies: ["OrderLog", "FlashSaleCore"],  // FlashSaleCore: SplitMix64
                     swiftSettings: testSettings),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen"],
                     swiftSettings: testSettings),

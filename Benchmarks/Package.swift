@@ -37,7 +37,7 @@ let package = Package(
         // LaneEngine decide on a prebuilt seckill-parity request batch.
         benchmarkTarget("EngineBenchmarks", ["FlashSaleCore", "LoadGen"]),
         // RecordCodec encode; SegmentWriter append + commit per durability.
-        benchmarkTarget("OrderLogBenchmarks", ["OrderLog", "LoadGen"]),
+        benchmarkTarget("OrderLogBenchmarks", ["OrderLog", "FlashSaleCore"]),
         // The whole pipeline on a small seckill-parity run, --rate max.
         benchmarkTarget("PipelineBenchmarks", ["Pipeline", "LoadGen", "FlashSaleCore"]),
     ]

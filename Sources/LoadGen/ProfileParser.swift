@@ -11,18 +11,7 @@ extension LoadProfile {
     /// Reads and validates a profile file.
     public static func load(path: String) throws(ProfileError) -> LoadProfile {
         guard let text = readWholeFile(path) else {
-            // Say why: a missing file, a directory and an unreadable file need different fixes.
-            var st = stat()
-            let why: String
-            if stat(path, &st) != 0 {
-                why = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
-            } else if (st.st_mode & S_IFMT) == S_IFDIR {
-                why = "is a directory"
-            } else if access(path, R_OK) != 0 {
-                why = "not readable (permission denied)"
-            } else {
-                why = "not UTF-8 text"
-            }
+            let why = unreadableReason(path) ?? "not UTF-8 text"
             throw ProfileError(.unreadable, file: path, line: nil, column: nil, keyPath: "",
                                message: "cannot read the file: \(why) (expected a readable UTF-8 YAML file)")
         }
@@ -33,6 +22,16 @@ extension LoadProfile {
     public static func parse(yaml: String, file: String) throws(ProfileError) -> LoadProfile {
         try ProfileParser(file: file).parse(yaml)
     }
+}
+
+/// Why `path` cannot be read as a file, in words that point at the fix ("no such file", "is a directory",
+/// "not readable (permission denied)", or the system's reason); nil when it looks readable.
+func unreadableReason(_ path: String) -> String? {
+    var st = stat()
+    if stat(path, &st) != 0 { return errno == ENOENT ? "no such file" : String(cString: strerror(errno)) }
+    if (st.st_mode & S_IFMT) == S_IFDIR { return "is a directory" }
+    if access(path, R_OK) != 0 { return "not readable (permission denied)" }
+    return nil
 }
 
 func readWholeFile(_ path: String) -> String? {
@@ -367,8 +366,10 @@ struct ProfileParser {
         let count = try countNode.positiveInt("organisations", max: Int(UInt32.max))
         let perOrganisation = MachineMemory.bytesPerOrganisation(offerCount: offers.count)
         // Refused here, in a millisecond, rather than by the OOM killer minutes into building the population.
-        if let limit = MachineMemory.limitBytes, count > limit / 5 * 4 / perOrganisation {
-            throw countNode.fail(.invalidValue, "\(count) organisations need about \(gigabytes(count * perOrganisation)) of memory (\(perOrganisation) B each with \(offers.count) offers) and this machine has \(gigabytes(limit)); expected at most \(limit / 5 * 4 / perOrganisation) organisations here (80% of its memory)")
+        if let limit = MachineMemory.limit, count > limit.bytes / 5 * 4 / perOrganisation {
+            let fits = limit.bytes / 5 * 4 / perOrganisation
+            throw countNode.fail(.invalidValue, "\(count) organisations need about \(gigabytes(count * perOrganisation)) of memory (\(perOrganisation) B each with \(offers.count) offers) and \(limit.source) \(gigabytes(limit.bytes)); "
+                + (fits > 0 ? "expected at most \(fits) organisations here (80% of that memory)" : "not even one organisation fits in 80% of that memory"))
         }
         var cert = [Double](repeating: 0.25, count: 4)
         if let c = m.optional("certification") {

@@ -1,17 +1,4 @@
-/// SplitMix64: seeds other generators and derives independent streams from one seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    @inlinable @inline(__always)
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import FlashSaleCore
 
 /// xoshiro256**: the generator's hot-path PRNG (a few shifts and a multiply, no allocation).
 public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {

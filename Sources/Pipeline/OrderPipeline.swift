@@ -105,6 +105,9 @@ public final class OrderPipeline {
         hasRun = true
         let lanes = options.lanes
         let directory = options.segmentsDirectory ?? Self.temporaryDirectory()
+        // A directory the pipeline made up is its own to remove (callers that read the segments pass one).
+        let ownsDirectory = options.segmentsDirectory == nil
+        defer { if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) } }
         var writerOptions = options.writer
         // Group commit fsyncs in the background: the journal keeps encoding while the disk syncs.
         if writerOptions.durability == .batch { writerOptions.backgroundSync = true }

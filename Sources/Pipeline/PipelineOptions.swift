@@ -20,7 +20,8 @@ public struct PipelineOptions: Sendable {
     public var lanes: Int
     public var pace: Pace
     public var overloadPolicy: OverloadPolicy
-    /// Where segments go. nil: a temporary directory, removed after the run.
+    /// Where segments go. nil: a temporary directory that `run` removes before it returns (pass a
+    /// directory to read the segments afterwards, or to continue the campaign later).
     public var segmentsDirectory: String?
     public var writer: SegmentWriterOptions
     /// Requests per lane batch.

@@ -9,21 +9,35 @@ public struct GateBaseline: Codable, Sendable, Equatable {
     /// What the latency figures measure ("acknowledgement" or "queueing"); nil in baselines written
     /// before it was recorded.
     public var latencyKind: String?
+    /// The journal the runs wrote: durability ("none", "batch", "sync") and LZ4 acceleration; nil in
+    /// baselines written before they were recorded.
+    public var durability: String?
+    public var lz4Acceleration: Int?
 
-    public init(profile: String, runs: Int, metrics: [String: Double], latencyKind: String? = nil) {
+    public init(profile: String, runs: Int, metrics: [String: Double], latencyKind: String? = nil,
+                durability: String? = nil, lz4Acceleration: Int? = nil) {
         self.profile = profile
         self.runs = runs
         self.metrics = metrics
         self.latencyKind = latencyKind
+        self.durability = durability
+        self.lz4Acceleration = lz4Acceleration
     }
 
-    /// Why runs of `profile` with latency of `latencyKind` cannot be compared with this baseline, or nil.
-    public func mismatch(profile: String, latencyKind: String?) -> String? {
+    /// Why runs of `profile` (latency of `latencyKind`, a journal of `durability` and `lz4Acceleration`)
+    /// cannot be compared with this baseline, or nil: a baseline compares like with like.
+    public func mismatch(profile: String, latencyKind: String?, durability: String? = nil, lz4Acceleration: Int? = nil) -> String? {
         if profile != self.profile {
             return "it was measured on \(self.profile), this gate runs \(profile)"
         }
         if let mine = self.latencyKind, let theirs = latencyKind, mine != theirs {
             return "its latency is \(mine) time, this gate measures \(theirs) time (--rate max measures queueing)"
+        }
+        if let mine = self.durability, let theirs = durability, mine != theirs {
+            return "it was measured with --durability \(mine), this gate runs --durability \(theirs)"
+        }
+        if let mine = self.lz4Acceleration, let theirs = lz4Acceleration, mine != theirs {
+            return "it was measured with --lz4-acceleration \(mine), this gate runs --lz4-acceleration \(theirs)"
         }
         return nil
     }
@@ -65,20 +79,20 @@ public enum Gate {
         median(reports.map { metric.value(in: $0) })
     }
 
-    /// Parses a tolerance: `10%`, `10` (percent) or `0.1`; below 100%.
+    /// Parses a tolerance: `10%`, `10` (percent) or `0.1`; below 1000%.
     public static func parseTolerance(_ text: String) throws(GateError) -> Double {
         let t = text.trimmingCharacters(in: .whitespaces)
         let value: Double?
         if t.hasSuffix("%") { value = Double(t.dropLast()).map { $0 / 100 } } else if let v = Double(t) { value = v >= 1 ? v / 100 : v } else { value = nil }
-        // 100% or more would let throughput fall to zero: a baseline check that can never fail.
-        guard let v = value, v >= 0, v < 1 else { throw GateError.badTolerance(text) }
+        guard let v = value, v >= 0, v < 10 else { throw GateError.badTolerance(text) }
         return v
     }
 
     public static func baseline(from reports: [RunReport], profile: String) -> GateBaseline {
         var metrics: [String: Double] = [:]
         for m in GateBaseline.compared { metrics[m.description] = median(m, of: reports) }
-        return GateBaseline(profile: profile, runs: reports.count, metrics: metrics, latencyKind: reports.first?.latencyMicros.kind)
+        return GateBaseline(profile: profile, runs: reports.count, metrics: metrics, latencyKind: reports.first?.latencyMicros.kind,
+                            durability: reports.first?.segments.durability, lz4Acceleration: reports.first?.segments.lz4Acceleration)
     }
 
     public static func evaluate(thresholds: [GateThreshold], reports: [RunReport], baseline: GateBaseline?,
@@ -99,12 +113,14 @@ public enum Gate {
                 let v = median(m, of: reports)
                 let pct = SummaryFormatter.fixed(tolerance * 100, 1) + "%"
                 if m.higherIsBetter {
-                    let floor = base * (1 - tolerance)
-                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≥ \(m.format(floor)) (\(m.format(base)) − \(pct))",
+                    // A factor of (1 + tolerance) worse, as for latency: a floor that never reaches zero, so a
+                    // large tolerance (150% for a noisy p99) still leaves a throughput check that can fail.
+                    let floor = base / (1 + tolerance)
+                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≥ \(m.format(floor)) (\(m.format(base)) ÷ (1 + \(pct)))",
                                                    measured: m.format(v) + change(v, base), passed: v >= floor))
                 } else {
                     let ceiling = base * (1 + tolerance)
-                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≤ \(m.format(ceiling)) (\(m.format(base)) + \(pct))",
+                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≤ \(m.format(ceiling)) (\(m.format(base)) × (1 + \(pct)))",
                                                    measured: m.format(v) + change(v, base), passed: v <= ceiling))
                 }
             }

@@ -22,9 +22,9 @@ struct CaptureCommand: ParsableCommand {
                 Fields: campaign_time_ms (milliseconds since the campaign epoch, or "day N HH:MM:SS.mmm"), \
                 request_id, organisation, offer (index or name), and optionally quantity (1), kind (buy, \
                 confirm, cancel or 0-2; buy), reference (0), send_offset_ns or send_offset_ms (default: \
-                campaign time since the first line). Other fields are ignored: `segments dump --format csv` \
-                output imports as is (its expire records, which the pipeline makes and clients do not send, \
-                are skipped and counted). Names are case-insensitive.
+                campaign time since the first line). Other fields are ignored: `segments dump` CSV \
+                and NDJSON output import as is (their expire records, which the pipeline makes and clients \
+                do not send, are skipped and counted). Names are case-insensitive.
                 A bad line is reported as INPUT:LINE: field: problem; any bad line fails the import (exit 2, \
                 no output) unless --skip-invalid, which skips and counts them (exit 0).
                 """)
@@ -51,7 +51,8 @@ struct CaptureCommand: ParsableCommand {
                     campaignFingerprint: profile == nil ? nil : loaded.campaign.fingerprint,
                     label: "import:\((input as NSString).lastPathComponent)")
             } catch let p as CaptureImportProblem {
-                FileHandle.standardError.write("\(p)\n")
+                // A problem with the whole file is the command's ("flashsale: …"); a line's is compiler-style.
+                FileHandle.standardError.write((p.line == 0 ? "flashsale: " : "") + "\(p)\n")
                 throw ExitCodes.badInput
             } catch {
                 FileHandle.standardError.write("flashsale: \(output): \(error)\n")

@@ -18,7 +18,8 @@ struct GateCommand: ParsableCommand {
         A baseline is compared only with runs of the same profile and latency kind (--rate max measures queueing).
         Every metric is judged on its median over --runs runs (noisy machines: compare medians, not single runs).
         With --baseline FILE the median throughput and p50/p99 latency are compared with the stored ones \
-        (throughput may drop, latency may rise, by at most --tolerance); --update-baseline writes the file instead.
+        (latency may rise to baseline × (1 + tolerance), throughput may fall to baseline ÷ (1 + tolerance): \
+        with 10%, to 90.9%); --update-baseline writes the file instead.
         Every run's invariants must pass too.
         Exit codes: 0 pass, 99 a threshold or baseline check failed, 2 bad arguments, 3 a run failed.
         """)
@@ -38,7 +39,7 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Baseline JSON to compare with (written by --update-baseline).")
     var baseline: String?
 
-    @Option(help: "Allowed regression against the baseline, below 100%, e.g. 10% (or 0.1).")
+    @Option(help: "Allowed regression against the baseline, e.g. 10% (or 0.1): a factor of 1 + tolerance worse.")
     var tolerance: String = "10%"
 
     @Flag(help: "Write the measured medians to --baseline instead of comparing.")
@@ -105,7 +106,8 @@ struct GateCommand: ParsableCommand {
         // The pace every run of this gate uses (replays included): it decides what latency measures.
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
         let latencyKind = pace.latencyKind
-        if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind) { try refuse(why) }
+        if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind, durability: durability.rawValue,
+                                                 lz4Acceleration: Int(lz4Acceleration)) { try refuse(why) }
         var reports: [RunReport] = []
         for i in 1...runs {
             var execution = RunExecution(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,

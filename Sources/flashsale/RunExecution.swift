@@ -69,10 +69,9 @@ struct RunExecution {
         var options = baseOptions
         options.injectedLaneDelayNanos = injectedLaneDelayNanos
         // Without --segments the run journals into a temporary directory that is removed on every way
-        // out: success, failure, and an abort by a second Ctrl-C.
+        // out but SIGKILL: success, failure, an abort by a second Ctrl-C, SIGTERM.
         let temporarySegments = segments == nil ? OrderPipeline.temporaryDirectory() : nil
         if let temporarySegments { options.segmentsDirectory = temporarySegments }
-        defer { if let temporarySegments { try? FileManager.default.removeItem(atPath: temporarySegments) } }
         let src: RequestSource
         if let source {
             src = source
@@ -82,28 +81,40 @@ struct RunExecution {
             src = TrafficGenerator(profile: profile, seed: effectiveSeed, durationSeconds: duration, constantRate: constantRate)
         }
         let pipeline = OrderPipeline(rules: rules, options: options)
-        // Ctrl-C: stop offering, drain, seal and report (the exit code is then 130). A second Ctrl-C kills.
+        // Ends the process at once (a second Ctrl-C, SIGTERM). Dispatch keeps the signals blocked in its
+        // threads, so re-raising one would stay pending: exit instead.
+        let abort: @Sendable (String, Int32) -> Void = { why, code in
+            if let temporarySegments {
+                let removed = Self.removeTemporarySegments(temporarySegments)
+                FileHandle.standardError.write("\nflashsale: \(why): " + (removed ? "temporary segments removed"
+                    : "could not remove the temporary segments \(temporarySegments)") + "\n")
+            } else {
+                FileHandle.standardError.write("\nflashsale: \(why): segments left unsealed (the next run on them recovers what was written)\n")
+            }
+            _exit(code)
+        }
+        // Ctrl-C: stop offering, drain, seal and report (the exit code is then 130). A second Ctrl-C aborts.
         signal(SIGINT, SIG_IGN)
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         interrupt.setEventHandler {
-            if pipeline.wasStopped {
-                // Dispatch keeps SIGINT blocked in its threads, so re-raising it would stay pending: exit.
-                if let temporarySegments {
-                    try? FileManager.default.removeItem(atPath: temporarySegments)
-                    FileHandle.standardError.write("\nflashsale: aborted: temporary segments removed\n")
-                } else {
-                    FileHandle.standardError.write("\nflashsale: aborted: segments left unsealed (the next run on them recovers what was written)\n")
-                }
-                _exit(130)
-            }
+            if pipeline.wasStopped { abort("aborted", 130) }
             FileHandle.standardError.write("\nflashsale: interrupted: finishing what is in flight and sealing the segments (Ctrl-C again to abort)\n")
             pipeline.stop()
         }
         interrupt.resume()
+        // SIGTERM (a CI timeout, `kill`): end at once, as its default does, but without leaving a temporary journal.
+        signal(SIGTERM, SIG_IGN)
+        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        terminate.setEventHandler { abort("terminated", 143) }
+        terminate.resume()
         defer {
             interrupt.cancel()
+            terminate.cancel()
             signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
         }
+        // Declared after the signal handlers' defer, so it runs before they are reset.
+        defer { if let temporarySegments { _ = Self.removeTemporarySegments(temporarySegments) } }
         let tty = isatty(STDERR_FILENO) != 0
         let offerCount = rules.offerCount
         let previous = Mutex<ProgressSnapshot?>(nil)  // touched once a second, from the journal's queue
@@ -167,6 +178,14 @@ struct RunExecution {
                                            + "give a new --segments directory to run it again\n")
         }
         return Outcome(report: report, latency: result.latency, interrupted: pipeline.wasStopped)
+    }
+
+    /// Removes a run's temporary segment directory; true when nothing of it remains. It is renamed first,
+    /// so that a segment a still-running writer rolls to cannot appear in the directory being removed.
+    static func removeTemporarySegments(_ directory: String) -> Bool {
+        let doomed = directory + ".removing"
+        if rename(directory, doomed) != 0 { return errno == ENOENT }   // never created: nothing to remove
+        return (try? FileManager.default.removeItem(atPath: doomed)) != nil
     }
 
     static func formatMicros(_ us: UInt64) -> String {

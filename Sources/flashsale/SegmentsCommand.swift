@@ -41,7 +41,7 @@ struct SegmentsCommand: ParsableCommand {
                 }
                 out.append(UInt64(s.fileBytes))
                 // A damaged segment's end marker is not reached: "unsealed" would blame the wrong thing.
-                out.append(s.damaged ? " bytes, damaged (see below)\n" : s.sealed ? " bytes, sealed\n" : " bytes, unsealed\n")
+                out.append(s.damaged ? " bytes, damaged (problem on stderr)\n" : s.sealed ? " bytes, sealed\n" : " bytes, unsealed\n")
             }
             for p in report.problems {
                 err.append(p.description); err.append("\n")

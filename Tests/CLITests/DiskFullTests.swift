@@ -35,6 +35,21 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
     }
 
+    /// A run without --segments that fails (its temporary journal fills the disk) still removes that
+    /// journal: exit 3, and nothing of it is left in TMPDIR.
+    func testAFailedRunRemovesItsTemporarySegments() throws {
+        let mountPoint = CommandRunner.temporaryDirectory("tinytmp")
+        defer { try? FileManager.default.removeItem(atPath: mountPoint) }
+        guard shell("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root)")
+        }
+        defer { _ = shell("/bin/umount", [mountPoint]) }
+        let r = try CommandRunner.run(["run", "--duration", "5", "--progress", "never"], environment: ["TMPDIR": mountPoint])
+        XCTAssertEqual(r.status, 3, r.stderr + r.stdout)
+        XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), [], "the failed run left its temporary journal")
+    }
+
     private func shell(_ tool: String, _ arguments: [String]) -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)

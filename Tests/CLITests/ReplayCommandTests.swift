@@ -120,13 +120,15 @@ final class ReplayCommandTests: XCTestCase {
             XCTAssertTrue(imported.stdout.contains("imported \(original.count - 1 - expires) requests"), imported.stdout)
             XCTAssertTrue(imported.stdout.contains("skipped 0 invalid lines and \(expires) expire records"), imported.stdout)
         }
-        let r = try CommandRunner.run(["replay", dir + "/dump-csv.fscap", "--profile", "LoadProfiles/ci-smoke.yaml", "--lanes", "1",
-                                       "--rate", "max", "--durability", "none", "--segments", dir + "/b", "--progress", "never"])
-        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
-        let replayed = try dump(dir + "/b")
-        XCTAssertEqual(replayed.count, original.count)
-        if let k = original.indices.first(where: { $0 < replayed.count && original[$0] != replayed[$0] }) {
-            XCTFail("line \(k + 1) differs:\n\(original[k])\n\(replayed[k])")
+        for format in ["csv", "ndjson"] {
+            let r = try CommandRunner.run(["replay", dir + "/dump-\(format).fscap", "--profile", "LoadProfiles/ci-smoke.yaml", "--lanes", "1",
+                                           "--rate", "max", "--durability", "none", "--segments", dir + "/b-\(format)", "--progress", "never"])
+            XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+            let replayed = try dump(dir + "/b-\(format)")
+            XCTAssertEqual(replayed.count, original.count, format)
+            if let k = original.indices.first(where: { $0 < replayed.count && original[$0] != replayed[$0] }) {
+                XCTFail("\(format): line \(k + 1) differs:\n\(original[k])\n\(replayed[k])")
+            }
         }
     }
 

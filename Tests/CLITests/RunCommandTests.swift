@@ -336,6 +336,23 @@ final class InterruptTests: XCTestCase {
         XCTAssertEqual(left, [], "the aborted run left its temporary segments behind")
     }
 
+    /// SIGTERM (a CI timeout, `kill`) ends a run at once, exit 143, without leaving its temporary journal.
+    func testSigtermEndsAtOnceAndRemovesTheTemporarySegments() throws {
+        let dir = CommandRunner.temporaryDirectory("term")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (p, _, err, _) = try start(["run", "LoadProfiles/kaigong-opening.yaml", "--progress", "always"],
+                                       waitingFor: "durable #", environment: ["TMPDIR": dir])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }.count, 1)
+        let sent = Date()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 5, "SIGTERM did not end the run at once")
+        XCTAssertEqual(p.terminationStatus, 143)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("terminated: temporary segments removed"), text)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "SIGTERM left the temporary journal")
+    }
+
     /// Ctrl-C ends a long run early but cleanly: exit 130, a full summary with the invariants checked,
     /// and sealed segments that verify.
     func testCtrlCDrainsSealsAndReports() throws {

@@ -1,6 +1,5 @@
 import Dispatch
 import XCTest
-import LoadGen  // SplitMix64
 @testable import FlashSaleCore
 
 final class LaneEngineTests: XCTestCase {

@@ -1,5 +1,4 @@
 import XCTest
-import LoadGen  // SplitMix64
 @testable import FlashSaleCore
 
 final class MinHeapTests: XCTestCase {

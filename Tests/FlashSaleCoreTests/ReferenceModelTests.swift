@@ -1,5 +1,4 @@
 import XCTest
-import LoadGen  // SplitMix64
 @testable import FlashSaleCore
 
 /// A plain, obviously-correct model of the rules (dictionaries, no sharding, no rings of pointers),

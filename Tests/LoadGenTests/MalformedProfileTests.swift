@@ -156,7 +156,7 @@ final class MalformedProfileTests: XCTestCase {
     func testAPopulationTooLargeForThisMachineIsRefusedWhereItIsWritten() throws {
         let count = Int(UInt32.max)
         let perOrganisation = MachineMemory.bytesPerOrganisation(offerCount: 2)
-        guard let limit = MachineMemory.limitBytes, limit / 5 * 4 / perOrganisation < count else {
+        guard let limit = MachineMemory.limit?.bytes, limit / 5 * 4 / perOrganisation < count else {
             throw XCTSkip("this machine could hold \(count) organisations")
         }
         let yaml = base.replacingOccurrences(of: "organisations: 1000", with: "organisations: \(count)")
@@ -168,6 +168,31 @@ final class MalformedProfileTests: XCTestCase {
             XCTAssertTrue(e.message.contains("of memory"), e.message)
             XCTAssertTrue(e.message.contains("expected at most \(limit / 5 * 4 / perOrganisation) organisations"), e.message)
         }
+    }
+
+    /// The memory limit is the lowest on the way from the process's cgroup to the root, in cgroup v2
+    /// (`memory.max`, "max" meaning none) and v1 (`memory.limit_in_bytes`) alike.
+    func testCgroupMemoryLimitIsTheLowestOnThePathToTheRoot() throws {
+        let root = NSTemporaryDirectory() + "cgroup-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ path: String, _ text: String) throws {
+            let full = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: true, encoding: .utf8)
+        }
+        // v2: the job's own cgroup has no limit, its parent slice has 2 GB, the root none.
+        try write("sys/user.slice/job/memory.max", "max\n")
+        try write("sys/user.slice/memory.max", "2000000000\n")
+        try write("proc-v2", "0::/user.slice/job\n")
+        XCTAssertEqual(MachineMemory.cgroupLimitBytes(procSelfCgroup: root + "/proc-v2", root: root + "/sys"), 2_000_000_000)
+        // v1 (as on this kind of VM): the memory controller's own hierarchy, "unlimited" at the root.
+        try write("sys/memory/process_api/x/memory.limit_in_bytes", "5000000000\n")
+        try write("sys/memory/memory.limit_in_bytes", "9223372036854771712\n")
+        try write("proc-v1", "9:name=systemd:/\n4:memory:/process_api/x\n0::/\n")
+        XCTAssertEqual(MachineMemory.cgroupLimitBytes(procSelfCgroup: root + "/proc-v1", root: root + "/sys"), 5_000_000_000)
+        // No limit anywhere: nil (physical memory decides).
+        try write("proc-none", "0::/other\n")
+        XCTAssertNil(MachineMemory.cgroupLimitBytes(procSelfCgroup: root + "/proc-none", root: root + "/sys"))
     }
 
     func testUnreadableFileAndNonMappingDocument() {

@@ -1,5 +1,5 @@
 import XCTest
-import LoadGen  // SplitMix64
+import FlashSaleCore  // SplitMix64
 @testable import OrderLog
 
 /// The record layout is a file format (v1): segments written by earlier builds must stay readable,

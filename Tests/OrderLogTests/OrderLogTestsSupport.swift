@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 import Synchronization
 @testable import OrderLog
-import LoadGen  // SplitMix64
+import FlashSaleCore  // SplitMix64
 
 /// A fresh temporary directory, removed by `cleanup()`.
 func makeTempDir(_ name: String = #function) -> String {

@@ -1,5 +1,5 @@
 import XCTest
-import LoadGen  // SplitMix64
+import FlashSaleCore  // SplitMix64
 import Foundation
 @testable import OrderLog
 

@@ -25,6 +25,17 @@ final class OrderPipelineTests: XCTestCase {
         }
     }
 
+    /// A pipeline given no directory journals into a temporary one and removes it before `run` returns
+    /// (benchmarks and library callers used to leave a journal in /tmp per run).
+    func testATemporaryJournalIsRemovedByTheRun() throws {
+        let profile = try PipelineFixtures.profile("ci-smoke")
+        let pipeline = OrderPipeline(rules: try CampaignRules(profile.campaign), options: PipelineOptions(lanes: 2, pace: .max))
+        let result = try pipeline.run(source: TrafficGenerator(profile: profile, requestLimit: 20_000))
+        XCTAssertEqual(result.offered, 20_000)
+        XCTAssertFalse(result.segmentsDirectory.isEmpty)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: result.segmentsDirectory), "the temporary journal was left behind")
+    }
+
     /// Every shipped profile, shortened, on several lanes: the invariants hold, and the outcome counts
     /// reported equal those read back from the segments.
     func testShippedProfilesKeepInvariantsAndReportWhatTheyJournaled() throws {

@@ -31,11 +31,8 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(try Gate.parseTolerance("0.25"), 0.25, accuracy: 1e-12)
         XCTAssertEqual(try Gate.parseTolerance("15"), 0.15, accuracy: 1e-12)
         XCTAssertThrowsError(try Gate.parseTolerance("lots"))
-        // At 100% or more the throughput floor is zero or negative: the check could never fail.
-        for unbounded in ["100%", "150%", "100", "250"] {
-            XCTAssertThrowsError(try Gate.parseTolerance(unbounded), unbounded)
-        }
-        XCTAssertEqual(try Gate.parseTolerance("99%"), 0.99, accuracy: 1e-12)
+        XCTAssertEqual(try Gate.parseTolerance("150%"), 1.5, accuracy: 1e-12)
+        XCTAssertThrowsError(try Gate.parseTolerance("1000%"))
     }
 
     func testMedianJudgesNotTheLuckiestRun() {
@@ -53,6 +50,18 @@ final class GateTests: XCTestCase {
         let laggy = Gate.evaluate(thresholds: [], reports: [report(1_000_000, p99: 2000)], baseline: base, tolerance: 0.1)
         XCTAssertEqual(laggy.filter { !$0.passed }.map(\.check), ["baseline p(99)"])
         XCTAssertTrue(Gate.table(laggy).contains("gate: FAIL"))
+    }
+
+    /// A large tolerance (150%, for a noisy p99) loosens throughput by the same factor, 1 + tolerance:
+    /// the floor is 40% of the baseline, never zero, so a collapse still fails (it used to be
+    /// base × (1 − 1.5) < 0: any throughput passed).
+    func testALargeToleranceStillLeavesAThroughputFloor() {
+        let base = GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000])
+        func report(_ dps: Double, p99: UInt64) -> RunReport { RunReportFixture.make(decisionsPerSecond: dps, p99: p99) }
+        let noisy = Gate.evaluate(thresholds: [], reports: [report(450_000, p99: 2400)], baseline: base, tolerance: 1.5)
+        XCTAssertTrue(noisy.allSatisfy(\.passed), Gate.table(noisy))
+        let collapsed = Gate.evaluate(thresholds: [], reports: [report(350_000, p99: 1000)], baseline: base, tolerance: 1.5)
+        XCTAssertEqual(collapsed.filter { !$0.passed }.map(\.check), ["baseline decisions_per_s"], Gate.table(collapsed))
     }
 
     func testFailedInvariantsFailTheGate() {

@@ -8,7 +8,7 @@
 import Benchmark
 import BenchSupport
 import Foundation
-import LoadGen  // SplitMix64
+import FlashSaleCore  // SplitMix64
 import OrderLog
 
 /// Deterministic records (SplitMix64).

@@ -12,8 +12,8 @@ public struct CaptureImportProblem: Sendable, Equatable, CustomStringConvertible
     public var line: Int
     public var field: String
     public var message: String
-    /// `INPUT:LINE: field: problem`; `flashsale: INPUT: problem` for the whole file (line 0).
-    public var description: String { line == 0 ? "flashsale: \(file): \(message)" : "\(file):\(line): \(field): \(message)" }
+    /// `INPUT:LINE: field: problem`, or `INPUT: problem` for the whole file (line 0).
+    public var description: String { line == 0 ? "\(file): \(message)" : "\(file):\(line): \(field): \(message)" }
 }
 
 /// Turns access logs (CSV with a header row, or NDJSON) into capture files.
@@ -74,13 +74,11 @@ public enum CaptureImporter {
                                   offerNames: [String] = [], campaignFingerprint: UInt64? = nil,
                                   label: String? = nil) throws -> Result {
         let format = format ?? guessFormat(path: input)
-        var st = stat()
-        if stat(input, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            throw CaptureImportProblem(file: input, line: 0, field: "file", message: "cannot read it: is a directory (expected a CSV or NDJSON log)")
+        if let why = unreadableReason(input) {
+            throw CaptureImportProblem(file: input, line: 0, field: "file", message: "cannot read it: \(why) (expected a CSV or NDJSON log)")
         }
         guard let file = fopen(input, "rb") else {
-            let why = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
-            throw CaptureImportProblem(file: input, line: 0, field: "file", message: "cannot read it: \(why)")
+            throw CaptureImportProblem(file: input, line: 0, field: "file", message: "cannot read it: \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         let writer = try CaptureWriter(path: output, campaignFingerprint: campaignFingerprint,
