@@ -7,12 +7,7 @@ import XCTest
 /// test of the same property through the sink seam runs everywhere (WriterTests).
 final class DiskFullTests: XCTestCase {
     func testFullDiskStopsCleanlyAndKeepsEveryAcknowledgedDecision() throws {
-        let mountPoint = CommandRunner.temporaryDirectory("tinyfs")
-        defer { try? FileManager.default.removeItem(atPath: mountPoint) }
-        guard shell("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0 else {
-            throw XCTSkip("cannot mount a tmpfs here (needs root)")
-        }
-        defer { _ = shell("/bin/umount", [mountPoint]) }
+        let mountPoint = try tinyTmpfs("tinyfs")
         let seg = mountPoint + "/seg"
 
         let full = try CommandRunner.run(["run", "--segments", seg, "--duration", "5", "--progress", "never"])
@@ -23,7 +18,7 @@ final class DiskFullTests: XCTestCase {
             return XCTFail("no acknowledged count in: \(full.stderr)")
         }
 
-        XCTAssertEqual(shell("/bin/mount", ["-o", "remount,size=64m", mountPoint]), 0)
+        XCTAssertEqual(Self.shell("/bin/mount", ["-o", "remount,size=64m", mountPoint]), 0)
         let report = mountPoint + "/r.json"
         let again = try CommandRunner.run(["run", "--segments", seg, "--duration", "1", "--progress", "never", "--report", report])
         XCTAssertEqual(again.status, 0, again.stderr + again.stdout)
@@ -38,19 +33,28 @@ final class DiskFullTests: XCTestCase {
     /// A run without --segments that fails (its temporary journal fills the disk) still removes that
     /// journal: exit 3, and nothing of it is left in TMPDIR.
     func testAFailedRunRemovesItsTemporarySegments() throws {
-        let mountPoint = CommandRunner.temporaryDirectory("tinytmp")
-        defer { try? FileManager.default.removeItem(atPath: mountPoint) }
-        guard shell("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0 else {
-            throw XCTSkip("cannot mount a tmpfs here (needs root)")
-        }
-        defer { _ = shell("/bin/umount", [mountPoint]) }
+        let mountPoint = try tinyTmpfs("tinytmp")
         let r = try CommandRunner.run(["run", "--duration", "5", "--progress", "never"], environment: ["TMPDIR": mountPoint])
         XCTAssertEqual(r.status, 3, r.stderr + r.stdout)
         XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), [], "the failed run left its temporary journal")
     }
 
-    private func shell(_ tool: String, _ arguments: [String]) -> Int32 {
+    /// A fresh 2 MiB tmpfs, unmounted and removed after the test; skips the test where mounting is not allowed.
+    private func tinyTmpfs(_ label: String) throws -> String {
+        let mountPoint = CommandRunner.temporaryDirectory(label)
+        guard Self.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0 else {
+            try? FileManager.default.removeItem(atPath: mountPoint)
+            throw XCTSkip("cannot mount a tmpfs here (needs root)")
+        }
+        addTeardownBlock {
+            _ = Self.shell("/bin/umount", [mountPoint])
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        return mountPoint
+    }
+
+    private static func shell(_ tool: String, _ arguments: [String]) -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = arguments

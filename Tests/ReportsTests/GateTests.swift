@@ -40,9 +40,11 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(Gate.median([4, 1, 3, 2]), 2.5)
     }
 
+    /// 1M decisions/s, p50 100 µs, p99 1 ms.
+    private let base = GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000])
+    private func report(_ dps: Double, p99: UInt64) -> RunReport { RunReportFixture.make(decisionsPerSecond: dps, p99: p99) }
+
     func testBaselineFlagsARegressionBeyondTolerance() {
-        let base = GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000])
-        func report(_ dps: Double, p99: UInt64) -> RunReport { RunReportFixture.make(decisionsPerSecond: dps, p99: p99) }
         let ok = Gate.evaluate(thresholds: [], reports: [report(950_000, p99: 1050)], baseline: base, tolerance: 0.1)
         XCTAssertTrue(ok.allSatisfy(\.passed), Gate.table(ok))
         let slow = Gate.evaluate(thresholds: [], reports: [report(800_000, p99: 1050)], baseline: base, tolerance: 0.1)
@@ -56,8 +58,6 @@ final class GateTests: XCTestCase {
     /// the floor is 40% of the baseline, never zero, so a collapse still fails (it used to be
     /// base × (1 − 1.5) < 0: any throughput passed).
     func testALargeToleranceStillLeavesAThroughputFloor() {
-        let base = GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000])
-        func report(_ dps: Double, p99: UInt64) -> RunReport { RunReportFixture.make(decisionsPerSecond: dps, p99: p99) }
         let noisy = Gate.evaluate(thresholds: [], reports: [report(450_000, p99: 2400)], baseline: base, tolerance: 1.5)
         XCTAssertTrue(noisy.allSatisfy(\.passed), Gate.table(noisy))
         let collapsed = Gate.evaluate(thresholds: [], reports: [report(350_000, p99: 1000)], baseline: base, tolerance: 1.5)
