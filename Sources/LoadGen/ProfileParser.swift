@@ -20,7 +20,8 @@ extension LoadProfile {
 
     /// Parses and validates a profile; `file` names it in errors.
     public static func parse(yaml: String, file: String) throws(ProfileError) -> LoadProfile {
-        try ProfileParser(file: file).parse(yaml)
+        // YAML allows a byte order mark; editors on Windows write one.
+        try ProfileParser(file: file).parse(yaml.hasPrefix("\u{FEFF}") ? String(yaml.dropFirst()) : yaml)
     }
 }
 
@@ -56,6 +57,7 @@ func gigabytes(_ bytes: Int) -> String {
 
 struct ProfileParser {
     let file: String
+    static let trafficKeys = ["start", "time-scale", "requests", "arrivals", "phases", "popularity", "quantity", "behaviour"]
 
     func parse(_ yaml: String) throws(ProfileError) -> LoadProfile {
         let root: Node
@@ -130,6 +132,13 @@ struct ProfileParser {
             // The phases are stretched or squeezed to fill the duration.
             let f = duration / phaseSeconds
             if abs(f - 1) > 1e-12 { traffic.phases = traffic.phases.map { $0.scaled(by: f) } }
+        }
+        // The campaign time a run covers (duration × time-scale) must fit the campaign clock, like "day N" < 100000.
+        let campaignSpanDays = duration * traffic.timeScale / 86_400
+        if !(campaignSpanDays < 100_000) {
+            let at = (try? trafficNode.map(allowed: Self.trafficKeys))?.optional("time-scale") ?? trafficNode
+            throw at.fail(.invalidValue, "a run of \(duration) s at time-scale \(traffic.timeScale) covers \(Int(min(campaignSpanDays, 1e15))) days of campaign time; expected under 100000 days (lower the time-scale or the duration)",
+                                   path: trafficNode.child("time-scale"))
         }
 
         let population = pop.generate(regionCount: c.regions.count, seed: seed)
@@ -351,6 +360,13 @@ struct ProfileParser {
             let list = try pm.required("list", "the list price in fen")
             price.listPriceFen = try list.int64("a list price in fen (an integer)")
             if price.listPriceFen < 0 { throw list.fail(.invalidValue, "expected a list price ≥ 0 fen, got \(price.listPriceFen)") }
+            // Prices are computed in 64-bit fen: list × 100 (percentages) × quantity must not overflow.
+            if price.listPriceFen > 1_000_000_000_000 {
+                throw list.fail(.invalidValue, "expected a list price of at most 1000000000000 fen (10 billion yuan), got \(price.listPriceFen)")
+            }
+            if price.listPriceFen.multipliedReportingOverflow(by: Int64(maxQuantity) * 100).overflow {
+                throw list.fail(.invalidValue, "an order of max-quantity \(maxQuantity) at \(price.listPriceFen) fen would overflow the 64-bit price; lower the price or max-quantity")
+            }
             if let d = pm.optional("discount") { price.discountPercent = try d.percent() }
             if let d = pm.optional("activation-extra") { price.activationExtraPercent = try d.percent() }
         }
@@ -401,7 +417,7 @@ struct ProfileParser {
     // MARK: - traffic
 
     func readTraffic(_ v: YValue, window: SaleWindow, offers: [Offer]) throws(ProfileError) -> TrafficSpec {
-        let m = try v.map(allowed: ["start", "time-scale", "requests", "arrivals", "phases", "popularity", "quantity", "behaviour"])
+        let m = try v.map(allowed: Self.trafficKeys)
         var spec = TrafficSpec(startMillis: window.opensMillis, phases: [])
         if let s = m.optional("start") { spec.startMillis = try s.campaignMillis() }
         if let t = m.optional("time-scale") {

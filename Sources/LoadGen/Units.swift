@@ -85,7 +85,7 @@ enum Units {
             return ms
         }
         if text.contains(":") { return timeOfDayMillis(text) }
-        guard let s = durationSeconds(text), s >= 0 else { return nil }
+        guard let s = durationSeconds(text), s >= 0, s < 100_000 * 86_400 else { return nil }   // as "day N": < 100000 days
         return Int64((s * 1000).rounded())
     }
 

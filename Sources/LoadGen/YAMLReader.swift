@@ -135,8 +135,14 @@ struct YValue {
         guard allowZero ? v >= 0 : v > 0 else {
             throw fail(.notPositive, "expected a \(allowZero ? "non-negative" : "positive") duration, got \"\(s.string)\"")
         }
+        // Times are held in 64-bit milliseconds and nanoseconds: ten years is far beyond any campaign.
+        guard v <= Self.longestDurationSeconds else {
+            throw fail(.invalidValue, "expected a duration of at most 10 years (3650d), got \"\(s.string)\"")
+        }
         return v
     }
+
+    static let longestDurationSeconds = 3650.0 * 86_400
 
     func durationMillis(allowZero: Bool = false) throws(ProfileError) -> Int64 {
         Int64((try durationSeconds(allowZero: allowZero) * 1000).rounded())
@@ -149,6 +155,7 @@ struct YValue {
         guard allowZero ? v >= 0 : v > 0 else {
             throw fail(.notPositive, "expected a \(allowZero ? "non-negative" : "positive") rate, got \"\(s.string)\"")
         }
+        guard v <= 1e9 else { throw fail(.invalidValue, "expected a rate of at most 1G/s (one machine generates ~5M/s), got \"\(s.string)\"") }
         return v
     }
 

@@ -13,21 +13,28 @@ public struct GateBaseline: Codable, Sendable, Equatable {
     /// baselines written before they were recorded.
     public var durability: String?
     public var lz4Acceleration: Int?
+    /// The load: lanes, and the rate ("max", "profile" for the profile's phases, or "N/s"); nil in older baselines.
+    public var lanes: Int?
+    public var rate: String?
 
     public init(profile: String, runs: Int, metrics: [String: Double], latencyKind: String? = nil,
-                durability: String? = nil, lz4Acceleration: Int? = nil) {
+                durability: String? = nil, lz4Acceleration: Int? = nil, lanes: Int? = nil, rate: String? = nil) {
         self.profile = profile
         self.runs = runs
         self.metrics = metrics
         self.latencyKind = latencyKind
         self.durability = durability
         self.lz4Acceleration = lz4Acceleration
+        self.lanes = lanes
+        self.rate = rate
     }
 
     /// Why runs of `profile` (latency of `latencyKind`, a journal of `durability` and `lz4Acceleration`)
     /// cannot be compared with this baseline, or nil: a baseline compares like with like.
-    public func mismatch(profile: String, latencyKind: String?, durability: String? = nil, lz4Acceleration: Int? = nil) -> String? {
-        if profile != self.profile {
+    public func mismatch(profile: String, latencyKind: String?, durability: String? = nil, lz4Acceleration: Int? = nil,
+                         lanes: Int? = nil, rate: String? = nil) -> String? {
+        // "./P/x.yaml" and "P/x.yaml" are one profile.
+        if Self.absolute(profile) != Self.absolute(self.profile) {
             return "it was measured on \(self.profile), this gate runs \(profile)"
         }
         if let mine = self.latencyKind, let theirs = latencyKind, mine != theirs {
@@ -39,7 +46,23 @@ public struct GateBaseline: Codable, Sendable, Equatable {
         if let mine = self.lz4Acceleration, let theirs = lz4Acceleration, mine != theirs {
             return "it was measured with --lz4-acceleration \(mine), this gate runs --lz4-acceleration \(theirs)"
         }
+        if let mine = self.lanes, let theirs = lanes, mine != theirs {
+            return "it was measured with --lanes \(mine), this gate runs --lanes \(theirs)"
+        }
+        if let mine = self.rate, let theirs = rate, mine != theirs {
+            return "it was measured at rate \(mine), this gate runs at rate \(theirs)"
+        }
         return nil
+    }
+
+    /// `path` from the working directory, without "." and ".." components.
+    static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var parts: [Substring] = []
+        for part in full.split(separator: "/") where part != "." {
+            if part == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// The metrics a baseline records and a comparison checks.
@@ -47,9 +70,18 @@ public struct GateBaseline: Codable, Sendable, Equatable {
 
     public static func load(_ path: String) throws(GateError) -> GateBaseline {
         guard let data = FileManager.default.contents(atPath: path) else { throw GateError.badBaseline(path, "cannot read it") }
-        do { return try JSONDecoder().decode(GateBaseline.self, from: data) } catch {
+        let baseline: GateBaseline
+        do { baseline = try JSONDecoder().decode(GateBaseline.self, from: data) } catch {
             throw GateError.badBaseline(path, "not a baseline written by `flashsale gate --update-baseline` (\(error))")
         }
+        // A metric missing or out of range would silently drop its check, or make it meaningless.
+        for m in compared {
+            guard let v = baseline.metrics[m.description] else {
+                throw GateError.badBaseline(path, "metrics lacks \(m); write a new one with --update-baseline")
+            }
+            guard v.isFinite, v >= 0 else { throw GateError.badBaseline(path, "\(m) is \(v); expected a finite value ≥ 0") }
+        }
+        return baseline
     }
 
     public func write(_ path: String) throws {
@@ -79,20 +111,22 @@ public enum Gate {
         median(reports.map { metric.value(in: $0) })
     }
 
-    /// Parses a tolerance: `10%`, `10` (percent) or `0.1`; below 1000%.
+    /// Parses a tolerance: `10%` or the fraction `0.1`; below 1000%.
     public static func parseTolerance(_ text: String) throws(GateError) -> Double {
         let t = text.trimmingCharacters(in: .whitespaces)
         let value: Double?
-        if t.hasSuffix("%") { value = Double(t.dropLast()).map { $0 / 100 } } else if let v = Double(t) { value = v >= 1 ? v / 100 : v } else { value = nil }
+        // A bare number is a fraction, and only below 1: "1" could mean 1% or 100%, so it needs its "%".
+        if t.hasSuffix("%") { value = Double(t.dropLast()).map { $0 / 100 } } else if let v = Double(t), v < 1 { value = v } else { value = nil }
         guard let v = value, v >= 0, v < 10 else { throw GateError.badTolerance(text) }
         return v
     }
 
-    public static func baseline(from reports: [RunReport], profile: String) -> GateBaseline {
+    public static func baseline(from reports: [RunReport], profile: String, rate: String? = nil) -> GateBaseline {
         var metrics: [String: Double] = [:]
         for m in GateBaseline.compared { metrics[m.description] = median(m, of: reports) }
         return GateBaseline(profile: profile, runs: reports.count, metrics: metrics, latencyKind: reports.first?.latencyMicros.kind,
-                            durability: reports.first?.segments.durability, lz4Acceleration: reports.first?.segments.lz4Acceleration)
+                            durability: reports.first?.segments.durability, lz4Acceleration: reports.first?.segments.lz4Acceleration,
+                            lanes: reports.first?.lanes, rate: rate)
     }
 
     public static func evaluate(thresholds: [GateThreshold], reports: [RunReport], baseline: GateBaseline?,
@@ -102,6 +136,11 @@ public enum Gate {
         results.append(GateCheckResult(check: "invariants", expected: "pass in every run",
                                        measured: failedRuns == 0 ? "pass in \(reports.count)/\(reports.count)" : "FAILED in \(failedRuns)/\(reports.count)",
                                        passed: failedRuns == 0))
+        // A run that offered nothing (too short, too slow a rate) would pass every latency bound with 0 µs.
+        let emptyRuns = reports.filter { $0.requests == 0 }.count
+        results.append(GateCheckResult(check: "runs offered requests", expected: "> 0 in every run",
+                                       measured: emptyRuns == 0 ? "> 0 in \(reports.count)/\(reports.count)" : "0 in \(emptyRuns)/\(reports.count)",
+                                       passed: emptyRuns == 0))
         for t in thresholds {
             let v = median(t.metric, of: reports)
             results.append(GateCheckResult(check: t.text, expected: "\(t.metric) \(t.comparison.rawValue) \(t.metric.format(t.limit))",

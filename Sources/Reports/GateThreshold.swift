@@ -228,7 +228,7 @@ public enum GateError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .badThreshold(let t, let why): "threshold '\(t)': \(why)"
         case .badBaseline(let path, let why): "baseline \(path): \(why)"
-        case .badTolerance(let t): "tolerance '\(t)': expected a percentage such as 10% (or a fraction such as 0.1), below 1000%"
+        case .badTolerance(let t): "tolerance '\(t)': expected a percentage such as 10% (or a fraction below 1 such as 0.1), below 1000%"
         }
     }
 }

@@ -57,8 +57,8 @@ public enum SummaryFormatter {
         line("Invariants: \(inv.passed ? "PASS" : "FAIL")  oversold items \(inv.oversold), conservation violations \(inv.conservationViolations)"
              + (inv.checkedSegments ? ", segment mismatches \(inv.segmentMismatches + inv.outcomeMismatches) (read back)" : ", segments not checked"))
         let seg = r.segments
-        line("Segments: \(seg.dir ?? "temporary, removed"): \(seg.files) files, \(human(Double(seg.bytes)))B on disk,"
-             + " \(seg.records) records, raw/on-disk \(fixed(seg.compressionRatio, 2))x (LZ4 and block framing), \(seg.fsyncs) fsyncs")
+        line("Segments: \(seg.dir ?? "temporary, removed"): \(count(seg.files, "file")), \(human(Double(seg.bytes)))B on disk,"
+             + " \(count(seg.records, "record")), raw/on-disk \(fixed(seg.compressionRatio, 2))x (LZ4 and block framing), \(count(seg.fsyncs, "fsync"))")
         let m = r.memory
         line("Memory: peak RSS \(human(Double(m.peakRSSBytes)))B"
              + (m.jemallocAllocatedBytes.map { ", jemalloc allocated \(human(Double($0)))B" } ?? ", jemalloc not active"))
@@ -76,6 +76,9 @@ public enum SummaryFormatter {
 
     /// `v` with `digits` decimals.
     public static func fixed(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+
+    /// "1 file", "3 files": a count with its noun, singular for one.
+    public static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
     static func lpad(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }

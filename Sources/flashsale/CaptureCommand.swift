@@ -3,6 +3,7 @@ import FlashSaleCore
 import Foundation
 import LoadGen
 import OrderLog
+import Reports
 
 /// `flashsale capture import|inspect`: make captures from access logs, and look inside them.
 struct CaptureCommand: ParsableCommand {
@@ -70,7 +71,7 @@ struct CaptureCommand: ParsableCommand {
             if result.expireRecords > 0 {
                 skipped += " and \(result.expireRecords) expire \(result.expireRecords == 1 ? "record" : "records") (the pipeline's, not client requests)"
             }
-            print("imported \(result.requests) requests into \(output) (\(result.outputBytes) bytes); \(skipped)")
+            print("imported \(SummaryFormatter.count(Int(result.requests), "request")) into \(output) (\(result.outputBytes) bytes); \(skipped)")
         }
     }
 
@@ -109,7 +110,7 @@ struct CaptureCommand: ParsableCommand {
             func offerName(_ o: UInt16) -> String { Int(o) < names.count ? names[Int(o)] : "offer \(o)" }
             func kindName(_ k: Int) -> String { RequestKind(rawValue: UInt8(k))?.name ?? "kind \(k)" }
             let kinds = summary.kindCounts.enumerated().filter { $0.element > 0 }
-            let campaignSpan = Double(summary.maxCampaignMillis - summary.minCampaignMillis) / 1000
+            let campaignSpan = (Double(summary.maxCampaignMillis) - Double(summary.minCampaignMillis)) / 1000   // no Int64 overflow
             let sendSpan = Double(summary.maxSendNanos - summary.minSendNanos) / 1e9
             if json {
                 var o: [String: Any] = [

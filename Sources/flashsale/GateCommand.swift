@@ -73,14 +73,31 @@ struct GateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Test seam: busy nanoseconds added per request in every lane.", visibility: .hidden))
     var injectLaneDelayNs: UInt64 = 0
 
+    /// The rate as a baseline records it: "max", "profile" (the profile's phases, or a replay's recorded pace) or "N/s".
+    var rateLabel: String {
+        switch rate {
+        case .max: "max"
+        case .perSecond(let r): "\(r)/s"
+        case nil: "profile"
+        }
+    }
+
     mutating func validate() throws {
         try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, replay, baseline])
+        if updateBaseline {
+            // Written after all the runs: refused now, not after minutes of measuring.
+            try PipelineRunOptions.checkOutputPath(baseline, option: "--baseline", inputs: [profile, replay])
+            try PipelineRunOptions.checkDistinct([("--report", report), ("--baseline", baseline)])
+        }
+        try PipelineRunOptions.checkDuration(duration)
+        if replay != nil && duration != nil { throw ValidationError("--duration does not go with --replay: a replay lasts as long as its capture") }
+        if speed != nil && rate != nil { throw ValidationError("--speed and --rate exclude each other: --speed scales the recorded gaps, --rate ignores them") }
         if runs < 1 || runs > 99 { throw ValidationError("--runs must be 1...99") }
         try PipelineRunOptions.checkLZ4Acceleration(lz4Acceleration)
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64") }
         if updateBaseline && baseline == nil { throw ValidationError("--update-baseline needs --baseline FILE") }
         if speed != nil && replay == nil { throw ValidationError("--speed goes with --replay") }
-        if let s = speed, !(s > 0 && s.isFinite) { throw ValidationError("--speed must be a positive number") }
+        if let s = speed, !(s >= 1e-6 && s <= 1e6) { throw ValidationError("--speed must be between 0.000001 and 1000000 (got \(s))") }
         if checks.isEmpty && baseline == nil { throw ValidationError("nothing to check: give --check THRESHOLD and/or --baseline FILE") }
         for c in checks { do { _ = try GateThreshold(parsing: c) } catch { throw ValidationError("\(error)") } }
         do { _ = try Gate.parseTolerance(tolerance) } catch { throw ValidationError("\(error)") }
@@ -107,7 +124,7 @@ struct GateCommand: ParsableCommand {
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
         let latencyKind = pace.latencyKind
         if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind, durability: durability.rawValue,
-                                                 lz4Acceleration: Int(lz4Acceleration)) { try refuse(why) }
+                                                 lz4Acceleration: Int(lz4Acceleration), lanes: lanes, rate: rateLabel) { try refuse(why) }
         var reports: [RunReport] = []
         for i in 1...runs {
             var execution = RunExecution(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
@@ -121,19 +138,30 @@ struct GateCommand: ParsableCommand {
                                                                 fix: "give the gate the profile it was captured with (its PROFILE argument)")
                 execution.paceOverride = pace
             }
-            let r = try execution.execute().report
+            let outcome = try execution.execute()
+            if outcome.interrupted {
+                // A run cut short by Ctrl-C measures nothing comparable: no verdict, and the gate ends.
+                FileHandle.standardError.write("gate: interrupted during run \(i)/\(runs); no verdict\n")
+                throw ExitCodes.interrupted
+            }
+            let r = outcome.report
             FileHandle.standardError.write("gate: run \(i)/\(runs): \(SummaryFormatter.human(r.decisionsPerSecond)) decisions/s, "
                                            + "p99 \(GateMetric.latencyPercentile(99).format(Double(r.latencyMicros.p99))) (\(r.latencyMicros.kind)), "
                                            + "invariants \(r.invariants.passed ? "pass" : "FAIL")\n")
             reports.append(r)
         }
-        if let path = report {
-            let medianRun = reports.sorted { $0.decisionsPerSecond < $1.decisionsPerSecond }[reports.count / 2]
-            try medianRun.jsonData().write(to: URL(fileURLWithPath: path))
-        }
-        if updateBaseline, let baseline {
-            try Gate.baseline(from: reports, profile: label).write(baseline)
-            FileHandle.standardError.write("gate: baseline written to \(baseline)\n")
+        do {
+            if let path = report {
+                let medianRun = reports.sorted { $0.decisionsPerSecond < $1.decisionsPerSecond }[reports.count / 2]
+                try medianRun.jsonData().write(to: URL(fileURLWithPath: path))
+            }
+            if updateBaseline, let baseline {
+                try Gate.baseline(from: reports, profile: label, rate: rateLabel).write(baseline)
+                FileHandle.standardError.write("gate: baseline written to \(baseline)\n")
+            }
+        } catch {
+            FileHandle.standardError.write("flashsale: cannot write \(error)\n")
+            throw ExitCodes.runtimeFailure
         }
         let results = Gate.evaluate(thresholds: thresholds, reports: reports, baseline: stored, tolerance: tol)
         FileHandle.standardOutput.write(Gate.table(results))

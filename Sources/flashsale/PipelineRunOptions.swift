@@ -80,10 +80,39 @@ struct PipelineRunOptions: ParsableArguments {
         }
     }
 
-    /// Outputs of a pipeline run must not overwrite its inputs (the profile, a replayed capture).
-    func checkOutputs(notOverwriting inputs: [String?]) throws {
+    /// Outputs of a pipeline run must not overwrite its inputs (the profile, a replayed capture), nor
+    /// each other (`others`: more outputs of the command, such as `--capture`).
+    func checkOutputs(notOverwriting inputs: [String?], others: [(option: String, path: String?)] = []) throws {
         try Self.checkOutputPath(report, option: "--report", inputs: inputs)
         try Self.checkOutputPath(hgrm, option: "--hgrm", inputs: inputs)
+        try Self.checkDistinct([("--report", report), ("--hgrm", hgrm)] + others)
+    }
+
+    /// Two outputs naming one file would leave only the last one written.
+    static func checkDistinct(_ outputs: [(option: String, path: String?)]) throws {
+        let given = outputs.compactMap { o in o.path.map { (o.option, $0) } }
+        for (i, a) in given.enumerated() {
+            for b in given[(i + 1)...] where samePath(a.1, b.1) {
+                throw ValidationError("\(a.0) and \(b.0) both name \(a.1); give each output its own file")
+            }
+        }
+    }
+
+    /// The same file, existing or not: equal absolute spellings, or the same inode.
+    static func samePath(_ a: String, _ b: String) -> Bool {
+        func absolute(_ p: String) -> String {
+            let full = p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+            return (full as NSString).standardizingPath
+        }
+        return absolute(a) == absolute(b) || sameFile(a, b)
+    }
+
+    /// A run length `TrafficGenerator` can hold in nanoseconds: positive, finite, at most 10^7 s (115 days).
+    static func checkDuration(_ seconds: Double?) throws {
+        guard let seconds else { return }
+        if !(seconds > 0 && seconds <= 1e7) {
+            throw ValidationError("--duration must be a positive number of seconds, at most 10000000 (got \(seconds))")
+        }
     }
 
     /// True when both paths exist and name the same file (same device and inode: links and

@@ -40,7 +40,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Send the capture N times (fresh request ids and later campaign times each loop).")
     var loop: Int = 1
 
-    @Option(help: ArgumentHelp("Only send matching requests: offer=NAME|INDEX[,…], org=ID[,…], kind=buy|confirm|cancel[,…]. Repeat to combine (all must match).",
+    @Option(help: ArgumentHelp("Only send matching requests: offer=NAME|INDEX[,…], org=ID[,…], kind=buy|confirm|cancel[,…]. Repeat to combine: every field given must match; values of one field, in one --filter or repeated, are alternatives (kind=buy --filter kind=cancel sends both).",
                                valueName: "field=values"))
     var filter: [String] = []
 
@@ -54,7 +54,7 @@ struct ReplayCommand: ParsableCommand {
     var pipeline: PipelineRunOptions
 
     mutating func validate() throws {
-        if let s = speed, !(s > 0 && s.isFinite) { throw ValidationError("--speed must be a positive number (got \(s))") }
+        if let s = speed, !(s >= 1e-6 && s <= 1e6) { throw ValidationError("--speed must be between 0.000001 and 1000000 (got \(s))") }
         if speed != nil && rate != nil { throw ValidationError("--speed and --rate exclude each other (--rate ignores the recorded gaps)") }
         if let m = maxIdle, !(m >= 0 && m.isFinite) { throw ValidationError("--max-idle must be ≥ 0 seconds (got \(m))") }
         if loop < 1 { throw ValidationError("--loop must be ≥ 1 (got \(loop))") }

@@ -24,7 +24,7 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "A load profile (YAML, see docs/profiles.md). Default: the built-in kaigong-opening demo.")
     var profile: String?
 
-    @Option(help: ArgumentHelp("Arrival rate: 'max' (as fast as possible) or requests per second, e.g. 200000 or 200k (replaces the profile's phases).", valueName: "max|n"))
+    @Option(help: ArgumentHelp("Arrival rate: 'max' (as fast as possible) or requests per second from 0.001 to 1G, e.g. 200000 or 200k (replaces the profile's phases).", valueName: "max|n"))
     var rate: RateOption?
 
     @Option(help: ArgumentHelp("Run length in seconds (the profile's phases are scaled to it).", valueName: "seconds"))
@@ -41,8 +41,8 @@ struct RunCommand: ParsableCommand {
 
     mutating func validate() throws {
         try PipelineRunOptions.checkOutputPath(capture, option: "--capture", inputs: [profile])
-        try pipeline.checkOutputs(notOverwriting: [profile])
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        try pipeline.checkOutputs(notOverwriting: [profile], others: [("--capture", capture)])
+        try PipelineRunOptions.checkDuration(duration)
     }
 
     func run() throws {
@@ -75,21 +75,25 @@ struct RunCommand: ParsableCommand {
             try? capturing?.close()
             throw error
         }
+        // A capture that could not be written does not cost the run its summary and report.
+        var captureFailure: Error?
         if let capturing {
-            do { try capturing.close() } catch {
-                FileHandle.standardError.write("flashsale: --capture \(capturing.writer.path): \(error)\n")
-                throw ExitCodes.runtimeFailure
-            }
+            do { try capturing.close() } catch { captureFailure = error }
         }
         try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
         if let capturing {
-            FileHandle.standardError.write("flashsale: captured \(capturing.writer.count) requests into \(capturing.writer.path)"
-                                           + " (\(capturing.writer.bytesWritten) bytes)\n")
+            if let captureFailure {
+                FileHandle.standardError.write("flashsale: --capture \(capturing.writer.path): \(captureFailure); the capture is incomplete\n")
+            } else {
+                FileHandle.standardError.write("flashsale: captured \(SummaryFormatter.count(Int(capturing.writer.count), "request")) into \(capturing.writer.path)"
+                                               + " (\(capturing.writer.bytesWritten) bytes)\n")
+            }
         }
         if !outcome.report.invariants.passed {
             FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")
             throw ExitCodes.checkFailed
         }
+        if captureFailure != nil { throw ExitCodes.runtimeFailure }
         if outcome.interrupted { throw ExitCodes.interrupted }
     }
 }
@@ -107,7 +111,8 @@ enum RateOption: ExpressibleByArgument, Equatable {
         if text.hasSuffix("/s") { text.removeLast(2) }
         var factor = 1.0
         if text.hasSuffix("k") { factor = 1e3; text.removeLast() } else if text.hasSuffix("m") { factor = 1e6; text.removeLast() }
-        guard let v = Double(text), v > 0, v.isFinite else { return nil }
+        // 1G/s bounds the schedule's arithmetic; one machine generates ~5M/s. Below 0.001/s nothing is sent.
+        guard let v = Double(text), v * factor >= 0.001, v * factor <= 1e9 else { return nil }
         self = .perSecond(v * factor)
     }
 }

@@ -43,7 +43,8 @@ struct RunExecution {
             }
             do {
                 if let path { try report.jsonData().write(to: URL(fileURLWithPath: path)) }
-                if let hgrm { try latency.percentileSpectrum().write(toFile: hgrm, atomically: true, encoding: .utf8) }
+                // Written in place, like the report: a symlink is followed, /dev/stdout stays a device.
+                if let hgrm { try Data(latency.percentileSpectrum().utf8).write(to: URL(fileURLWithPath: hgrm)) }
             } catch {
                 FileHandle.standardError.write("flashsale: cannot write report: \(error)\n")
                 throw ExitCodes.runtimeFailure
@@ -125,7 +126,7 @@ struct RunExecution {
             let ackedRate = Double(p.acknowledged - (last?.acknowledged ?? 0)) / dt
             let h = SummaryFormatter.human
             let line = "\(SummaryFormatter.fixed(p.elapsedSeconds, 1))s  offered \(h(offeredRate))/s  achieved \(h(ackedRate))/s"
-                + "  accepted \(h(Double(p.accepted)))  sold-out \(p.soldOutOffers)/\(offerCount) offers"
+                + "  accepted/held \(h(Double(p.accepted)))  sold-out \(p.soldOutOffers)/\(offerCount) offers"
                 + "  p99 \(Self.formatMicros(p.p99Micros))  durable #\(p.durableWatermark)"
             FileHandle.standardError.write(tty ? "\r\u{1B}[K" + line : line + "\n")
         }
@@ -162,6 +163,15 @@ struct RunExecution {
         var report = ReportBuilder.build(profile: profileLabel, seed: effectiveSeed, options: options, rules: rules,
                                          result: result, audit: audit, keepSegments: segments != nil)
         if audit == nil { report.invariants.segmentMismatches += 1 }
+        // An open-model run lasts its traffic's length unless the source or the pipeline could not keep up:
+        // then every late request was still offered (and its lateness counted), but the user asked for a
+        // rate this machine did not reach, and should hear so.
+        let planned = duration ?? (profile.durationSeconds > 0 ? profile.durationSeconds : profile.traffic.phaseSeconds)
+        if pace == .open && source == nil && !pipeline.wasStopped && report.durationSeconds > planned * 1.2 + 0.3 {
+            FileHandle.standardError.write("flashsale: warning: the run took \(SummaryFormatter.fixed(report.durationSeconds, 1)) s for "
+                + "\(SummaryFormatter.fixed(planned, 1)) s of traffic: the requested rate was not reached "
+                + "(\(SummaryFormatter.human(Double(report.requests) / report.durationSeconds))/s offered); latencies include the backlog\n")
+        }
         if let audit {
             // Say exactly what disagrees, so a failed check can be chased.
             for problem in audit.problems.prefix(5) { FileHandle.standardError.write("flashsale: segments: \(problem)\n") }

@@ -40,10 +40,25 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), [], "the failed run left its temporary journal")
     }
 
-    /// A fresh 2 MiB tmpfs, unmounted and removed after the test; skips the test where mounting is not allowed.
-    private func tinyTmpfs(_ label: String) throws -> String {
+    /// A capture that runs out of room costs the run neither its summary nor its report: they are written,
+    /// then the capture's failure is reported with exit 3.
+    func testAFullCaptureStillWritesTheReport() throws {
+        let mountPoint = try tinyTmpfs("tinycap", size: "64k")
+        let dir = CommandRunner.temporaryDirectory("capreport")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--capture", mountPoint + "/c.fscap",
+                                       "--report", dir + "/r.json", "--progress", "never"])
+        XCTAssertEqual(r.status, 3, r.stderr + r.stdout)
+        XCTAssertTrue(r.stdout.contains("Invariants: PASS"), r.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/r.json"), "the report was not written")
+        XCTAssertTrue(r.stderr.contains("the capture is incomplete"), r.stderr)
+    }
+
+    /// A fresh tmpfs (2 MiB unless told), unmounted and removed after the test; skips the test where
+    /// mounting is not allowed.
+    private func tinyTmpfs(_ label: String, size: String = "2m") throws -> String {
         let mountPoint = CommandRunner.temporaryDirectory(label)
-        guard Self.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0 else {
+        guard Self.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint]) == 0 else {
             try? FileManager.default.removeItem(atPath: mountPoint)
             throw XCTSkip("cannot mount a tmpfs here (needs root)")
         }

@@ -40,6 +40,13 @@ final class GateCommandTests: XCTestCase {
         let otherJournal = try CommandRunner.run(common + ["--durability", "none"])
         XCTAssertEqual(otherJournal.status, 2, otherJournal.stderr)
         XCTAssertTrue(otherJournal.stderr.contains("it was measured with --durability batch"), otherJournal.stderr)
+        let otherLanes = try CommandRunner.run(Array(common.dropLast(2)) + ["--lanes", "2"])
+        XCTAssertEqual(otherLanes.status, 2, otherLanes.stderr)
+        XCTAssertTrue(otherLanes.stderr.contains("it was measured with --lanes 1"), otherLanes.stderr)
+        // The same profile spelt "./…" is the same profile.
+        let dotted = try CommandRunner.run(["gate", "./LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1", "--baseline", baseline,
+                                            "--lanes", "1", "--tolerance", "900%"])
+        XCTAssertEqual(dotted.status, 0, dotted.stderr + dotted.stdout)
         let otherAcceleration = try CommandRunner.run(common + ["--lz4-acceleration", "8"])
         XCTAssertEqual(otherAcceleration.status, 2, otherAcceleration.stderr)
         XCTAssertTrue(otherAcceleration.stderr.contains("it was measured with --lz4-acceleration 1"), otherAcceleration.stderr)
@@ -50,9 +57,40 @@ final class GateCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["gate"]).status, 2, "nothing to check")
         XCTAssertEqual(try CommandRunner.run(["gate", "--check", "p(99)<5ms", "--tolerance", "lots"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["gate", "--baseline", "/nonexistent/b.json"]).status, 2)
+        // A gate must not destroy its inputs, and learns of an unwritable baseline before it runs.
+        let dir = CommandRunner.temporaryDirectory("gate-args")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let profile = dir + "/my.yaml"
+        try FileManager.default.copyItem(atPath: CommandRunner.root + "/LoadProfiles/ci-smoke.yaml", toPath: profile)
+        let before = try String(contentsOfFile: profile, encoding: .utf8)
+        let own = try CommandRunner.run(["gate", profile, "--runs", "1", "--baseline", profile, "--update-baseline"])
+        XCTAssertEqual(own.status, 2, own.stderr)
+        XCTAssertEqual(try String(contentsOfFile: profile, encoding: .utf8), before, "the gate overwrote its profile")
+        let nowhere = try CommandRunner.run(["gate", profile, "--runs", "1", "--baseline", "/nonexistent/dir/b.json", "--update-baseline"])
+        XCTAssertEqual(nowhere.status, 2, nowhere.stderr)
+        XCTAssertFalse(nowhere.stderr.contains("gate: run"), "it ran before refusing: \(nowhere.stderr)")
+        // Runs that cannot measure anything: a zero or endless duration, a replay cut by --duration.
+        for args in [["--duration", "0"], ["--duration", "inf"], ["--replay", profile, "--duration", "1"], ["--tolerance", "15"]] {
+            let r = try CommandRunner.run(["gate", "--check", "p(99)<5ms"] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+        }
+        // A baseline that lacks a metric would silently drop its check.
+        try #"{"profile": "x", "runs": 1, "metrics": {}}"#.write(toFile: dir + "/empty.json", atomically: true, encoding: .utf8)
+        let empty = try CommandRunner.run(["gate", "--baseline", dir + "/empty.json"])
+        XCTAssertEqual(empty.status, 2, empty.stderr)
+        XCTAssertTrue(empty.stderr.contains("metrics lacks"), empty.stderr)
         let accel = try CommandRunner.run(["gate", "--check", "p(99)<5ms", "--lz4-acceleration", "0"])
         XCTAssertEqual(accel.status, 2, accel.stderr)
         XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)
+    }
+
+    /// A run that offered no request would pass any latency bound with 0 µs: the gate fails it.
+    func testARunThatOfferedNothingFailsTheGate() throws {
+        let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "1", "--rate", "0.001",
+                                       "--check", "p(99)<5ms"])
+        XCTAssertEqual(r.status, 99, r.stderr + r.stdout)
+        let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("runs offered requests") } ?? ""
+        XCTAssertTrue(line.hasSuffix("FAIL"), r.stdout)
     }
 
     /// The gate measures the journal it is told to: its runs write with the given LZ4 acceleration.

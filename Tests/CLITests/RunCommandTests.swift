@@ -59,6 +59,37 @@ final class RunCommandTests: XCTestCase {
         let accel = try CommandRunner.run(["run", "--lz4-acceleration", "0"])
         XCTAssertEqual(accel.status, 2)
         XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)
+        // Values that used to crash (SIGILL, exit 132) in the traffic generator's arithmetic.
+        for args in [["--duration", "1e12"], ["--duration", "inf"], ["--rate", "1e12"], ["--rate", "0.000001"]] {
+            let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml"] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+        }
+        // Two outputs naming one file: only the last written would survive.
+        let same = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--report", "/tmp/same.out", "--capture", "/tmp/same.out"])
+        XCTAssertEqual(same.status, 2, same.stderr)
+        XCTAssertTrue(same.stderr.contains("--report and --capture both name /tmp/same.out"), same.stderr)
+    }
+
+    /// A paced run at a rate this machine cannot offer overruns its duration and says so (it used to run
+    /// 20 times longer in silence).
+    func testAnUnreachableRateIsReported() throws {
+        let r = try CommandRunner.run(["run", "--rate", "50m", "--duration", "0.2", "--durability", "none"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the requested rate was not reached"), r.stderr)
+        let fine = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "1"])
+        XCTAssertFalse(fine.stderr.contains("not reached"), fine.stderr)
+    }
+
+    /// --hgrm writes through a symlink (and so to /dev/stdout), like --report; it used to replace the link.
+    func testHgrmWritesThroughASymlink() throws {
+        let dir = CommandRunner.temporaryDirectory("hgrm")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "".write(toFile: dir + "/target.hgrm", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/latest.hgrm", withDestinationPath: dir + "/target.hgrm")
+        let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "1", "--hgrm", dir + "/latest.hgrm"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/latest.hgrm"), dir + "/target.hgrm")
+        XCTAssertTrue(try String(contentsOfFile: dir + "/target.hgrm", encoding: .utf8).contains("Percentile"))
     }
 
     /// Segments compressed with a higher LZ4 acceleration are read back whole (invariants from the
@@ -334,6 +365,21 @@ final class InterruptTests: XCTestCase {
         XCTAssertTrue(text.contains("aborted"), text)
         let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }
         XCTAssertEqual(left, [], "the aborted run left its temporary segments behind")
+    }
+
+    /// Ctrl-C during a gate ends it with 130 and no verdict: a run cut short is not a measurement (it used
+    /// to be counted in the medians, and the gate went on and passed).
+    func testCtrlCDuringAGateGivesNoVerdict() throws {
+        let (p, out, err, _) = try start(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "3", "--check", "requests>0"],
+                                         waitingFor: nil)
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(p.processIdentifier, SIGINT)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, stdout)
+        XCTAssertFalse(stdout.contains("PASS"), stdout)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("gate: interrupted during run 1/3; no verdict"), text)
     }
 
     /// SIGTERM (a CI timeout, `kill`) ends a run at once, exit 143, without leaving its temporary journal.

@@ -116,6 +116,17 @@ private let cases: [Case] = [
          kind: .missingKey, keyPath: "traffic.phases[0].for", lineOf: "{ constant: 2000/s }", message: "missing required key 'for'"),
     Case(name: "unknown item kind", old: "kind: license, stock: 100", new: "kind: licence, stock: 100",
          kind: .invalidValue, keyPath: "campaign.items[0].kind", lineOf: "kind: licence", message: "unknown item kind 'licence' (did you mean 'license'?)"),
+    // Values that used to crash a run (64-bit overflow): located errors now.
+    Case(name: "list price too large", old: "list: 398000,", new: "list: 100000000000000000,",
+         kind: .invalidValue, keyPath: "campaign.offers[0].price.list", lineOf: "list: 100000000000000000", message: "at most 1000000000000 fen"),
+    Case(name: "hold too long", old: "hold: 5m", new: "hold: 1e300s",
+         kind: .invalidValue, keyPath: "campaign.offers[1].hold", lineOf: "hold: 1e300s", message: "at most 10 years"),
+    Case(name: "window closes at an absurd time", old: "closes: \"day 0 12:00\"", new: "closes: \"1e300s\"",
+         kind: .badTime, keyPath: "campaign.window.closes", lineOf: "closes:", message: "expected a campaign time"),
+    Case(name: "time scale beyond the campaign clock", old: "time-scale: 1", new: "time-scale: 1e16",
+         kind: .invalidValue, keyPath: "traffic.time-scale", lineOf: "time-scale: 1e16", message: "expected under 100000 days"),
+    Case(name: "rate beyond 1G/s", old: "to: 20000/s", new: "to: 1e12/s",
+         kind: .invalidValue, keyPath: "traffic.phases[1].ramp.to", lineOf: "to: 1e12/s", message: "at most 1G/s"),
     Case(name: "Campaign.validate problem (limit > 255)", old: "      limit: 1\n", new: "      limit: 300\n",
          kind: .invalidCampaign, keyPath: "campaign.offers[0]", lineOf: "id: kickoff", message: "limit per organisation must be 1...255"),
 ]
@@ -124,6 +135,8 @@ final class MalformedProfileTests: XCTestCase {
     func testBaseProfileIsValid() throws {
         let p = try LoadProfile.parse(yaml: base, file: "table.yaml")
         XCTAssertEqual(p.campaign.offers.count, 2)
+        // YAML allows a byte order mark (editors on Windows write one).
+        XCTAssertEqual(try LoadProfile.parse(yaml: "\u{FEFF}" + base, file: "bom.yaml").campaign.offers.count, 2)
     }
 
     func testEveryMalformedProfileGetsASpecificLocatedError() {

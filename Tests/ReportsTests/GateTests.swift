@@ -29,7 +29,9 @@ final class GateTests: XCTestCase {
     func testToleranceAcceptsPercentOrFraction() throws {
         XCTAssertEqual(try Gate.parseTolerance("10%"), 0.1, accuracy: 1e-12)
         XCTAssertEqual(try Gate.parseTolerance("0.25"), 0.25, accuracy: 1e-12)
-        XCTAssertEqual(try Gate.parseTolerance("15"), 0.15, accuracy: 1e-12)
+        // "15" or "1" could be a percentage or a fraction: the "%" is required.
+        XCTAssertThrowsError(try Gate.parseTolerance("15"))
+        XCTAssertThrowsError(try Gate.parseTolerance("1"))
         XCTAssertThrowsError(try Gate.parseTolerance("lots"))
         XCTAssertEqual(try Gate.parseTolerance("150%"), 1.5, accuracy: 1e-12)
         XCTAssertThrowsError(try Gate.parseTolerance("1000%"))

@@ -263,6 +263,10 @@ struct LineParser {
         } else {
             return .problem(problem(number, "campaign_time_ms", "expected milliseconds or \"day N HH:MM:SS.mmm\", got \"\(t)\""))
         }
+        // The campaign clock's range, as in profiles ("day N", N < 100000); it keeps send offsets in 64 bits.
+        guard (0..<8_640_000_000_000).contains(r.campaignTimeMillis) else {
+            return .problem(problem(number, "campaign_time_ms", "expected a campaign time from day 0 to day 99999 (0...8639999999999 ms), got \"\(t)\""))
+        }
         let id = value(.requestId)!
         guard let rid = UInt64(id), rid > 0 else {
             return .problem(problem(number, "request_id", "expected an integer ≥ 1, got \"\(id)\""))

@@ -226,7 +226,7 @@ public final class ReplaySource: @unchecked Sendable {
                     startedLoop = true
                     lastRecorded = c.sendOffsetNanos
                 }
-                send = UInt64(cursorNanos)
+                send = UInt64(min(cursorNanos, 1.8e19))   // a schedule centuries long waits, it does not trap
             }
             let shift = UInt64(loop) &* idStride
             (base + n).initialize(to: OrderRequest(
