@@ -351,7 +351,7 @@ struct ProfileParser {
         var level = CertificationLevel.none
         if let l = m.optional("min-level") { level = try l.level() }
         var limit = 1
-        if let l = m.optional("limit") { limit = try l.positiveInt("accepted orders per organisation") }
+        if let l = m.optional("limit") { limit = try l.positiveInt("accepted orders per organisation", max: 255) }
         var maxQuantity = 1
         if let q = m.optional("max-quantity") { maxQuantity = try q.positiveInt("largest quantity per request", max: Int(Int32.max)) }
         var price = Offer.PriceRule(listPriceFen: 0)

@@ -145,7 +145,10 @@ struct YValue {
     static let longestDurationSeconds = 3650.0 * 86_400
 
     func durationMillis(allowZero: Bool = false) throws(ProfileError) -> Int64 {
-        Int64((try durationSeconds(allowZero: allowZero) * 1000).rounded())
+        let ms = Int64((try durationSeconds(allowZero: allowZero) * 1000).rounded())
+        // Campaign durations are whole milliseconds: "0.1ms" would silently become 0.
+        if ms == 0 && !allowZero { throw fail(.notPositive, "expected at least 1ms (campaign times are whole milliseconds)") }
+        return ms
     }
 
     func rate(allowZero: Bool = false) throws(ProfileError) -> Double {

@@ -64,6 +64,10 @@ struct SegmentsCommand: ParsableCommand {
         @Option(help: "Output format: ndjson or csv.") var format: DumpFormat = .ndjson
         @Option(help: "Print at most N records.") var limit: Int?
 
+        func validate() throws {
+            if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more (got \(limit))") }
+        }
+
         func run() throws {
             let reader = try openDirectory(dir)
             var out = OutputBuffer(fd: 1)

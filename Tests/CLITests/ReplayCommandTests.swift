@@ -132,6 +132,18 @@ final class ReplayCommandTests: XCTestCase {
         }
     }
 
+    /// Requests the campaign cannot hold are bad lines, not silent imports: a quantity below 1, an offer
+    /// index the profile does not have.
+    func testImportRefusesQuantitiesBelowOneAndUnknownOfferIndexes() throws {
+        let csv = dir + "/odd.csv"
+        try "request_id,campaign_time_ms,organisation,offer,quantity\n1,36000000,5,0,1\n2,36000001,6,0,-3\n3,36000002,7,99,1\n"
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        let r = try CommandRunner.run(["capture", "import", csv, "-o", dir + "/odd.fscap", "--profile", "LoadProfiles/ci-smoke.yaml"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains(csv + ":3: quantity: expected an integer ≥ 1"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(csv + ":4: offer: expected an offer index 0...1 or name"), r.stderr)
+    }
+
     /// An input that cannot be read says why, and exits 2.
     func testImportOfAnUnreadableInputSaysWhy() throws {
         let out = dir + "/x.fscap"

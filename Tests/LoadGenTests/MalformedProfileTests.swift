@@ -127,8 +127,10 @@ private let cases: [Case] = [
          kind: .invalidValue, keyPath: "traffic.time-scale", lineOf: "time-scale: 1e16", message: "expected under 100000 days"),
     Case(name: "rate beyond 1G/s", old: "to: 20000/s", new: "to: 1e12/s",
          kind: .invalidValue, keyPath: "traffic.phases[1].ramp.to", lineOf: "to: 1e12/s", message: "at most 1G/s"),
-    Case(name: "Campaign.validate problem (limit > 255)", old: "      limit: 1\n", new: "      limit: 300\n",
-         kind: .invalidCampaign, keyPath: "campaign.offers[0]", lineOf: "id: kickoff", message: "limit per organisation must be 1...255"),
+    Case(name: "limit above 255", old: "      limit: 1\n", new: "      limit: 300\n",
+         kind: .invalidValue, keyPath: "campaign.offers[0].limit", lineOf: "limit: 300", message: "expected at most 255"),
+    Case(name: "hold shorter than a millisecond", old: "hold: 5m", new: "hold: 0.1ms",
+         kind: .notPositive, keyPath: "campaign.offers[1].hold", lineOf: "hold: 0.1ms", message: "expected at least 1ms"),
 ]
 
 final class MalformedProfileTests: XCTestCase {

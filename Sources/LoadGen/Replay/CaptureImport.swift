@@ -280,14 +280,14 @@ struct LineParser {
         let offer = value(.offer)!
         if let i = offerNames.firstIndex(of: offer) {
             r.offer = UInt16(i)
-        } else if let i = UInt16(offer) {
+        } else if let i = UInt16(offer), offerNames.isEmpty || Int(i) < offerNames.count {
             r.offer = i
         } else {
             let known = offerNames.isEmpty ? "" : " (offers: \(offerNames.joined(separator: ", ")))"
-            return .problem(problem(number, "offer", "expected an offer index 0...65535 or name, got \"\(offer)\"\(known)"))
+            return .problem(problem(number, "offer", "expected an offer index 0...\(offerNames.isEmpty ? 65535 : offerNames.count - 1) or name, got \"\(offer)\"\(known)"))
         }
         if let q = value(.quantity) {
-            guard let v = Int32(q) else { return .problem(problem(number, "quantity", "expected an integer, got \"\(q)\"")) }
+            guard let v = Int32(q), v >= 1 else { return .problem(problem(number, "quantity", "expected an integer ≥ 1, got \"\(q)\"")) }
             r.quantity = v
         }
         if let k = value(.kind) {

@@ -68,6 +68,9 @@ public final class CaptureWriter: @unchecked Sendable {
         crc = CRC32C.update(crc, h + CaptureFormat.fixedHeaderBytes, labelBytes.count)
         h.putLE(crc, at: CaptureFormat.headerCRCOffset)
         wlen = CaptureFormat.fixedHeaderBytes + labelBytes.count
+        // On disk at once: a capture cut short (a killed run) is then recognisable as a torn capture
+        // rather than an empty file.
+        try flush()
     }
 
     deinit {
