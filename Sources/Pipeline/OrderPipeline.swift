@@ -112,10 +112,11 @@ public final class OrderPipeline {
         // Group commit fsyncs in the background: the journal keeps encoding while the disk syncs.
         if writerOptions.durability == .batch { writerOptions.backgroundSync = true }
         let writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.segmentSink)
-        try checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
+        let sameLanesThroughout = try checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
 
         // Restart: rebuild the campaign from what the directory already holds.
-        let (resumed, resumedLast, resumedClock) = try rebuild(from: directory, lastSequence: writer.nextSequence &- 1)
+        let (resumed, resumedLast, resumedClock, resumeMarkers) = try rebuild(from: directory, lastSequence: writer.nextSequence &- 1,
+                                                                              markLanes: sameLanesThroughout)
 
         let pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
         let laneQueues = (0..<lanes).map { DispatchQueue(label: "flashsale.lane\($0)", qos: .userInteractive) }
@@ -175,7 +176,13 @@ public final class OrderPipeline {
         // `--rate max` defaults to wait (PipelineOptions); an explicit shed is honoured.
         let wait = options.overloadPolicy == .wait
         let flushNanos = UInt64(options.flushMicros) * 1000
-        var skipBefore = resumed > 0 ? resumedClock : Int64.min
+        // A restart offers exactly what the stopped run had not decided. Each lane decided a prefix of its
+        // own requests (routing is by organisation), so with the lane count the directory was written with,
+        // a lane's requests are skipped up to its last journaled one. Otherwise (lanes changed, or a
+        // directory from before the lane count was recorded) the restart continues after the last
+        // journaled campaign time, which drops the undecided rest of that millisecond and of slower lanes.
+        var skipping = resumeMarkers.map { $0 != nil }
+        var skipBefore = resumed > 0 && resumeMarkers.isEmpty ? resumedClock : Int64.min
         var rebase: UInt64? = resumed > 0 ? nil : 0
 
         func route(_ r: OrderRequest) {
@@ -209,9 +216,20 @@ public final class OrderPipeline {
             while i < n {
                 var r = chunk[i]
                 i += 1
-                // A restarted campaign continues after the last journaled campaign time.
-                if r.campaignTimeMillis <= skipBefore { continue }
-                skipBefore = .min
+                if !resumeMarkers.isEmpty {
+                    let lane = Int(r.organisation % UInt32(lanes))
+                    // Past the marker's time without meeting it, the traffic is not the stopped run's (another
+                    // seed, duration or capture): the lane then continues from there, as by campaign time.
+                    if skipping[lane], let marker = resumeMarkers[lane], r.campaignTimeMillis <= marker.campaignTimeMillis {
+                        if marker.matches(r) { skipping[lane] = false }
+                        continue
+                    }
+                    skipping[lane] = false
+                } else if skipBefore != .min {
+                    // A restarted campaign continues after the last journaled campaign time.
+                    if r.campaignTimeMillis <= skipBefore { continue }
+                    skipBefore = .min
+                }
                 if rebase == nil { rebase = r.intendedSendNanos }
                 r.intendedSendNanos &-= rebase!
                 if options.pace == .open {
@@ -289,16 +307,23 @@ public final class OrderPipeline {
     }
 
     /// Applies every record already in `directory` to the engines. Returns (records, last sequence, last campaign time).
-    private func rebuild(from directory: String, lastSequence: UInt64) throws -> (Int, UInt64, Int64) {
-        guard lastSequence > 0 else { return (0, 0, .min) }
+    /// Rebuilds the ledger and the lanes from a directory's records. With `markLanes` (every run on the
+    /// directory used this lane count) it also returns, per lane, the last request it journaled (nil for a
+    /// lane that journaled none); otherwise no markers.
+    private func rebuild(from directory: String, lastSequence: UInt64,
+                         markLanes: Bool) throws -> (Int, UInt64, Int64, [ResumeMarker?]) {
+        guard lastSequence > 0 else { return (0, 0, .min, []) }
         let reader = try SegmentReader(directory: directory)
         var count = 0
         var clock = Int64.min
         var bad: (UInt64, String)?
+        var markers = [ResumeMarker?](repeating: nil, count: options.lanes)
         try reader.forEachRecord { record in
             guard bad == nil else { return }
             guard let d = Decision(record) else { bad = (record.sequence, "unknown outcome or kind code"); return }
             let lane = Int(d.organisation % UInt32(options.lanes))
+            // Expiries are the lanes' own decisions, not requests.
+            if d.kind != .expire { markers[lane] = ResumeMarker(d) }
             if d.outcome == .overload { return }
             guard engines[lane].replay(d) else {
                 bad = (record.sequence, "\(d.outcome) of offer \(d.offer) by organisation \(d.organisation) cannot be applied")
@@ -317,7 +342,7 @@ public final class OrderPipeline {
         }
         // Holds that expired before the crash without a journaled release are released (and journaled)
         // by the first request after `clock`, or at the end of this run.
-        return (count, lastSequence, clock)
+        return (count, lastSequence, clock, markLanes ? markers : [])
     }
 
     /// Whether lanes leave released units to the journal (see `LaneEngine.releasesAfterJournal`).
@@ -326,25 +351,47 @@ public final class OrderPipeline {
     /// The file in a segment directory naming the campaign that writes it.
     public static let fingerprintFile = "campaign.fingerprint"
 
-    /// Refuses a directory written by another campaign; records this campaign's fingerprint otherwise.
-    private func checkCampaignFingerprint(in directory: String, hasRecords: Bool) throws {
+    /// Refuses a directory written by another campaign; records this campaign's fingerprint otherwise,
+    /// with the lane count of every run that wrote it ("lanes N", or "lanes mixed" once runs differed).
+    /// Returns whether every run on the directory, this one included, has this run's lane count.
+    private func checkCampaignFingerprint(in directory: String, hasRecords: Bool) throws -> Bool {
         let path = directory + "/" + Self.fingerprintFile
         let mine = String(rules.campaign.fingerprint, radix: 16)
+        var sameLanes = !hasRecords
         if hasRecords, let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            let theirs = text.split(separator: "\n").first.map(String.init) ?? ""
+            let lines = text.split(separator: "\n")
+            let theirs = lines.first.map(String.init) ?? ""
             if theirs != mine {
                 throw PipelineError.logDoesNotMatchCampaign(
                     directory: directory, sequence: 1,
                     detail: "written by campaign \(theirs), this is campaign \(mine) (\(rules.campaign.name))")
             }
+            sameLanes = lines.count > 2 && lines[2] == "lanes \(options.lanes)"
         }
-        try (mine + "\n" + rules.campaign.name + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let lanes = sameLanes ? "lanes \(options.lanes)" : "lanes mixed"
+        try (mine + "\n" + rules.campaign.name + "\n" + lanes + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return sameLanes
     }
 
     /// A fresh path under `$TMPDIR` (or /tmp) for a run's segments when none is given.
     public static func temporaryDirectory() -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         return "\(base)/flashsale-\(getpid())-\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000)"
+    }
+}
+
+/// A request as the journal names it: enough to find it again in the regenerated traffic of a restart.
+struct ResumeMarker {
+    let requestId: UInt64, organisation: UInt32, offer: UInt16, kind: RequestKind, campaignTimeMillis: Int64
+
+    init(_ d: Decision) {
+        requestId = d.requestId; organisation = d.organisation; offer = d.offer; kind = d.kind
+        campaignTimeMillis = d.campaignTimeMillis
+    }
+
+    func matches(_ r: OrderRequest) -> Bool {
+        r.requestId == requestId && r.organisation == organisation && r.offer == offer && r.kind == kind
+            && r.campaignTimeMillis == campaignTimeMillis
     }
 }
 

@@ -382,6 +382,43 @@ final class InterruptTests: XCTestCase {
         XCTAssertTrue(text.contains("gate: interrupted during run 1/3; no verdict"), text)
     }
 
+    /// A run killed with SIGKILL and restarted with the same settings journals exactly what an uninterrupted
+    /// run journals: every record, every outcome count. The restart used to skip the undecided rest of
+    /// the last journaled campaign millisecond (here ~5–20 requests share one), losing them silently.
+    func testARestartAfterAKillIsTheExactContinuation() throws {
+        let dir = CommandRunner.temporaryDirectory("exact")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // ci-smoke at time-scale 1 from the window's opening: several requests per campaign millisecond.
+        var profile = try String(contentsOfFile: CommandRunner.root + "/LoadProfiles/ci-smoke.yaml", encoding: .utf8)
+        profile = profile.replacingOccurrences(of: "time-scale: 100", with: "time-scale: 1")
+            .replacingOccurrences(of: "start: \"day 0 09:59:30\"", with: "start: \"day 0 10:00\"")
+        XCTAssertTrue(profile.contains("time-scale: 1\n") && profile.contains("start: \"day 0 10:00\""))
+        let path = dir + "/dense.yaml"
+        try profile.write(toFile: path, atomically: true, encoding: .utf8)
+        // One lane, nothing shed: the decisions do not depend on timing.
+        let settings = ["--lanes", "1", "--overload", "wait", "--durability", "batch"]
+        let whole = try CommandRunner.run(["run", path, "--segments", dir + "/whole", "--progress", "never"] + settings)
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+
+        let (p, _, _, seen) = try start(["run", path, "--segments", dir + "/cut", "--progress", "always"] + settings,
+                                        waitingFor: "durable #")
+        XCTAssertTrue(seen.contains("durable #"), seen)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let restart = try CommandRunner.run(["run", path, "--segments", dir + "/cut", "--progress", "never"] + settings)
+        XCTAssertEqual(restart.status, 0, restart.stderr + restart.stdout)
+        XCTAssertTrue(restart.stdout.contains("resumed a campaign"), restart.stdout)
+
+        func stats(_ segments: String) throws -> [String: Any] {
+            let r = try CommandRunner.run(["segments", "stats", segments, "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        }
+        let a = try stats(dir + "/whole"), b = try stats(dir + "/cut")
+        XCTAssertEqual(a["records"] as? Int, b["records"] as? Int, "the restart did not journal what the whole run did")
+        XCTAssertEqual(a["outcomes"] as? [String: Int], b["outcomes"] as? [String: Int])
+    }
+
     /// SIGTERM (a CI timeout, `kill`) ends a run at once, exit 143, without leaving its temporary journal.
     func testSigtermEndsAtOnceAndRemovesTheTemporarySegments() throws {
         let dir = CommandRunner.temporaryDirectory("term")
