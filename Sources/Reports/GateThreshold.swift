@@ -44,6 +44,10 @@ public struct GateThreshold: Sendable, Equatable, CustomStringConvertible {
         guard let limit = metric.parseValue(valueText) else {
             throw GateError.badThreshold(text, "cannot read '\(valueText)' as \(metric.unitHelp)")
         }
+        // Every metric is a count, rate, time, share or size: a negative bound is a typo, not a check.
+        guard limit >= 0, limit.isFinite else {
+            throw GateError.badThreshold(text, "expected a value ≥ 0 (\(metric.unitHelp)), got '\(valueText)'")
+        }
         self.metric = metric
         self.comparison = comparison
         self.limit = limit
@@ -214,6 +218,7 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         if case .outcomeShare = self { return SummaryFormatter.fixed(v * 100, 3) + "%" }
         if self == .durationSeconds { return SummaryFormatter.fixed(v, 3) + " s" }
         if v == v.rounded() && abs(v) < 1e4 { return String(Int(v)) }
+        if abs(v) < 1e4 { return SummaryFormatter.fixed(v, 3) }   // 0.5 must not print as "0"
         return SummaryFormatter.human(v) + (self == .decisionsPerSecond || self == .requestsPerSecond ? "/s" : "")
     }
 }

@@ -103,7 +103,12 @@ struct CaptureCommand: ParsableCommand {
             }
             var names: [String] = []
             if let profile {
-                names = try LoadedProfile(path: profile).profile.campaign.offers.map(\.name)
+                let campaign = try LoadedProfile(path: profile).profile.campaign
+                names = campaign.offers.map(\.name)
+                if let made = summary.header.campaignFingerprint, made != campaign.fingerprint {
+                    FileHandle.standardError.write("flashsale: warning: \(file) was captured for campaign \(String(made, radix: 16)), "
+                        + "not \(profile)'s (\(String(campaign.fingerprint, radix: 16))): its offer names may not be this capture's\n")
+                }
             } else if summary.header.campaignFingerprint == LoadProfile.builtInDefault.campaign.fingerprint {
                 names = LoadProfile.builtInDefault.campaign.offers.map(\.name)
             }

@@ -41,6 +41,7 @@ struct PipelineRunOptions: ParsableArguments {
 
     func validate() throws {
         // --report and --hgrm are checked by the command (`checkOutputs`), which knows its inputs.
+        if segments?.isEmpty == true { throw ValidationError("--segments needs a directory name") }
         var isDirectory: ObjCBool = false
         if let segments, FileManager.default.fileExists(atPath: segments, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("--segments \(segments): exists and is not a directory")

@@ -19,11 +19,18 @@ final class GateTests: XCTestCase {
 
     func testBadThresholdsSayWhatIsWrong() {
         for (text, expected) in [("p99<5ms", "unknown metric"), ("p(99)<fast", "cannot read"), ("decisions_per_s", "expected METRIC OP VALUE"),
-                                 ("p(42)<1ms", "unknown metric"), ("outcome.nonsense==0", "unknown metric")] {
+                                 ("p(42)<1ms", "unknown metric"), ("outcome.nonsense==0", "unknown metric"),
+                                 ("peak_rss<-1GiB", "expected a value ≥ 0"), ("outcome.overload<-1", "expected a value ≥ 0")] {
             XCTAssertThrowsError(try GateThreshold(parsing: text), text) { error in
                 XCTAssertTrue("\(error)".contains(expected), "\(text): \(error)")
             }
         }
+    }
+
+    /// A bound is shown as written: `outcome.overload==0.5` used to print "expected == 0".
+    func testFractionalBoundsAreShownAsWritten() throws {
+        let t = try GateThreshold(parsing: "outcome.overload==0.5")
+        XCTAssertEqual(t.metric.format(t.limit), "0.500")
     }
 
     func testToleranceAcceptsPercentOrFraction() throws {
