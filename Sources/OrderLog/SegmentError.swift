@@ -22,12 +22,15 @@ public enum SegmentError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Directory-level problems: a segment that is not the last is not sealed, base sequences
     /// do not continue from the previous segment, a `.seg` name that is not 20 digits.
     case badSegmentSequence(file: String, offset: Int64, expected: String)
+    /// Damage inside the open segment with valid frames after it: not a torn tail, so recovery refuses
+    /// to cut (that would drop acknowledged records). `problem` is what the scan found at `offset`.
+    case damagedInside(file: String, offset: Int64, problem: String, validFrameAt: Int64)
 
     public var file: String {
         switch self {
         case .io(let f, _, _, _), .badFileHeader(let f, _, _), .badBlock(let f, _, _),
              .sequenceGap(let f, _, _, _), .badEndMarker(let f, _, _), .truncated(let f, _, _),
-             .badSegmentSequence(let f, _, _):
+             .badSegmentSequence(let f, _, _), .damagedInside(let f, _, _, _):
             return f
         }
     }
@@ -36,7 +39,7 @@ public enum SegmentError: Error, CustomStringConvertible, Sendable, Equatable {
         switch self {
         case .io(_, let o, _, _), .badFileHeader(_, let o, _), .badBlock(_, let o, _),
              .sequenceGap(_, let o, _, _), .badEndMarker(_, let o, _), .truncated(_, let o, _),
-             .badSegmentSequence(_, let o, _):
+             .badSegmentSequence(_, let o, _), .damagedInside(_, let o, _, _):
             return o
         }
     }
@@ -52,6 +55,9 @@ public enum SegmentError: Error, CustomStringConvertible, Sendable, Equatable {
         case .badEndMarker(_, _, let w): return "bad end-of-segment marker: expected \(w)"
         case .truncated(_, _, let w): return "truncated: expected \(w)"
         case .badSegmentSequence(_, _, let w): return "bad segment sequence: expected \(w)"
+        case .damagedInside(_, _, let p, let later):
+            return "damaged inside the segment, not torn: \(p); a valid frame follows at offset \(later), so cutting here "
+                + "would drop records after it: restore the segment or move it away"
         }
     }
 

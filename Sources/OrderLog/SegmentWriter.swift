@@ -535,10 +535,7 @@ public final class SegmentWriter: @unchecked Sendable {
         if let problem = scan.problem, let later = scan.validFrameAfterProblem {
             // Valid frames after the damage: corruption inside the segment, not a torn tail. Cutting
             // here would drop records that were acknowledged; refuse and say where.
-            throw SegmentError.badSegmentSequence(
-                file: path, offset: problem.offset,
-                expected: "a torn tail only, but a valid frame follows at offset \(later) (\(problem.problem)); "
-                    + "the segment is damaged inside, not torn: restore it or move it away")
+            throw SegmentError.damagedInside(file: path, offset: problem.offset, problem: problem.problem, validFrameAt: later)
         }
         report.records += scan.records
         report.lastSequence = scan.lastSequence

@@ -71,6 +71,9 @@ struct CaptureCommand: ParsableCommand {
             if result.expireRecords > 0 {
                 skipped += " and \(result.expireRecords) expire \(result.expireRecords == 1 ? "record" : "records") (the pipeline's, not client requests)"
             }
+            if result.requests == 0 {
+                FileHandle.standardError.write("flashsale: warning: \(input): no request was imported; \(output) holds an empty capture\n")
+            }
             print("imported \(SummaryFormatter.count(Int(result.requests), "request")) into \(output) (\(result.outputBytes) bytes); \(skipped)")
         }
     }

@@ -144,6 +144,21 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(csv + ":4: offer: expected an offer index 0...1 or name"), r.stderr)
     }
 
+    /// A semicolon-separated log is named as such, and an import that keeps nothing says so.
+    func testImportExplainsTheSeparatorAndWarnsWhenNothingIsImported() throws {
+        let semi = dir + "/semi.csv"
+        try "timestamp;request_id;organisation;offer\n36000000;1;5;0\n".write(toFile: semi, atomically: true, encoding: .utf8)
+        let r = try CommandRunner.run(["capture", "import", semi, "-o", dir + "/semi.fscap"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the header is one field containing ';': fields must be separated by commas"), r.stderr)
+        let bad = dir + "/bad.csv"
+        try "request_id,campaign_time_ms,organisation,offer\nx,36000000,5,0\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let none = try CommandRunner.run(["capture", "import", bad, "-o", dir + "/none.fscap", "--skip-invalid"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertTrue(none.stderr.contains("no request was imported"), none.stderr)
+        XCTAssertTrue(none.stdout.contains("imported 0 requests"), none.stdout)
+    }
+
     /// An input that cannot be read says why, and exits 2.
     func testImportOfAnUnreadableInputSaysWhy() throws {
         let out = dir + "/x.fscap"

@@ -226,7 +226,10 @@ struct LineParser {
                     cols.append(f)
                 }
                 for f in Field.required where !seen.contains(f.rawValue) {
-                    return .fatal(problem(number, "header", "no \(f.label) column (header fields: \(fields.joined(separator: ",")))"))
+                    // One field holding separators: the file is not comma-separated.
+                    let other = fields.count == 1 ? [";", "\t", "|"].first { fields[0].contains($0) } : nil
+                    let hint = other.map { "; the header is one field containing \($0 == "\t" ? "tabs" : "'\($0)'"): fields must be separated by commas" } ?? ""
+                    return .fatal(problem(number, "header", "no \(f.label) column (header fields: \(fields.joined(separator: ",")))\(hint)"))
                 }
                 columns = cols
                 return .skip
