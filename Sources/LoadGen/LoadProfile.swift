@@ -28,6 +28,28 @@ public struct LoadProfile: Sendable {
         self.file = file
     }
 
+    /// Valid but almost certainly not meant: traffic that never meets the sale window (every order would
+    /// be OUTSIDE_WINDOW). Empty for a sensible profile; `flashsale` prints them as warnings.
+    public var warnings: [String] {
+        let seconds = durationSeconds > 0 ? durationSeconds : traffic.phaseSeconds
+        let start = traffic.startMillis
+        let end = start + Int64((seconds * traffic.timeScale * 1000).rounded())
+        let window = campaign.window
+        func time(_ ms: Int64) -> String {
+            let t = ms % 86_400_000
+            func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+            return "day \(ms / 86_400_000) \(two(t / 3_600_000)):\(two(t / 60_000 % 60)):\(two(t / 1000 % 60))"
+        }
+        let span = "the traffic covers campaign time \(time(start)) to \(time(end))"
+        if end <= window.opensMillis {
+            return ["traffic: \(span), before campaign.window opens (\(time(window.opensMillis))): every order will be OUTSIDE_WINDOW"]
+        }
+        if start >= window.closesMillis {
+            return ["traffic: \(span), after campaign.window closes (\(time(window.closesMillis))): every order will be OUTSIDE_WINDOW"]
+        }
+        return []
+    }
+
     /// The same profile with another seed: the population is regenerated from it too.
     public func reseeded(_ seed: UInt64) -> LoadProfile {
         var p = self

@@ -18,5 +18,6 @@ struct LoadedProfile {
             throw ExitCodes.badInput
         }
         label = path ?? "built-in:\(profile.name)"
+        for warning in profile.warnings { FileHandle.standardError.write("flashsale: warning: \(label): \(warning)\n") }
     }
 }

@@ -210,6 +210,27 @@ final class MalformedProfileTests: XCTestCase {
         XCTAssertNil(MachineMemory.cgroupLimitBytes(procSelfCgroup: root + "/proc-none", root: root + "/sys"))
     }
 
+    /// Traffic that never meets the sale window is valid but almost certainly a mistake: it is warned
+    /// about, and a profile whose traffic does meet the window is not.
+    func testTrafficOutsideTheWindowIsWarnedAbout() throws {
+        // The table's base profile itself ends its 10 s of traffic as the window opens: warned.
+        XCTAssertEqual(try LoadProfile.parse(yaml: base, file: "base.yaml").warnings.count, 1)
+        let inside = base.replacingOccurrences(of: "start: \"day 0 09:59:50\"", with: "start: \"day 0 09:59:55\"")
+        XCTAssertEqual(try LoadProfile.parse(yaml: inside, file: "ok.yaml").warnings, [])
+        for shipped in ["ci-smoke", "kaigong-opening", "hardware-prestock", "campaign-month", "seckill-parity"] {
+            let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("LoadProfiles/\(shipped).yaml").path
+            XCTAssertEqual(try LoadProfile.load(path: path).warnings, [], shipped)
+        }
+        let early = try LoadProfile.parse(yaml: base.replacingOccurrences(of: "start: \"day 0 09:59:50\"", with: "start: \"day 0 08:00\""),
+                                          file: "early.yaml")
+        XCTAssertEqual(early.warnings.count, 1)
+        XCTAssertTrue(early.warnings[0].contains("before campaign.window opens (day 0 10:00:00)"), early.warnings[0])
+        let late = try LoadProfile.parse(yaml: base.replacingOccurrences(of: "start: \"day 0 09:59:50\"", with: "start: \"day 0 13:00\""),
+                                         file: "late.yaml")
+        XCTAssertTrue(late.warnings.first?.contains("after campaign.window closes (day 0 12:00:00)") ?? false, "\(late.warnings)")
+    }
+
     func testUnreadableFileAndNonMappingDocument() {
         XCTAssertThrowsError(try LoadProfile.load(path: "/nonexistent/profile.yaml")) { e in
             let e = e as! ProfileError
