@@ -2,10 +2,16 @@ import Foundation
 
 /// Renders a `RunReport` as the human-readable end-of-run summary.
 public enum SummaryFormatter {
-    public static func render(_ r: RunReport) -> String {
+    /// - Parameter replay: the run sent a capture (its traffic has no seed; `r.profile` is "replay:CAPTURE on PROFILE").
+    public static func render(_ r: RunReport, replay: Bool = false) -> String {
         var s = ""
         func line(_ text: String = "") { s += text + "\n" }
-        line("flashsale run: \(r.profile)  seed \(r.seed)  lanes \(r.lanes)  durability \(r.segments.durability)")
+        if replay {
+            let what = r.profile.hasPrefix("replay:") ? String(r.profile.dropFirst(7)) : r.profile
+            line("flashsale replay: \(what)  lanes \(r.lanes)  durability \(r.segments.durability)")
+        } else {
+            line("flashsale run: \(r.profile)  seed \(r.seed)  lanes \(r.lanes)  durability \(r.segments.durability)")
+        }
         line("  \(r.load.mode) load: \(r.requests) requests in \(fixed(r.durationSeconds, 2)) s"
              + " (offered \(human(r.load.offeredPerSecond))/s); \(human(r.decisionsPerSecond)) decisions/s")
         if r.load.shed > 0 || r.load.sourceWaitSeconds > 0.001 {

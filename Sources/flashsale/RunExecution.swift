@@ -34,12 +34,12 @@ struct RunExecution {
         /// The run was ended early by Ctrl-C (everything offered was still decided and journaled).
         var interrupted = false
 
-        func write(report path: String?, hgrm: String?, json: Bool) throws {
+        func write(report path: String?, hgrm: String?, json: Bool, replay: Bool = false) throws {
             if json {
                 FileHandle.standardOutput.write(try report.jsonData())
                 FileHandle.standardOutput.write("\n")
             } else {
-                FileHandle.standardOutput.write(SummaryFormatter.render(report))
+                FileHandle.standardOutput.write(SummaryFormatter.render(report, replay: replay))
             }
             do {
                 if let path { try report.jsonData().write(to: URL(fileURLWithPath: path)) }

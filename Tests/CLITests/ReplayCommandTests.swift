@@ -38,6 +38,7 @@ final class ReplayCommandTests: XCTestCase {
                                        "--durability", "none", "--segments", dir + "/b", "--progress", "never"])
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         XCTAssertTrue(r.stdout.contains("Invariants: PASS"), r.stdout)
+        XCTAssertTrue(r.stdout.hasPrefix("flashsale replay: \(capture) on LoadProfiles/ci-smoke.yaml"), r.stdout)
         let a = try dump(dir + "/a"), b = try dump(dir + "/b")
         XCTAssertGreaterThan(a.count, 1000)
         XCTAssertEqual(a.count, b.count)
