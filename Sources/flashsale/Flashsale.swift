@@ -9,8 +9,8 @@ struct Flashsale: ParsableCommand {
         abstract: "Decide flash-sale orders at full speed, journal every decision, report throughput and latency.",
         discussion: """
         Exit codes (all commands): 0 success; 1 a check failed (invariants, verification); \
-        2 bad arguments, profile or input; 3 a runtime failure (I/O, journal); 99 a performance gate failed; \
-        130 interrupted by Ctrl-C (the run still drains, seals its segments and reports).
+        2 bad arguments, profile or input (a damaged or foreign --segments directory included); 3 a runtime failure (I/O, a journal that cannot be written); 99 a performance gate failed; \
+        130 interrupted by Ctrl-C (the run still drains, seals its segments and reports); 143 terminated by SIGTERM.
         """,
         subcommands: [RunCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self],
         defaultSubcommand: nil)

@@ -138,6 +138,13 @@ struct RunExecution {
             FileHandle.standardError.write("flashsale: \(e)\n")
             if case .logDoesNotMatchCampaign = e { throw ExitCodes.badInput }
             throw ExitCodes.runtimeFailure
+        } catch let e as SegmentError {
+            // A damaged or foreign --segments directory is bad input (2), like another campaign's; a
+            // failing disk is a runtime failure (3).
+            if tty && showProgress { FileHandle.standardError.write("\n") }
+            FileHandle.standardError.write("flashsale: \(e)\n")
+            if case .io = e { throw ExitCodes.runtimeFailure }
+            throw ExitCodes.badInput
         } catch {
             if tty && showProgress { FileHandle.standardError.write("\n") }
             FileHandle.standardError.write("flashsale: \(error)\n")

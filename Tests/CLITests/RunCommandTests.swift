@@ -132,6 +132,11 @@ final class RunCommandTests: XCTestCase {
         XCTAssertTrue(v.stdout.contains(" bytes, damaged"), v.stdout)
         XCTAssertFalse(v.stdout.contains("unsealed"), v.stdout)
         XCTAssertNotNil(v.stderr.range(of: path + #":\d+: "#, options: .regularExpression), v.stderr)
+        // A run on the damaged directory refuses it as bad input (exit 2, like another campaign's
+        // directory), naming the file and offset; it used to exit 3 as if the disk had failed.
+        let rerun = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", dir + "/seg", "--duration", "1"])
+        XCTAssertEqual(rerun.status, 2, rerun.stderr)
+        XCTAssertNotNil(rerun.stderr.range(of: path + #":\d+: "#, options: .regularExpression), rerun.stderr)
     }
 
     /// A run killed with SIGKILL mid-flight and restarted on the same directory: every record that was
