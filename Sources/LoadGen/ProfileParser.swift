@@ -126,6 +126,10 @@ struct ProfileParser {
         var traffic = try readTraffic(trafficNode, window: c.window, offers: c.offers)
 
         let phaseSeconds = traffic.phaseSeconds
+        if !(phaseSeconds <= YValue.longestDurationSeconds) {   // each phase is capped; their sum must be too
+            let at = (try? trafficNode.map(allowed: Self.trafficKeys))?.optional("phases") ?? trafficNode
+            throw at.fail(.invalidValue, "the phases last \(Int(min(phaseSeconds, 1e15))) s in all; expected at most 10 years (3650d)")
+        }
         var duration = phaseSeconds
         if let d = m.optional("duration") {
             duration = try d.durationSeconds()

@@ -182,6 +182,7 @@ public final class OrderPipeline {
         // directory from before the lane count was recorded) the restart continues after the last
         // journaled campaign time, which drops the undecided rest of that millisecond and of slower lanes.
         var skipping = resumeMarkers.map { $0 != nil }
+        var copiesToSkip = resumeMarkers.map { $0?.copies ?? 0 }
         var skipBefore = resumed > 0 && resumeMarkers.isEmpty ? resumedClock : Int64.min
         var rebase: UInt64? = resumed > 0 ? nil : 0
 
@@ -218,10 +219,15 @@ public final class OrderPipeline {
                 i += 1
                 if !resumeMarkers.isEmpty {
                     let lane = Int(r.organisation % UInt32(lanes))
-                    // Past the marker's time without meeting it, the traffic is not the stopped run's (another
-                    // seed, duration or capture): the lane then continues from there, as by campaign time.
-                    if skipping[lane], let marker = resumeMarkers[lane], r.campaignTimeMillis <= marker.campaignTimeMillis {
-                        if marker.matches(r) { skipping[lane] = false }
+                    // Later than anything the lane journaled without meeting its marker, the traffic is not the
+                    // stopped run's (another seed, duration or capture): the lane continues from there, as by
+                    // campaign time. (Not the marker's own time: early requests run against the clock.)
+                    if skipping[lane], let marker = resumeMarkers[lane], r.campaignTimeMillis <= marker.laneLatestMillis {
+                        // The marker's retransmits sit next to it in the lane: skip every copy the lane journaled.
+                        if marker.matches(r) {
+                            copiesToSkip[lane] -= 1
+                            if copiesToSkip[lane] == 0 { skipping[lane] = false }
+                        }
                         continue
                     }
                     skipping[lane] = false
@@ -318,12 +324,16 @@ public final class OrderPipeline {
         var clock = Int64.min
         var bad: (UInt64, String)?
         var markers = [ResumeMarker?](repeating: nil, count: options.lanes)
+        var laneLatest = [Int64](repeating: .min, count: options.lanes)
         try reader.forEachRecord { record in
             guard bad == nil else { return }
             guard let d = Decision(record) else { bad = (record.sequence, "unknown outcome or kind code"); return }
             let lane = Int(d.organisation % UInt32(options.lanes))
             // Expiries are the lanes' own decisions, not requests.
-            if d.kind != .expire { markers[lane] = ResumeMarker(d) }
+            if d.kind != .expire {
+                if markers[lane]?.isSameRequest(as: d) == true { markers[lane]!.copies += 1 } else { markers[lane] = ResumeMarker(d) }
+                laneLatest[lane] = max(laneLatest[lane], d.campaignTimeMillis)
+            }
             if d.outcome == .overload { return }
             guard engines[lane].replay(d) else {
                 bad = (record.sequence, "\(d.outcome) of offer \(d.offer) by organisation \(d.organisation) cannot be applied")
@@ -342,6 +352,7 @@ public final class OrderPipeline {
         }
         // Holds that expired before the crash without a journaled release are released (and journaled)
         // by the first request after `clock`, or at the end of this run.
+        for lane in markers.indices { markers[lane]?.laneLatestMillis = laneLatest[lane] }
         return (count, lastSequence, clock, markLanes ? markers : [])
     }
 
@@ -380,13 +391,24 @@ public final class OrderPipeline {
     }
 }
 
-/// A request as the journal names it: enough to find it again in the regenerated traffic of a restart.
+/// A lane's last journaled request, as the journal names it: enough to find it again in the regenerated
+/// traffic of a restart.
 struct ResumeMarker {
     let requestId: UInt64, organisation: UInt32, offer: UInt16, kind: RequestKind, campaignTimeMillis: Int64
+    /// How many identical copies end the lane's journal (a request and its retransmits, which the
+    /// generator sends right after it: adjacent in the lane).
+    var copies = 1
+    /// The latest campaign time among the lane's journaled requests.
+    var laneLatestMillis: Int64 = .min
 
     init(_ d: Decision) {
         requestId = d.requestId; organisation = d.organisation; offer = d.offer; kind = d.kind
         campaignTimeMillis = d.campaignTimeMillis
+    }
+
+    func isSameRequest(as d: Decision) -> Bool {
+        d.requestId == requestId && d.organisation == organisation && d.offer == offer && d.kind == kind
+            && d.campaignTimeMillis == campaignTimeMillis
     }
 
     func matches(_ r: OrderRequest) -> Bool {

@@ -34,7 +34,7 @@ public struct GateBaseline: Codable, Sendable, Equatable {
     public func mismatch(profile: String, latencyKind: String?, durability: String? = nil, lz4Acceleration: Int? = nil,
                          lanes: Int? = nil, rate: String? = nil) -> String? {
         // "./P/x.yaml" and "P/x.yaml" are one profile.
-        if Self.absolute(profile) != Self.absolute(self.profile) {
+        if Self.normalisedLabel(profile) != Self.normalisedLabel(self.profile) {
             return "it was measured on \(self.profile), this gate runs \(profile)"
         }
         if let mine = self.latencyKind, let theirs = latencyKind, mine != theirs {
@@ -53,6 +53,16 @@ public struct GateBaseline: Codable, Sendable, Equatable {
             return "it was measured at rate \(mine), this gate runs at rate \(theirs)"
         }
         return nil
+    }
+
+    /// A gate's label with its paths made absolute: "P", "built-in:NAME" or "replay:CAPTURE on P".
+    static func normalisedLabel(_ label: String) -> String {
+        func one(_ p: String) -> String { p.hasPrefix("built-in:") ? p : absolute(p) }
+        if label.hasPrefix("replay:"), let on = label.range(of: " on ") {
+            return "replay:" + one(String(label[label.index(label.startIndex, offsetBy: 7)..<on.lowerBound]))
+                + " on " + one(String(label[on.upperBound...]))
+        }
+        return one(label)
     }
 
     /// `path` from the working directory, without "." and ".." components.

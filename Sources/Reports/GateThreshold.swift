@@ -217,9 +217,10 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         if self == .peakRSS { return SummaryFormatter.human(v) + "B" }
         if case .outcomeShare = self { return SummaryFormatter.fixed(v * 100, 3) + "%" }
         if self == .durationSeconds { return SummaryFormatter.fixed(v, 3) + " s" }
-        if v == v.rounded() && abs(v) < 1e4 { return String(Int(v)) }
-        if abs(v) < 1e4 { return SummaryFormatter.fixed(v, 3) }   // 0.5 must not print as "0"
-        return SummaryFormatter.human(v) + (self == .decisionsPerSecond || self == .requestsPerSecond ? "/s" : "")
+        let rate = self == .decisionsPerSecond || self == .requestsPerSecond
+        if v == v.rounded() && abs(v) < 1e4 { return String(Int(v)) + (rate ? "/s" : "") }
+        if abs(v) < 1e4 && !rate { return SummaryFormatter.fixed(v, 3) }   // 0.5 must not print as "0"
+        return SummaryFormatter.human(v) + (rate ? "/s" : "")
     }
 }
 

@@ -43,7 +43,7 @@ struct CaptureCommand: ParsableCommand {
         }
 
         func run() throws {
-            let loaded = try LoadedProfile(path: profile).profile
+            let loaded = try LoadedProfile(path: profile, generatesTraffic: false).profile
             let result: CaptureImporter.Result
             do {
                 result = try CaptureImporter.importFile(
@@ -106,7 +106,7 @@ struct CaptureCommand: ParsableCommand {
             }
             var names: [String] = []
             if let profile {
-                let campaign = try LoadedProfile(path: profile).profile.campaign
+                let campaign = try LoadedProfile(path: profile, generatesTraffic: false).profile.campaign
                 names = campaign.offers.map(\.name)
                 if let made = summary.header.campaignFingerprint, made != campaign.fingerprint {
                     FileHandle.standardError.write("flashsale: warning: \(file) was captured for campaign \(String(made, radix: 16)), "

@@ -15,7 +15,9 @@ struct GateCommand: ParsableCommand {
         Thresholds are written like k6's: METRIC OP VALUE, e.g. 'decisions_per_s>2000000', 'p(99)<5ms', \
         'outcome.overload==0', 'outcome_share.sold_out<90%', 'peak_rss<1GiB'. Latency bounds need a unit \
         (us, ms, s): a bare number is refused, since k6 would read it as ms. Metrics: \(GateMetric.catalogue).
-        A baseline is compared only with runs of the same profile and latency kind (--rate max measures queueing).
+        A baseline is compared only with runs of the same profile (or capture), lanes, rate (or replay speed), \
+        durability, LZ4 acceleration and latency kind (--rate max measures queueing); it is not written from \
+        runs that offered nothing or failed their invariants.
         Every metric is judged on its median over --runs runs (noisy machines: compare medians, not single runs).
         With --baseline FILE the median throughput and p50/p99 latency are compared with the stored ones \
         (latency may rise to baseline × (1 + tolerance), throughput may fall to baseline ÷ (1 + tolerance): \
@@ -78,7 +80,7 @@ struct GateCommand: ParsableCommand {
         switch rate {
         case .max: "max"
         case .perSecond(let r): "\(r)/s"
-        case nil: "profile"
+        case nil: speed.map { "recorded × \($0)" } ?? "profile"
         }
     }
 
@@ -113,7 +115,7 @@ struct GateCommand: ParsableCommand {
                 throw ExitCodes.badInput
             }
         }
-        let named = try LoadedProfile(path: profile)
+        let named = try LoadedProfile(path: profile, generatesTraffic: replay == nil)
         let loaded = named.profile, profileLabel = named.label
         let label = replay.map { "replay:\($0) on \(profileLabel)" } ?? profileLabel
         func refuse(_ why: String) throws -> Never {
@@ -156,8 +158,14 @@ struct GateCommand: ParsableCommand {
                 try medianRun.jsonData().write(to: URL(fileURLWithPath: path))
             }
             if updateBaseline, let baseline {
-                try Gate.baseline(from: reports, profile: label, rate: rateLabel).write(baseline)
-                FileHandle.standardError.write("gate: baseline written to \(baseline)\n")
+                // A baseline from runs that offered nothing (latency 0) or broke the invariants would fail,
+                // or pass, every later gate for the wrong reason.
+                if let bad = reports.first(where: { $0.requests == 0 || !$0.invariants.passed }) {
+                    FileHandle.standardError.write("gate: baseline not written: a run " + (bad.requests == 0 ? "offered no request" : "failed its invariants") + "\n")
+                } else {
+                    try Gate.baseline(from: reports, profile: label, rate: rateLabel).write(baseline)
+                    FileHandle.standardError.write("gate: baseline written to \(baseline)\n")
+                }
             }
         } catch {
             FileHandle.standardError.write("flashsale: cannot write \(error)\n")

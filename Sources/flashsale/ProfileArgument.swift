@@ -10,7 +10,9 @@ struct LoadedProfile {
 
     /// Loads `path` (nil: the built-in default). A bad profile prints its located error
     /// (`file:line:column: key: problem`) and throws exit code 2.
-    init(path: String?) throws {
+    /// - Parameter generatesTraffic: the command runs the profile's traffic (not a capture's): only then
+    ///   are the profile's traffic warnings (`LoadProfile.warnings`) printed.
+    init(path: String?, generatesTraffic: Bool = true) throws {
         do {
             profile = try path.map { try LoadProfile.load(path: $0) } ?? LoadProfile.builtInDefault
         } catch {
@@ -18,6 +20,6 @@ struct LoadedProfile {
             throw ExitCodes.badInput
         }
         label = path ?? "built-in:\(profile.name)"
-        for warning in profile.warnings { FileHandle.standardError.write("flashsale: warning: \(label): \(warning)\n") }
+        for warning in generatesTraffic ? profile.warnings : [] { FileHandle.standardError.write("flashsale: warning: \(label): \(warning)\n") }
     }
 }

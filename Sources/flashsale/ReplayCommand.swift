@@ -62,7 +62,7 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        let named = try LoadedProfile(path: profile)
+        let named = try LoadedProfile(path: profile, generatesTraffic: false)
         let loaded = named.profile, profileLabel = named.label
         let source = try Self.makeSource(capture: capture, loaded: loaded, profileLabel: profileLabel,
                                          speed: speed, rate: rate, maxIdle: maxIdle, loop: loop, filter: filter, force: force)

@@ -79,6 +79,17 @@ final class GateCommandTests: XCTestCase {
         let empty = try CommandRunner.run(["gate", "--baseline", dir + "/empty.json"])
         XCTAssertEqual(empty.status, 2, empty.stderr)
         XCTAssertTrue(empty.stderr.contains("metrics lacks"), empty.stderr)
+        try #"{"profile": "x", "runs": 1, "metrics": {"decisions_per_s": -5, "p(50)": 1, "p(99)": 2}}"#
+            .write(toFile: dir + "/negative.json", atomically: true, encoding: .utf8)
+        let negative = try CommandRunner.run(["gate", "--baseline", dir + "/negative.json"])
+        XCTAssertEqual(negative.status, 2, negative.stderr)
+        XCTAssertTrue(negative.stderr.contains("expected a finite value ≥ 0"), negative.stderr)
+        // Runs that offered nothing do not make a baseline (its latency would be 0 µs).
+        let nothing = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "1", "--rate", "0.001",
+                                             "--baseline", dir + "/b0.json", "--update-baseline"])
+        XCTAssertEqual(nothing.status, 99, nothing.stderr + nothing.stdout)
+        XCTAssertTrue(nothing.stderr.contains("baseline not written: a run offered no request"), nothing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/b0.json"))
         let accel = try CommandRunner.run(["gate", "--check", "p(99)<5ms", "--lz4-acceleration", "0"])
         XCTAssertEqual(accel.status, 2, accel.stderr)
         XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)

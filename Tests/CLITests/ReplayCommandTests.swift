@@ -137,12 +137,18 @@ final class ReplayCommandTests: XCTestCase {
     /// index the profile does not have.
     func testImportRefusesQuantitiesBelowOneAndUnknownOfferIndexes() throws {
         let csv = dir + "/odd.csv"
-        try "request_id,campaign_time_ms,organisation,offer,quantity\n1,36000000,5,0,1\n2,36000001,6,0,-3\n3,36000002,7,99,1\n"
+        try "request_id,campaign_time_ms,organisation,offer,quantity\n1,36000000,5,0,1\n2,36000001,6,0,-3\n3,36000002,7,99,1\n4,-9000000000000000000,8,0,1\n"
             .write(toFile: csv, atomically: true, encoding: .utf8)
         let r = try CommandRunner.run(["capture", "import", csv, "-o", dir + "/odd.fscap", "--profile", "LoadProfiles/ci-smoke.yaml"])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssertTrue(r.stderr.contains(csv + ":3: quantity: expected an integer ≥ 1"), r.stderr)
         XCTAssertTrue(r.stderr.contains(csv + ":4: offer: expected an offer index 0...1 or name"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(csv + ":5: campaign_time_ms: expected a campaign time from day 0 to day 99999"), r.stderr)
+        // Without --profile the capture is not bound to a campaign: any offer index is kept for replay.
+        let unbound = dir + "/unbound.csv"
+        try "request_id,campaign_time_ms,organisation,offer\n1,36000000,5,63\n".write(toFile: unbound, atomically: true, encoding: .utf8)
+        let free = try CommandRunner.run(["capture", "import", unbound, "-o", dir + "/unbound.fscap"])
+        XCTAssertEqual(free.status, 0, free.stderr)
     }
 
     /// A semicolon-separated log is named as such, and an import that keeps nothing says so.
@@ -242,6 +248,7 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["replay", capture, "--speed", "0"] + profile).status, 2)
         XCTAssertEqual(try CommandRunner.run(["replay", capture, "--speed", "2", "--rate", "100"] + profile).status, 2)
         XCTAssertEqual(try CommandRunner.run(["replay", capture, "--loop", "0"] + profile).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["replay", capture, "--speed", "1e-12"] + profile).status, 2, "a schedule of centuries")
         XCTAssertEqual(try CommandRunner.run(["replay", capture, "--filter", "offer=nope"] + profile).status, 2)
         // Filters that can never match: an offer index the campaign does not have, a kind no capture holds.
         let badIndex = try CommandRunner.run(["replay", capture, "--filter", "offer=5"] + profile)

@@ -59,6 +59,8 @@ final class RunCommandTests: XCTestCase {
         let accel = try CommandRunner.run(["run", "--lz4-acceleration", "0"])
         XCTAssertEqual(accel.status, 2)
         XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)
+        XCTAssertEqual(try CommandRunner.run(["run", "--segments", ""]).status, 2)
+        XCTAssertEqual(try CommandRunner.run(["segments", "dump", "/tmp", "--limit=-1"]).status, 2)
         // Values that used to crash (SIGILL, exit 132) in the traffic generator's arithmetic.
         for args in [["--duration", "1e12"], ["--duration", "inf"], ["--rate", "1e12"], ["--rate", "0.000001"]] {
             let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml"] + args)

@@ -27,6 +27,26 @@ final class GateTests: XCTestCase {
         }
     }
 
+    /// A baseline compares like with like: the same profile (however its path is spelt), lanes, rate,
+    /// journal and latency kind; older baselines without these fields compare on what they have.
+    func testBaselineMismatchesAreNamed() {
+        let b = GateBaseline(profile: "LoadProfiles/x.yaml", runs: 3, metrics: [:], latencyKind: "acknowledgement",
+                             durability: "batch", lz4Acceleration: 1, lanes: 2, rate: "profile")
+        func why(_ profile: String = "./LoadProfiles/x.yaml", lanes: Int = 2, rate: String = "profile", durability: String = "batch") -> String? {
+            b.mismatch(profile: profile, latencyKind: "acknowledgement", durability: durability, lz4Acceleration: 1, lanes: lanes, rate: rate)
+        }
+        XCTAssertNil(why())
+        XCTAssertNil(why("LoadProfiles/../LoadProfiles/x.yaml"))
+        XCTAssertTrue(why("LoadProfiles/y.yaml")?.contains("measured on") ?? false)
+        XCTAssertTrue(why(lanes: 1)?.contains("--lanes 2") ?? false)
+        XCTAssertTrue(why(rate: "100.0/s")?.contains("rate profile") ?? false)
+        XCTAssertTrue(why(durability: "none")?.contains("--durability batch") ?? false)
+        let old = GateBaseline(profile: "LoadProfiles/x.yaml", runs: 3, metrics: [:])
+        XCTAssertNil(old.mismatch(profile: "LoadProfiles/x.yaml", latencyKind: "queueing", durability: "none", lz4Acceleration: 8, lanes: 1, rate: "max"))
+        XCTAssertEqual(GateBaseline.normalisedLabel("replay:./c.fscap on ./P.yaml"), GateBaseline.normalisedLabel("replay:c.fscap on P.yaml"))
+        XCTAssertEqual(GateBaseline.normalisedLabel("built-in:kaigong"), "built-in:kaigong")
+    }
+
     /// A bound is shown as written: `outcome.overload==0.5` used to print "expected == 0".
     func testFractionalBoundsAreShownAsWritten() throws {
         let t = try GateThreshold(parsing: "outcome.overload==0.5")

@@ -84,7 +84,10 @@ public enum CaptureImporter {
         let writer = try CaptureWriter(path: output, campaignFingerprint: campaignFingerprint,
                                        label: label ?? "import:\(input)")
         var result = Result()
-        var parser = LineParser(file: input, format: format, offerNames: offerNames)
+        // Offer indexes are bounded only for a capture stamped for a campaign; an unstamped one may be
+        // replayed against any campaign (`--profile` at replay time).
+        var parser = LineParser(file: input, format: format, offerNames: offerNames,
+                                offerCount: campaignFingerprint == nil ? nil : offerNames.count)
         var linePointer: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(linePointer) }
@@ -189,16 +192,19 @@ struct LineParser {
     let file: String
     let format: CaptureImporter.Format
     let offerNames: [String]
+    /// When set, offer indexes must be below it (the campaign the capture is stamped for).
+    let offerCount: Int?
     /// CSV: column index → field (nil: ignored); `kind` prefers the `kind` column over `kind_name`.
     var columns: [Field?] = []
     var needsHeader = true
     var firstCampaign: Int64?
     private var values = [Substring?](repeating: nil, count: Field.allCases.count)
 
-    init(file: String, format: CaptureImporter.Format, offerNames: [String]) {
+    init(file: String, format: CaptureImporter.Format, offerNames: [String], offerCount: Int? = nil) {
         self.file = file
         self.format = format
         self.offerNames = offerNames
+        self.offerCount = offerCount
         needsHeader = format == .csv
     }
 
@@ -283,11 +289,11 @@ struct LineParser {
         let offer = value(.offer)!
         if let i = offerNames.firstIndex(of: offer) {
             r.offer = UInt16(i)
-        } else if let i = UInt16(offer), offerNames.isEmpty || Int(i) < offerNames.count {
+        } else if let i = UInt16(offer), Int(i) < offerCount ?? 65536 {
             r.offer = i
         } else {
             let known = offerNames.isEmpty ? "" : " (offers: \(offerNames.joined(separator: ", ")))"
-            return .problem(problem(number, "offer", "expected an offer index 0...\(offerNames.isEmpty ? 65535 : offerNames.count - 1) or name, got \"\(offer)\"\(known)"))
+            return .problem(problem(number, "offer", "expected an offer index 0...\((offerCount ?? 65536) - 1) or name, got \"\(offer)\"\(known)"))
         }
         if let q = value(.quantity) {
             guard let v = Int32(q), v >= 1 else { return .problem(problem(number, "quantity", "expected an integer ≥ 1, got \"\(q)\"")) }
