@@ -126,9 +126,10 @@ struct ProfileParser {
         var traffic = try readTraffic(trafficNode, window: c.window, offers: c.offers)
 
         let phaseSeconds = traffic.phaseSeconds
+        // Where a whole-traffic problem is reported: at the key, or at `traffic` when the key is absent.
+        func trafficKey(_ key: String) -> YValue { (try? trafficNode.map(allowed: Self.trafficKeys))?.optional(key) ?? trafficNode }
         if !(phaseSeconds <= YValue.longestDurationSeconds) {   // each phase is capped; their sum must be too
-            let at = (try? trafficNode.map(allowed: Self.trafficKeys))?.optional("phases") ?? trafficNode
-            throw at.fail(.invalidValue, "the phases last \(Int(min(phaseSeconds, 1e15))) s in all; expected at most 10 years (3650d)")
+            throw trafficKey("phases").fail(.invalidValue, "the phases last \(Int(min(phaseSeconds, 1e15))) s in all; expected at most 10 years (3650d)")
         }
         var duration = phaseSeconds
         if let d = m.optional("duration") {
@@ -140,9 +141,8 @@ struct ProfileParser {
         // The campaign time a run covers (duration × time-scale) must fit the campaign clock, like "day N" < 100000.
         let campaignSpanDays = duration * traffic.timeScale / 86_400
         if !(campaignSpanDays < 100_000) {
-            let at = (try? trafficNode.map(allowed: Self.trafficKeys))?.optional("time-scale") ?? trafficNode
-            throw at.fail(.invalidValue, "a run of \(duration) s at time-scale \(traffic.timeScale) covers \(Int(min(campaignSpanDays, 1e15))) days of campaign time; expected under 100000 days (lower the time-scale or the duration)",
-                                   path: trafficNode.child("time-scale"))
+            throw trafficKey("time-scale").fail(.invalidValue, "a run of \(duration) s at time-scale \(traffic.timeScale) covers \(Int(min(campaignSpanDays, 1e15))) days of campaign time; expected under 100000 days (lower the time-scale or the duration)",
+                                                path: trafficNode.child("time-scale"))
         }
 
         let population = pop.generate(regionCount: c.regions.count, seed: seed)

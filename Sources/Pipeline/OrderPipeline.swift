@@ -224,7 +224,7 @@ public final class OrderPipeline {
                     // campaign time. (Not the marker's own time: early requests run against the clock.)
                     if skipping[lane], let marker = resumeMarkers[lane], r.campaignTimeMillis <= marker.laneLatestMillis {
                         // The marker's retransmits sit next to it in the lane: skip every copy the lane journaled.
-                        if marker.matches(r) {
+                        if marker.key == ResumeMarker.Key(r) {
                             copiesToSkip[lane] -= 1
                             if copiesToSkip[lane] == 0 { skipping[lane] = false }
                         }
@@ -312,10 +312,10 @@ public final class OrderPipeline {
         }
     }
 
-    /// Applies every record already in `directory` to the engines. Returns (records, last sequence, last campaign time).
-    /// Rebuilds the ledger and the lanes from a directory's records. With `markLanes` (every run on the
-    /// directory used this lane count) it also returns, per lane, the last request it journaled (nil for a
-    /// lane that journaled none); otherwise no markers.
+    /// Applies every record already in `directory` to the engines and the ledger. Returns (records, last
+    /// sequence, last campaign time, markers): with `markLanes` (every run on the directory used this lane
+    /// count) the markers are, per lane, the last request it journaled (nil for a lane that journaled
+    /// none); otherwise there are none.
     private func rebuild(from directory: String, lastSequence: UInt64,
                          markLanes: Bool) throws -> (Int, UInt64, Int64, [ResumeMarker?]) {
         guard lastSequence > 0 else { return (0, 0, .min, []) }
@@ -331,7 +331,8 @@ public final class OrderPipeline {
             let lane = Int(d.organisation % UInt32(options.lanes))
             // Expiries are the lanes' own decisions, not requests.
             if d.kind != .expire {
-                if markers[lane]?.isSameRequest(as: d) == true { markers[lane]!.copies += 1 } else { markers[lane] = ResumeMarker(d) }
+                let key = ResumeMarker.Key(d)
+                if markers[lane]?.key == key { markers[lane]!.copies += 1 } else { markers[lane] = ResumeMarker(key: key) }
                 laneLatest[lane] = max(laneLatest[lane], d.campaignTimeMillis)
             }
             if d.outcome == .overload { return }
@@ -394,27 +395,22 @@ public final class OrderPipeline {
 /// A lane's last journaled request, as the journal names it: enough to find it again in the regenerated
 /// traffic of a restart.
 struct ResumeMarker {
-    let requestId: UInt64, organisation: UInt32, offer: UInt16, kind: RequestKind, campaignTimeMillis: Int64
+    /// What identifies a request in the journal and in the traffic alike.
+    struct Key: Equatable {
+        let requestId: UInt64, organisation: UInt32, offer: UInt16, kind: RequestKind, campaignTimeMillis: Int64
+        init(_ d: Decision) {
+            (requestId, organisation, offer, kind, campaignTimeMillis) = (d.requestId, d.organisation, d.offer, d.kind, d.campaignTimeMillis)
+        }
+        init(_ r: OrderRequest) {
+            (requestId, organisation, offer, kind, campaignTimeMillis) = (r.requestId, r.organisation, r.offer, r.kind, r.campaignTimeMillis)
+        }
+    }
+    let key: Key
     /// How many identical copies end the lane's journal (a request and its retransmits, which the
     /// generator sends right after it: adjacent in the lane).
     var copies = 1
     /// The latest campaign time among the lane's journaled requests.
     var laneLatestMillis: Int64 = .min
-
-    init(_ d: Decision) {
-        requestId = d.requestId; organisation = d.organisation; offer = d.offer; kind = d.kind
-        campaignTimeMillis = d.campaignTimeMillis
-    }
-
-    func isSameRequest(as d: Decision) -> Bool {
-        d.requestId == requestId && d.organisation == organisation && d.offer == offer && d.kind == kind
-            && d.campaignTimeMillis == campaignTimeMillis
-    }
-
-    func matches(_ r: OrderRequest) -> Bool {
-        r.requestId == requestId && r.organisation == organisation && r.offer == offer && r.kind == kind
-            && r.campaignTimeMillis == campaignTimeMillis
-    }
 }
 
 /// An atomic counter that closures on other queues can hold.
