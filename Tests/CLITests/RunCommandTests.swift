@@ -197,6 +197,16 @@ final class RunCommandTests: XCTestCase {
         let again = try CommandRunner.run(args)
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stderr.contains("nothing left to offer"), again.stderr)
+        // Another lane count cannot use the per-lane markers: the directory is marked "lanes mixed" and
+        // the restart falls back to the last journaled campaign time, which still offers nothing here.
+        let fingerprint = dir + "/seg/campaign.fingerprint"
+        let lanes = try String(contentsOfFile: fingerprint, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        XCTAssertTrue(lanes.hasPrefix("lanes "), lanes)
+        let other = lanes == "lanes 1" ? "2" : "1"
+        let mixed = try CommandRunner.run(args + ["--lanes", other])
+        XCTAssertEqual(mixed.status, 0, mixed.stderr)
+        XCTAssertTrue(mixed.stderr.contains("nothing left to offer"), mixed.stderr)
+        XCTAssertTrue(try String(contentsOfFile: fingerprint, encoding: .utf8).hasSuffix("lanes mixed\n"))
     }
 
     /// A segment torn inside its last block (a crash while writing it): the restart cuts it, says how
