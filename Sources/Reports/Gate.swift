@@ -57,22 +57,12 @@ public struct GateBaseline: Codable, Sendable, Equatable {
 
     /// A gate's label with its paths made absolute: "P", "built-in:NAME" or "replay:CAPTURE on P".
     static func normalisedLabel(_ label: String) -> String {
-        func one(_ p: String) -> String { p.hasPrefix("built-in:") ? p : absolute(p) }
+        func one(_ p: String) -> String { p.hasPrefix("built-in:") ? p : Paths.absolute(p) }
         if label.hasPrefix("replay:"), let on = label.range(of: " on ") {
             return "replay:" + one(String(label[label.index(label.startIndex, offsetBy: 7)..<on.lowerBound]))
                 + " on " + one(String(label[on.upperBound...]))
         }
         return one(label)
-    }
-
-    /// `path` from the working directory, without "." and ".." components.
-    static func absolute(_ path: String) -> String {
-        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var parts: [Substring] = []
-        for part in full.split(separator: "/") where part != "." {
-            if part == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(part) }
-        }
-        return "/" + parts.joined(separator: "/")
     }
 
     /// The metrics a baseline records and a comparison checks.

@@ -93,13 +93,12 @@ struct GateCommand: ParsableCommand {
         }
         try PipelineRunOptions.checkDuration(duration)
         if replay != nil && duration != nil { throw ValidationError("--duration does not go with --replay: a replay lasts as long as its capture") }
-        if speed != nil && rate != nil { throw ValidationError("--speed and --rate exclude each other: --speed scales the recorded gaps, --rate ignores them") }
         if runs < 1 || runs > 99 { throw ValidationError("--runs must be 1...99") }
         try PipelineRunOptions.checkLZ4Acceleration(lz4Acceleration)
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64") }
         if updateBaseline && baseline == nil { throw ValidationError("--update-baseline needs --baseline FILE") }
         if speed != nil && replay == nil { throw ValidationError("--speed goes with --replay") }
-        if let s = speed, !(s >= 1e-6 && s <= 1e6) { throw ValidationError("--speed must be between 0.000001 and 1000000 (got \(s))") }
+        try PipelineRunOptions.checkReplayPacing(speed: speed, rate: rate)
         if checks.isEmpty && baseline == nil { throw ValidationError("nothing to check: give --check THRESHOLD and/or --baseline FILE") }
         for c in checks { do { _ = try GateThreshold(parsing: c) } catch { throw ValidationError("\(error)") } }
         do { _ = try Gate.parseTolerance(tolerance) } catch { throw ValidationError("\(error)") }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OrderLog
 import Pipeline
+import Reports
 
 /// Options shared by every command that drives the pipeline and reports (`run`, `replay`).
 struct PipelineRunOptions: ParsableArguments {
@@ -101,11 +102,16 @@ struct PipelineRunOptions: ParsableArguments {
 
     /// The same file, existing or not: equal absolute spellings, or the same inode.
     static func samePath(_ a: String, _ b: String) -> Bool {
-        func absolute(_ p: String) -> String {
-            let full = p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
-            return (full as NSString).standardizingPath
+        Paths.absolute(a) == Paths.absolute(b) || sameFile(a, b)
+    }
+
+    /// Replay pacing, for `replay` and `gate --replay`: a speed whose schedule fits 64-bit nanoseconds,
+    /// and not both a speed and a rate.
+    static func checkReplayPacing(speed: Double?, rate: RateOption?) throws {
+        if let s = speed, !(s >= 1e-6 && s <= 1e6) { throw ValidationError("--speed must be between 0.000001 and 1000000 (got \(s))") }
+        if speed != nil && rate != nil {
+            throw ValidationError("--speed and --rate exclude each other: --speed scales the recorded gaps, --rate ignores them")
         }
-        return absolute(a) == absolute(b) || sameFile(a, b)
     }
 
     /// A run length `TrafficGenerator` can hold in nanoseconds: positive, finite, at most 10^7 s (115 days).

@@ -54,8 +54,7 @@ struct ReplayCommand: ParsableCommand {
     var pipeline: PipelineRunOptions
 
     mutating func validate() throws {
-        if let s = speed, !(s >= 1e-6 && s <= 1e6) { throw ValidationError("--speed must be between 0.000001 and 1000000 (got \(s))") }
-        if speed != nil && rate != nil { throw ValidationError("--speed and --rate exclude each other (--rate ignores the recorded gaps)") }
+        try PipelineRunOptions.checkReplayPacing(speed: speed, rate: rate)
         if let m = maxIdle, !(m >= 0 && m.isFinite) { throw ValidationError("--max-idle must be ≥ 0 seconds (got \(m))") }
         if loop < 1 { throw ValidationError("--loop must be ≥ 1 (got \(loop))") }
         try pipeline.checkOutputs(notOverwriting: [capture, profile])

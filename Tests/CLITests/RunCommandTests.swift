@@ -333,6 +333,16 @@ final class InterruptTests: XCTestCase {
         return (p, out, err, seen)
     }
 
+    /// Sends `signal`, asserts the process ends within 5 s with `status`, and returns its stderr.
+    private func endsAtOnce(_ p: Process, on signal: Int32, status: Int32, stderr err: Pipe, _ message: String) -> String {
+        let sent = Date()
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 5, message)
+        XCTAssertEqual(p.terminationStatus, status)
+        return String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
     /// Ctrl-C during a long pause in the traffic stops the run at once (the paced source must not
     /// sleep out the pause first): exit 130 within seconds, not after the 60 s pause.
     func testCtrlCDuringATrafficPauseStopsPromptly() throws {
@@ -373,12 +383,7 @@ final class InterruptTests: XCTestCase {
         XCTAssertEqual(during.count, 1, "the gate run journals into a temporary directory under TMPDIR: \(during)")
         kill(p.processIdentifier, SIGINT)
         Thread.sleep(forTimeInterval: 0.5)
-        let sent = Date()
-        kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
-        XCTAssertLessThan(Date().timeIntervalSince(sent), 5, "the second Ctrl-C did not abort")
-        XCTAssertEqual(p.terminationStatus, 130)
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = endsAtOnce(p, on: SIGINT, status: 130, stderr: err, "the second Ctrl-C did not abort")
         XCTAssertTrue(text.contains("aborted"), text)
         let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }
         XCTAssertEqual(left, [], "the aborted run left its temporary segments behind")
@@ -443,12 +448,7 @@ final class InterruptTests: XCTestCase {
         let (p, _, err, _) = try start(["run", "LoadProfiles/kaigong-opening.yaml", "--progress", "always"],
                                        waitingFor: "durable #", environment: ["TMPDIR": dir])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }.count, 1)
-        let sent = Date()
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
-        XCTAssertLessThan(Date().timeIntervalSince(sent), 5, "SIGTERM did not end the run at once")
-        XCTAssertEqual(p.terminationStatus, 143)
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = endsAtOnce(p, on: SIGTERM, status: 143, stderr: err, "SIGTERM did not end the run at once")
         XCTAssertTrue(text.contains("terminated: temporary segments removed"), text)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "SIGTERM left the temporary journal")
     }
