@@ -44,6 +44,11 @@ final class ThroughputTests: XCTestCase {
         let rawBytes = Double(encodedCount)
         let file = dir + "/records.bin"
         _ = FileManager.default.createFile(atPath: file, contents: Data(encoded[0..<encodedCount]))
+        // The same records as plain fixed-width rows (every field, no codec): what the lz4 CLI
+        // compresses when it is handed the records themselves rather than the writer's output.
+        let plain = plainRows(records)
+        let plainFile = dir + "/records-plain.bin"
+        _ = FileManager.default.createFile(atPath: plainFile, contents: Data(plain))
 
         // Raw LZ4 over the same blocks (same API as the writer, no CRC, no I/O).
         let state = UnsafeMutableRawPointer.allocate(byteCount: Int(LZ4_sizeofState()), alignment: 16)
@@ -105,8 +110,8 @@ final class ThroughputTests: XCTestCase {
         var noneStats = WriterStats(), batchStats = WriterStats(), backgroundStats = WriterStats()
         var noneTimes: [Double] = [], batchTimes: [Double] = [], batchBackgroundTimes: [Double] = []
         var none4MTimes: [Double] = [], noneAccel8Times: [Double] = []
-        var cliTimes: [Double] = [], cli64KTimes: [Double] = []
-        var cliLine = "", cli64KLine = ""
+        var cliTimes: [Double] = [], cli64KTimes: [Double] = [], cliPlainTimes: [Double] = []
+        var cliLine = "", cli64KLine = "", cliPlainLine = ""
         for _ in 0..<rounds {
             var (t, st) = try writerRun(.none); noneTimes.append(t); noneStats = st
             (t, st) = try writerRun(.batch); batchTimes.append(t); batchStats = st
@@ -120,6 +125,9 @@ final class ThroughputTests: XCTestCase {
             cliTimes.append(cli > 0 ? rawBytes / (cli * 1e6) : .nan)
             cli64KTimes.append(cli64K > 0 ? rawBytes / (cli64K * 1e6) : .nan)
             cliLine = cliText; cli64KLine = cli64KText
+            let (cliPlain, cliPlainText) = lz4Bench(plainFile, extra: [])
+            cliPlainTimes.append(cliPlain > 0 ? Double(plain.count) / (cliPlain * 1e6) : .nan)
+            cliPlainLine = cliPlainText
         }
 
         // Reading back (decompress + CRC + decode).
@@ -155,12 +163,40 @@ final class ThroughputTests: XCTestCase {
         out += line("lz4 -b1 (CLI, default 4 MiB blocks)", cliTimes) + "\n"
         out += line("lz4 -b1 -B4 (CLI, 64 KiB blocks)", cli64KTimes) + "\n"
         out += "    last CLI lines: \(cliLine) | \(cli64KLine)\n"
+        // The same records handed to the CLI as plain rows: its time for the n records compares
+        // directly with the writer's time for them (records/s; MB/s would count different bytes).
+        let plainTime = median(cliPlainTimes)
+        out += "  lz4 -b1 (CLI) on the same records as \(plainRowBytes)-byte plain rows: "
+        out += plainTime.isFinite
+            ? "\(fmt(Double(plain.count) / plainTime / 1e6)) MB/s of rows  \(fmt(Double(n) / plainTime / 1e6)) M records/s  (median of \(cliPlainTimes.count); last: \(cliPlainLine))\n"
+            : "n/a\n"
+        out += "  same records, per-round medians of records/s: none/lz4 -b1 on plain rows = \(ratio(noneTimes, over: cliPlainTimes)), "
+        out += "batch with background fsync/lz4 -b1 on plain rows = \(ratio(batchBackgroundTimes, over: cliPlainTimes))\n"
         out += "  per-round medians: none/lz4 -b1 = \(ratio(noneTimes, over: cliTimes)), none/lz4 -b1 -B4 = \(ratio(noneTimes, over: cli64KTimes)), "
         out += "none 4 MiB blocks/lz4 -b1 = \(ratio(none4MTimes, over: cliTimes)), "
         out += "none acceleration 8/lz4 -b1 = \(ratio(noneAccel8Times, over: cliTimes)), "
         out += "batch/none = \(ratio(batchTimes, over: noneTimes)), batch with background fsync/none = \(ratio(batchBackgroundTimes, over: noneTimes))\n"
         print(out)
         _ = noneStats.fsyncs
+    }
+
+    /// Bytes of one plain row: every field of a record at its natural width, little-endian, packed,
+    /// all four piece slots present; the sequence is left out (the writer assigns it).
+    private let plainRowBytes = 79
+
+    /// The records as plain fixed-width rows (see `plainRowBytes`).
+    private func plainRows(_ records: [OrderRecord]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(records.count * plainRowBytes)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        for r in records {
+            put(r.campaignTimeMillis); put(r.requestId); put(r.organisation); put(r.offer)
+            put(r.kind); put(r.outcome); put(r.originalOutcome); put(r.lane); put(r.quantity)
+            put(r.priceFen); put(r.reference); put(r.holdExpiryMillis); put(r.pieceCount)
+            for i in 0..<OrderRecord.maxPieces { put(r.piece(i).item); put(r.piece(i).quantity) }
+        }
+        precondition(out.count == records.count * plainRowBytes)
+        return out
     }
 
     private func time(_ body: () throws -> Void) rethrows -> Double {
