@@ -177,10 +177,10 @@ public enum Gate {
     public static func table(_ results: [GateCheckResult]) -> String {
         let headers = ["check", "expected", "measured (median)", "verdict"]
         let rows = results.map { [$0.check, $0.expected, $0.measured, $0.passed ? "PASS" : "FAIL"] }
-        var widths = headers.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        var widths = headers.map(TerminalColumns.width(of:))
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], TerminalColumns.width(of: cell)) } }
         func render(_ row: [String]) -> String {
-            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count) }
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : TerminalColumns.padded(cell, to: widths[i]) }
                 .joined(separator: "  ")
         }
         var out = render(headers) + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"

@@ -86,6 +86,11 @@ public enum SummaryFormatter {
     /// "1 file", "3 files": a count with its noun, singular for one.
     public static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
-    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
-    static func lpad(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
+    /// `s` in a column of `width` terminal columns (wide CJK and emoji ids count 2); one space after a longer `s`.
+    static func pad(_ s: String, _ width: Int) -> String {
+        TerminalColumns.width(of: s) >= width ? s + " " : TerminalColumns.padded(s, to: width)
+    }
+    static func lpad(_ s: String, _ width: Int) -> String {
+        TerminalColumns.width(of: s) >= width ? " " + s : TerminalColumns.leftPadded(s, to: width)
+    }
 }

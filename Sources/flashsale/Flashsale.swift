@@ -20,6 +20,19 @@ struct Flashsale: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            let group = type(of: command)
+            if !group.configuration.subcommands.isEmpty {
+                // `flashsale` or `flashsale segments` alone: a script that forgot its subcommand must not
+                // see success. The help goes to stderr with the list of subcommands; `--help` still exits 0.
+                let names = group.configuration.subcommands.map { $0._commandName }
+                FileHandle.standardError.write("""
+                    Error: missing subcommand: give one of \(names.joined(separator: ", ")).
+
+                    \(helpMessage(for: group))
+
+                    """)
+                Foundation.exit(ExitCodes.badInput.rawValue)
+            }
             try command.run()
         } catch {
             let code = exitCode(for: error)

@@ -54,6 +54,17 @@ final class ReplayCommandTests: XCTestCase {
         let forced = try CommandRunner.run(["replay", capture, "--rate", "max", "--force", "--progress", "never", "--lanes", "1"])
         XCTAssertNotEqual(forced.status, 2, forced.stderr)
 
+        // `capture inspect` names the offers from the profile it is given, and warns when that profile is
+        // not the capture's campaign (the names would then be another campaign's).
+        let named = try CommandRunner.run(["capture", "inspect", capture, "--profile", "LoadProfiles/ci-smoke.yaml"])
+        XCTAssertEqual(named.status, 0, named.stderr)
+        XCTAssertTrue(named.stdout.contains("m1-reserve"), named.stdout)
+        XCTAssertFalse(named.stderr.contains("warning"), named.stderr)
+        let foreign = try CommandRunner.run(["capture", "inspect", capture, "--profile", "LoadProfiles/kaigong-opening.yaml"])
+        XCTAssertEqual(foreign.status, 0, foreign.stderr)
+        XCTAssertTrue(foreign.stderr.contains("warning: \(capture) was captured for campaign "), foreign.stderr)
+        XCTAssertTrue(foreign.stderr.contains("not LoadProfiles/kaigong-opening.yaml's"), foreign.stderr)
+
         var bytes = try Data(contentsOf: URL(fileURLWithPath: capture))
         let torn = dir + "/torn.fscap"
         try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: torn))

@@ -72,6 +72,22 @@ final class RunCommandTests: XCTestCase {
         XCTAssertTrue(same.stderr.contains("--report and --capture both name /tmp/same.out"), same.stderr)
     }
 
+    /// A script that forgets its subcommand must not see success; asking for help still succeeds.
+    func testAMissingSubcommandExitsTwoWithTheList() throws {
+        for (args, listed) in [([], "run, replay, capture, segments, gate"), (["segments"], "verify, dump, stats"),
+                               (["capture"], "import, inspect")] {
+            let r = try CommandRunner.run(args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("missing subcommand: give one of \(listed)"), "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("SUBCOMMANDS:"), "\(args): the help follows: \(r.stderr)")
+        }
+        for args in [["--help"], ["segments", "--help"], ["help", "gate"]] {
+            let r = try CommandRunner.run(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("USAGE:"), "\(args): \(r.stdout)")
+        }
+    }
+
     /// A paced run at a rate this machine cannot offer overruns its duration and says so (it used to run
     /// 20 times longer in silence).
     func testAnUnreachableRateIsReported() throws {
