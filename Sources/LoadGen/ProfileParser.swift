@@ -317,8 +317,10 @@ struct ProfileParser {
         }
         let id = try m.required("id", "the offer's id").identifier("an offer id")
         let kind: Offer.Kind
+        var quantityNodes: [YValue] = []  // where each component's quantity is written (the component when omitted)
         if kindText == "bundle" {
             var components: [Offer.Component] = []
+            quantityNodes = []
             func item(_ node: YValue) throws(ProfileError) -> Int {
                 let name = try node.identifier("an item id")
                 guard let i = itemIndex[name] else {
@@ -337,8 +339,10 @@ struct ProfileParser {
                     let cm = try c.map(allowed: ["item", "quantity"])
                     let i = try item(try cm.required("item", "an item id from campaign.items"))
                     var q: Int64 = 1
-                    if let qn = cm.optional("quantity") { q = try qn.positiveInt64("units per unit ordered") }
+                    let qn = cm.optional("quantity")
+                    if let qn { q = try qn.positiveInt64("units per unit ordered") }
                     components.append(.init(item: i, quantityPerUnit: q))
+                    quantityNodes.append(qn ?? c)
                 }
             }
             kind = .bundle(components: components)
@@ -358,6 +362,13 @@ struct ProfileParser {
         if let l = m.optional("limit") { limit = try l.positiveInt("accepted orders per organisation", max: 255) }
         var maxQuantity = 1
         if let q = m.optional("max-quantity") { maxQuantity = try q.positiveInt("largest quantity per request", max: Int(Int32.max)) }
+        // Units are 64-bit: an order of max-quantity must not overflow them (it used to wrap around,
+        // "take" a negative amount, sell beyond stock and then trap).
+        if case .bundle(let components) = kind {
+            for (k, c) in components.enumerated() where c.quantityPerUnit.multipliedReportingOverflow(by: Int64(maxQuantity)).overflow {
+                throw quantityNodes[k].fail(.invalidValue, "an order of max-quantity \(maxQuantity) would take \(c.quantityPerUnit) × \(maxQuantity) units of \(items[c.item].name), more than 64 bits hold; lower the quantity or max-quantity")
+            }
+        }
         var price = Offer.PriceRule(listPriceFen: 0)
         if let p = m.optional("price") {
             let pm = try p.map(allowed: ["list", "discount", "activation-extra"])

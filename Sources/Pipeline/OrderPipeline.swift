@@ -11,6 +11,9 @@ public enum PipelineError: Error, CustomStringConvertible {
     case logDoesNotMatchCampaign(directory: String, sequence: UInt64, detail: String)
     /// The journal failed (disk full, I/O error): decisions after the failure were not acknowledged.
     case journalFailed(underlying: Error, acknowledged: Int)
+    /// The segment directory holds records the campaign's state cannot be rebuilt from (its first
+    /// segments were removed, or nothing says which campaign wrote it).
+    case journalCannotBeResumed(directory: String, reason: String)
 
     public var description: String {
         switch self {
@@ -18,6 +21,8 @@ public enum PipelineError: Error, CustomStringConvertible {
             "\(dir): record \(seq) does not fit this campaign (\(detail)); use an empty --segments directory or the profile that wrote it"
         case .journalFailed(let e, let acked):
             "journal failed after \(acked) acknowledged decisions: \(e)"
+        case .journalCannotBeResumed(let dir, let reason):
+            "\(dir): cannot continue this journal: \(reason); use an empty --segments directory"
         }
     }
 }
@@ -325,8 +330,11 @@ public final class OrderPipeline {
         var bad: (UInt64, String)?
         var markers = [ResumeMarker?](repeating: nil, count: options.lanes)
         var laneLatest = [Int64](repeating: .min, count: options.lanes)
+        var firstSequence: UInt64?
         try reader.forEachRecord { record in
             guard bad == nil else { return }
+            if firstSequence == nil { firstSequence = record.sequence }
+            guard firstSequence == 1 else { return }
             guard let d = Decision(record) else { bad = (record.sequence, "unknown outcome or kind code"); return }
             let lane = Int(d.organisation % UInt32(options.lanes))
             // Expiries are the lanes' own decisions, not requests.
@@ -342,6 +350,13 @@ public final class OrderPipeline {
             }
             count += 1
             clock = max(clock, d.campaignTimeMillis)
+        }
+        // Stock and per-organisation limits are rebuilt from every decision since the sale opened: a
+        // journal whose first segments were removed would sell their units again.
+        if let first = firstSequence, first != 1 {
+            throw PipelineError.journalCannotBeResumed(
+                directory: directory,
+                reason: "its first record is sequence \(first): the segments with records 1...\(first - 1) were removed, and the stock they sold cannot be rebuilt without them")
         }
         if let bad { throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: bad.0, detail: bad.1) }
         let items = rules.itemCount
@@ -370,6 +385,13 @@ public final class OrderPipeline {
         let path = directory + "/" + Self.fingerprintFile
         let mine = String(rules.campaign.fingerprint, radix: 16)
         var sameLanes = !hasRecords
+        if hasRecords && !FileManager.default.fileExists(atPath: path) {
+            // Segments copied without their fingerprint: whose records they are is unknown, and another
+            // campaign's would be booked onto this campaign's items.
+            throw PipelineError.journalCannotBeResumed(
+                directory: directory,
+                reason: "it holds records but no \(Self.fingerprintFile) naming the campaign that wrote them (copy that file with the segments)")
+        }
         if hasRecords, let text = try? String(contentsOfFile: path, encoding: .utf8) {
             let lines = text.split(separator: "\n")
             let theirs = lines.first.map(String.init) ?? ""

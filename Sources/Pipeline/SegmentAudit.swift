@@ -34,6 +34,9 @@ public struct SegmentAudit: Sendable {
             switch d.outcome {
             case .accepted:
                 guard offer < rules.offerCount else { audit.problems.append("record \(record.sequence): unknown offer \(offer)"); return }
+                guard d.quantity > 0, Int(d.quantity) <= rules.campaign.offers[offer].maxQuantity else {
+                    audit.problems.append("record \(record.sequence): accepted quantity \(d.quantity) outside 1...\(rules.campaign.offers[offer].maxQuantity)"); return
+                }
                 for c in rules.bundleComponents(offer) { audit.soldUnits[c.item] += c.quantityPerUnit * Int64(d.quantity) }
                 audit.offerSold[offer] += Int64(d.quantity)
             case .held:

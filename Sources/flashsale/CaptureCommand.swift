@@ -64,7 +64,7 @@ struct CaptureCommand: ParsableCommand {
             if result.invalidLines > 20 { err += "\(input): … \(result.invalidLines - 20) more bad lines\n" }
             FileHandle.standardError.write(err)
             if !result.written {
-                FileHandle.standardError.write("flashsale: \(input): \(result.invalidLines) bad lines\(result.invalidLines >= CaptureImporter.problemLimit ? " (stopped counting)" : ""); nothing written (--skip-invalid skips them)\n")
+                FileHandle.standardError.write("flashsale: \(input): \(SummaryFormatter.count(result.invalidLines, "bad line"))\(result.invalidLines >= CaptureImporter.problemLimit ? " (stopped counting)" : ""); nothing written (--skip-invalid skips them)\n")
                 throw ExitCodes.badInput
             }
             var skipped = "skipped \(result.invalidLines) invalid \(result.invalidLines == 1 ? "line" : "lines")"

@@ -72,7 +72,8 @@ struct RunCommand: ParsableCommand {
         do {
             outcome = try execution.execute()
         } catch {
-            try? capturing?.close()
+            // Refused or failed: an existing capture file stays as it was.
+            capturing?.writer.discard()
             throw error
         }
         // A capture that could not be written does not cost the run its summary and report.

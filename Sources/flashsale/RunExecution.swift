@@ -84,7 +84,10 @@ struct RunExecution {
         let pipeline = OrderPipeline(rules: rules, options: options)
         // Ends the process at once (a second Ctrl-C, SIGTERM). Dispatch keeps the signals blocked in its
         // threads, so re-raising one would stay pending: exit instead.
+        let capturePartial = (source as? CapturingSource)?.writer.partialPath
         let abort: @Sendable (String, Int32) -> Void = { why, code in
+            // An unfinished capture never replaces the file it was going to become.
+            if let capturePartial { unlink(capturePartial) }
             if let temporarySegments {
                 let removed = Self.removeTemporarySegments(temporarySegments)
                 FileHandle.standardError.write("\nflashsale: \(why): " + (removed ? "temporary segments removed"
@@ -136,7 +139,10 @@ struct RunExecution {
         } catch let e as PipelineError {
             if tty && showProgress { FileHandle.standardError.write("\n") }
             FileHandle.standardError.write("flashsale: \(e)\n")
-            if case .logDoesNotMatchCampaign = e { throw ExitCodes.badInput }
+            switch e {
+            case .logDoesNotMatchCampaign, .journalCannotBeResumed: throw ExitCodes.badInput
+            case .journalFailed: break
+            }
             throw ExitCodes.runtimeFailure
         } catch let e as SegmentError {
             // A damaged or foreign --segments directory is bad input (2), like another campaign's; a

@@ -45,6 +45,28 @@ final class ReplayCommandTests: XCTestCase {
         if let k = a.indices.first(where: { $0 < b.count && a[$0] != b[$0] }) { XCTFail("line \(k + 1) differs:\n\(a[k])\n\(b[k])") }
     }
 
+    /// A refused run or a failed import leaves an existing capture as it was (both used to empty or
+    /// delete it); `--capture /dev/null` discards the stream.
+    func testRefusedRunsAndFailedImportsKeepAnExistingCapture() throws {
+        let capture = try captureOneLaneRun(segments: dir + "/a")
+        let original = try Data(contentsOf: URL(fileURLWithPath: capture))
+        // Another campaign's profile on the same segments: refused before anything is sent.
+        let refused = try CommandRunner.run(["run", "--segments", dir + "/a", "--capture", capture, "--progress", "never"])
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        let bad = dir + "/bad.csv", empty = dir + "/empty.csv"
+        try "campaign_time_ms,request_id,organisation,offer\n36000000,1,5,nine\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        try "".write(toFile: empty, atomically: true, encoding: .utf8)
+        for input in [bad, empty] {
+            let r = try CommandRunner.run(["capture", "import", input, "--output", capture])
+            XCTAssertEqual(r.status, 2, r.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: capture)), original)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: capture + ".partial"))
+        let null = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "0.2", "--capture", "/dev/null", "--progress", "never"])
+        XCTAssertEqual(null.status, 0, null.stderr)
+        XCTAssertTrue(null.stderr.contains("into /dev/null"), null.stderr)
+    }
+
     /// A capture of one campaign is refused for another unless --force; a damaged one is refused with its offset.
     func testReplayRefusesAnotherCampaignAndADamagedCapture() throws {
         let capture = try captureOneLaneRun(segments: dir + "/a")
@@ -152,7 +174,7 @@ final class ReplayCommandTests: XCTestCase {
             .write(toFile: csv, atomically: true, encoding: .utf8)
         let r = try CommandRunner.run(["capture", "import", csv, "-o", dir + "/odd.fscap", "--profile", "LoadProfiles/ci-smoke.yaml"])
         XCTAssertEqual(r.status, 2, r.stderr)
-        XCTAssertTrue(r.stderr.contains(csv + ":3: quantity: expected an integer ≥ 1"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(csv + ":3: quantity: expected an integer from 1 to 2147483647"), r.stderr)
         XCTAssertTrue(r.stderr.contains(csv + ":4: offer: expected an offer index 0...1 or name"), r.stderr)
         XCTAssertTrue(r.stderr.contains(csv + ":5: campaign_time_ms: expected a campaign time from day 0 to day 99999"), r.stderr)
         // Without --profile the capture is not bound to a campaign: any offer index is kept for replay.
@@ -251,6 +273,28 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertEqual(lenient.status, 0, lenient.stderr)
         XCTAssertTrue(lenient.stdout.contains("imported 3 requests"), lenient.stdout)
         XCTAssertTrue(lenient.stdout.contains("skipped 3 invalid lines"), lenient.stdout)
+    }
+
+    /// Milliseconds written as decimals or with an exponent (pandas, JSON encoders) are milliseconds: they
+    /// used to be read as seconds, 1000 times later, without a word.
+    func testImportReadsDecimalMillisecondsAsMilliseconds() throws {
+        let csv = dir + "/decimal.csv", ndjson = dir + "/decimal.ndjson"
+        try "campaign_time_ms,request_id,organisation,offer\n36000000.0,1,5,0\n3.6e7,2,6,0\n36000001.4,3,7,0\n"
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        try "{\"campaign_time_ms\": 36000000.0, \"request_id\": 1, \"organisation\": 5, \"offer\": 0}\n{\"campaign_time_ms\": 3.6000001E7, \"request_id\": 2, \"organisation\": 6, \"offer\": 0}\n"
+            .write(toFile: ndjson, atomically: true, encoding: .utf8)
+        for input in [csv, ndjson] {
+            let out = input + ".fscap"
+            let r = try CommandRunner.run(["capture", "import", input, "-o", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let inspect = try CommandRunner.run(["capture", "inspect", out])
+            XCTAssertTrue(inspect.stdout.contains("campaign time:  day 0 10:00:00.000 … day 0 10:00:00.001"), inspect.stdout)
+        }
+        let bad = dir + "/negative.csv"
+        try "campaign_time_ms,request_id,organisation,offer\n-1.5,1,5,0\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try CommandRunner.run(["capture", "import", bad, "-o", bad + ".fscap"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains(bad + ":2: campaign_time_ms: expected a campaign time from day 0"), r.stderr)
     }
 
     func testReplayOptionErrorsExitTwo() throws {

@@ -43,6 +43,30 @@ final class LaneEngineTests: XCTestCase {
                        "only the one accepted order took stock")
     }
 
+    /// Units per order are 64-bit: a bundle whose order of max-quantity would overflow them is not a
+    /// campaign (it used to wrap to a negative take that "succeeded" and sold beyond stock), and a
+    /// rebuild refuses a journaled ACCEPTED whose quantity the offer does not allow.
+    func testUnitsPerOrderCannotOverflowAndRebuildChecksQuantities() throws {
+        var huge = CampaignFixtures.kickoff(maxQuantity: 2)
+        huge.offers[0].kind = .bundle(components: [.init(item: 2, quantityPerUnit: 5_000_000_000_000_000_000)])
+        XCTAssertThrowsError(try CampaignRules(huge)) { error in
+            XCTAssertTrue("\(error)".contains("5000000000000000000 units × max quantity 2 overflow 64 bits"), "\(error)")
+        }
+        huge.offers[0].maxQuantity = 1
+        XCTAssertNoThrow(try CampaignRules(huge), "one unit of the bundle fits")
+
+        let (_, _, engines) = try CampaignFixtures.engines(CampaignFixtures.kickoff(), lanes: 1)
+        var d = decide(engines[0], request(7, org: 0, offer: 0, qty: 1)).last!
+        XCTAssertEqual(d.outcome, .accepted)
+        let (_, _, fresh) = try CampaignFixtures.engines(CampaignFixtures.kickoff(), lanes: 1)
+        XCTAssertTrue(fresh[0].replay(d))
+        d.requestId = 8
+        d.quantity = 4
+        XCTAssertFalse(fresh[0].replay(d), "max quantity is 3")
+        d.quantity = 0
+        XCTAssertFalse(fresh[0].replay(d))
+    }
+
     func testHoldExpiresAndItsUnitsComeBack() throws {
         let (_, ledger, engines) = try CampaignFixtures.engines(CampaignFixtures.kickoff(hardware: 3), lanes: 1)
         let e = engines[0]

@@ -129,6 +129,11 @@ private let cases: [Case] = [
          kind: .invalidValue, keyPath: "traffic.phases[1].ramp.to", lineOf: "to: 1e12/s", message: "at most 1G/s"),
     Case(name: "limit above 255", old: "      limit: 1\n", new: "      limit: 300\n",
          kind: .invalidValue, keyPath: "campaign.offers[0].limit", lineOf: "limit: 300", message: "expected at most 255"),
+    // An order of max-quantity used to wrap the 64-bit unit count: a negative take "succeeded", sold
+    // beyond stock, and the run (and every restart on its journal) trapped.
+    Case(name: "units per order beyond 64 bits", old: "{ item: subsidy, quantity: 100 } ]", new: "{ item: subsidy, quantity: 5000000000000000000 } ]\n      max-quantity: 2",
+         kind: .invalidValue, keyPath: "campaign.offers[0].components[1].quantity", lineOf: "quantity: 5000000000000000000",
+         message: "an order of max-quantity 2 would take 5000000000000000000 × 2 units of subsidy, more than 64 bits hold"),
     Case(name: "hold shorter than a millisecond", old: "hold: 5m", new: "hold: 0.1ms",
          kind: .notPositive, keyPath: "campaign.offers[1].hold", lineOf: "hold: 0.1ms", message: "expected at least 1ms"),
 ]

@@ -96,6 +96,37 @@ final class OrderPipelineTests: XCTestCase {
         }
     }
 
+    /// A restart rebuilds stock from every decision since the sale opened. A journal whose first segment
+    /// was removed, or whose segments were copied without their campaign fingerprint, used to be
+    /// continued: the removed segment's units were sold again, or another campaign's sales were booked
+    /// onto this campaign's items. Both are refused now, and nothing is appended.
+    func testRestartRefusesAPrunedJournalAndOneWithoutItsFingerprint() throws {
+        let profile = try PipelineFixtures.profile("ci-smoke")
+        let dir = PipelineFixtures.temporaryDirectory("pruned")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try PipelineFixtures.run(profile, lanes: 1, dir: dir, requestLimit: 20_000, segmentBytes: 32 << 10)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }.sorted()
+        XCTAssertGreaterThan(segments.count, 2, "the journal rolled")
+        let copy = PipelineFixtures.temporaryDirectory("no-fingerprint")
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for s in segments { try FileManager.default.copyItem(atPath: dir + "/" + s, toPath: copy + "/" + s) }
+
+        try FileManager.default.removeItem(atPath: dir + "/" + segments[0])
+        let before = try PipelineFixtures.records(dir).count
+        XCTAssertThrowsError(try PipelineFixtures.run(profile, lanes: 1, dir: dir)) { error in
+            guard case PipelineError.journalCannotBeResumed(_, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.contains("were removed"), reason)
+        }
+        XCTAssertEqual(try PipelineFixtures.records(dir).count, before, "nothing appended")
+
+        XCTAssertThrowsError(try PipelineFixtures.run(try PipelineFixtures.profile("kaigong-opening"), lanes: 1, dir: copy)) { error in
+            guard case PipelineError.journalCannotBeResumed(_, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.contains("no campaign.fingerprint"), reason)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: copy + "/campaign.fingerprint"), "not adopted")
+    }
+
     /// Open model, overloaded on purpose with a tiny in-flight bound: the excess is shed as OVERLOAD,
     /// counted, and never journaled; stock stays conserved.
     func testOverloadIsShedExplicitly() throws {

@@ -72,6 +72,45 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(s.maxRequestId, .max)
     }
 
+    /// A capture replaces its destination only when it is complete: a writer that is discarded, dropped
+    /// or fails leaves an existing file as it was and no partial file behind; through a symlink the
+    /// named file is replaced and the link kept; a device such as /dev/null is written in place.
+    func testAnUnfinishedCaptureNeverReplacesTheFile() throws {
+        let path = try writeCapture(irregularRecords(count: 500))
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        do {
+            let w = try CaptureWriter(path: path, campaignFingerprint: nil, label: "discarded")
+            for r in irregularRecords(count: 50) { try w.append(r) }
+            XCTAssertEqual(w.partialPath, path + ".partial")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path + ".partial"))
+            w.discard()
+        }
+        do {
+            let w = try CaptureWriter(path: path, campaignFingerprint: nil, label: "dropped")
+            for r in irregularRecords(count: 50) { try w.append(r) }
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), original)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".partial"))
+        XCTAssertEqual(try CaptureReader(path: path).summarize().requests, 500)
+
+        let link = dir + "/link.fscap"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        let w = try CaptureWriter(path: link, campaignFingerprint: nil, label: "through a link")
+        for r in irregularRecords(count: 7) { try w.append(r) }
+        try w.close()
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), path, "the link is kept")
+        XCTAssertEqual(try CaptureReader(path: path).summarize().requests, 7)
+
+        let null = try CaptureWriter(path: "/dev/null", campaignFingerprint: nil, label: "discard")
+        XCTAssertNil(null.partialPath)
+        for r in irregularRecords(count: 100) { try null.append(r) }
+        try null.close()
+        var st = stat()
+        XCTAssertEqual(stat("/dev/null", &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a device")
+        XCTAssertThrowsError(try CaptureWriter(path: dir, campaignFingerprint: nil, label: "a directory"))
+    }
+
     /// Every truncation and many single-byte corruptions are reported as a SegmentError naming the file
     /// and an offset inside it, never a trap and never silently accepted as the original data.
     func testTruncatedOrCorruptedCaptureIsReportedWithOffset() throws {
@@ -192,6 +231,21 @@ final class ReplayTests: XCTestCase {
         }
         XCTAssertTrue(zip(out, out.dropFirst()).allSatisfy { $0.intendedSendNanos <= $1.intendedSendNanos })
         XCTAssertGreaterThan(out[1000].intendedSendNanos, out[999].intendedSendNanos)
+
+        // Loops whose campaign times would leave the campaign clock (they used to wrap to negative times).
+        let wide = try writeCapture([CaptureRecord(requestId: 1, campaignTimeMillis: 0, sendOffsetNanos: 0),
+                                     CaptureRecord(requestId: 2, campaignTimeMillis: 8_639_999_999_999, sendOffsetNanos: 1)],
+                                    name: "wide.fscap")
+        XCTAssertNoThrow(try ReplaySource(path: wide, options: ReplayOptions(loops: 1)))
+        XCTAssertThrowsError(try ReplaySource(path: wide, options: ReplayOptions(loops: 2))) { error in
+            XCTAssertTrue("\(error)".contains("would run past day 99999"), "\(error)")
+        }
+        let loops = (ReplaySource.campaignClockEndMillis - 1 - 9_999) / 10_000 + 1   // the last loop ends on day 99999
+        let tenSeconds = try writeCapture([CaptureRecord(requestId: 1, campaignTimeMillis: 0, sendOffsetNanos: 0),
+                                           CaptureRecord(requestId: 2, campaignTimeMillis: 9_999, sendOffsetNanos: 1)],
+                                          name: "ten.fscap")
+        XCTAssertNoThrow(try ReplaySource(path: tenSeconds, options: ReplayOptions(loops: Int(loops))), "the last loop ends on day 99999")
+        XCTAssertThrowsError(try ReplaySource(path: tenSeconds, options: ReplayOptions(loops: Int(loops) + 1)))
     }
 
     func testFiltersKeepOnlyMatchingRequests() throws {

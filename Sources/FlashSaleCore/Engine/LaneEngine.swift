@@ -332,7 +332,8 @@ extension LaneEngine {
         }
         switch d.outcome {
         case .accepted:
-            guard known, Int(d.offer) < rules.offerCount, !rules.isReservation[Int(d.offer)] else { return false }
+            guard known, Int(d.offer) < rules.offerCount, !rules.isReservation[Int(d.offer)],
+                  d.quantity > 0, d.quantity <= rules.maxQuantity[Int(d.offer)] else { return false }
             let components = rules.bundleComponents(Int(d.offer))
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* Int64(d.quantity) }
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1

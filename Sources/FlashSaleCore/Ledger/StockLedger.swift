@@ -164,8 +164,8 @@ public final class StockLedger: @unchecked Sendable {  // shards are atomics; th
     public func restore(sold: [Int64], held: [Int64]) -> [Int] {
         var impossible: [Int] = []
         for item in 0..<itemCount {
-            let used = sold[item] + held[item]
-            if used < 0 || !take(used, of: item, home: 0) { impossible.append(item) }
+            let (used, overflow) = sold[item].addingReportingOverflow(held[item])
+            if overflow || used < 0 || !take(used, of: item, home: 0) { impossible.append(item) }
         }
         return impossible
     }

@@ -43,6 +43,9 @@ public struct Campaign: Sendable {
                 for c in components where c.item < 0 || c.item >= items.count || c.quantityPerUnit < 1 {
                     problems.append("offers[\(i)] \(offer.name): bad component (item \(c.item), quantity \(c.quantityPerUnit))")
                 }
+                for c in components where c.quantityPerUnit.multipliedReportingOverflow(by: Int64(max(offer.maxQuantity, 1))).overflow {
+                    problems.append("offers[\(i)] \(offer.name): \(c.quantityPerUnit) units × max quantity \(offer.maxQuantity) overflow 64 bits")
+                }
             case .reservation(let model, let hold):
                 if hold <= 0 { problems.append("offers[\(i)] \(offer.name): hold time must be positive") }
                 let stocked = items.contains { if case .hardware(let m, _, _, _) = $0.kind { m == model } else { false } }

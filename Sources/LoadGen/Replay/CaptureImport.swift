@@ -22,7 +22,7 @@ public struct CaptureImportProblem: Sendable, Equatable, CustomStringConvertible
 ///
 /// | field | names | value | required |
 /// |---|---|---|---|
-/// | campaign time | `campaign_time_ms`, `campaign_time`, `time`, `timestamp` | integer milliseconds since the campaign epoch, or `day N HH:MM:SS.mmm` / `HH:MM:SS` (day 0) | yes |
+/// | campaign time | `campaign_time_ms`, `campaign_time`, `time`, `timestamp` | milliseconds since the campaign epoch (an integer, or a decimal such as `36000000.0` or `3.6e7`, rounded to the millisecond), or `day N HH:MM:SS.mmm` / `HH:MM:SS` (day 0) | yes |
 /// | request id | `request_id`, `id` | integer ≥ 1 | yes |
 /// | organisation | `organisation`, `organization`, `org` | integer 0…2^32−1 | yes |
 /// | offer | `offer` | offer index 0…65535, or an offer name of the campaign | yes |
@@ -64,7 +64,8 @@ public enum CaptureImporter {
 
     /// Imports `input` into a capture at `output`.
     /// - Parameters:
-    ///   - skipInvalid: false: any bad line fails the import (nothing is written; the problems are returned);
+    ///   - skipInvalid: false: any bad line fails the import (nothing is written and an existing `output` is
+    ///     left as it was; the problems are returned);
     ///     true: bad lines are counted and skipped.
     ///   - offerNames: the campaign's offer names (to read offers given by name).
     ///   - campaignFingerprint: stamped into the capture header (nil: unknown).
@@ -111,26 +112,22 @@ public enum CaptureImporter {
                 result.invalidLines += 1
                 if result.problems.count < problemLimit { result.problems.append(p) }
             case .fatal(let p):
-                try? writer.close()
-                unlink(output)
+                writer.discard()
                 throw p
             }
             if !skipInvalid && result.invalidLines >= problemLimit { keepGoing = false }
         }
         if ferror(file) != 0 {
             let why = String(cString: strerror(errno))
-            try? writer.close()
-            unlink(output)
+            writer.discard()
             throw CaptureImportProblem(file: input, line: result.lines + 1, field: "file", message: "read failed: \(why)")
         }
         if parser.needsHeader && format == .csv {
-            try? writer.close()
-            unlink(output)
+            writer.discard()
             throw CaptureImportProblem(file: input, line: 1, field: "header", message: "the file is empty (expected a header row naming the fields)")
         }
         if result.invalidLines > 0 && !skipInvalid {
-            try? writer.close()
-            unlink(output)
+            writer.discard()
             return result
         }
         try writer.close()
@@ -267,6 +264,13 @@ struct LineParser {
         let t = value(.time)!
         if let ms = Int64(t) {
             r.campaignTimeMillis = ms
+        } else if let v = Units.decimal(Substring(t)) {
+            // A bare number is milliseconds, also as a decimal or with an exponent ("36000000.0", "3.6e7":
+            // how pandas and JSON encoders write them); Units.campaignMillis would read it as seconds.
+            guard v >= 0, v < 8_640_000_000_000 else {
+                return .problem(problem(number, "campaign_time_ms", "expected a campaign time from day 0 to day 99999 (0...8639999999999 ms), got \"\(t)\""))
+            }
+            r.campaignTimeMillis = Int64(v.rounded())
         } else if let ms = Units.campaignMillis(t) {
             r.campaignTimeMillis = ms
         } else {
@@ -296,7 +300,7 @@ struct LineParser {
             return .problem(problem(number, "offer", "expected an offer index 0...\((offerCount ?? 65536) - 1) or name, got \"\(offer)\"\(known)"))
         }
         if let q = value(.quantity) {
-            guard let v = Int32(q), v >= 1 else { return .problem(problem(number, "quantity", "expected an integer ≥ 1, got \"\(q)\"")) }
+            guard let v = Int32(q), v >= 1 else { return .problem(problem(number, "quantity", "expected an integer from 1 to 2147483647, got \"\(q)\"")) }
             r.quantity = v
         }
         if let k = value(.kind) {

@@ -175,6 +175,14 @@ public final class ReplaySource: @unchecked Sendable {
         let (_, overflow) = idStride.multipliedReportingOverflow(by: UInt64(options.loops))
         if overflow { throw ReplayError("\(options.loops) loops of request ids up to \(idStride) overflow 64-bit ids") }
         campaignStride = summary.requests == 0 ? 0 : summary.maxCampaignMillis &- summary.minCampaignMillis &+ 1
+        // The last loop's campaign times must stay on the campaign clock (day 0 to day 99999), as ids stay in 64 bits.
+        if summary.requests > 0 && options.loops > 1 {
+            let (shift, o1) = campaignStride.multipliedReportingOverflow(by: Int64(options.loops - 1))
+            let (last, o2) = summary.maxCampaignMillis.addingReportingOverflow(shift)
+            if o1 || o2 || last >= Self.campaignClockEndMillis {
+                throw ReplayError("\(options.loops) loops of a capture spanning \(campaignStride) ms of campaign time would run past day 99999 of the campaign clock; use fewer loops")
+            }
+        }
         filter = options.filter
         filtering = !options.filter.isEmpty
         if filtering {
@@ -192,6 +200,9 @@ public final class ReplaySource: @unchecked Sendable {
         let meanGap = summary.requests > 1 ? Double(summary.maxSendNanos - summary.minSendNanos) / Double(summary.requests - 1) : 0
         loopGapNanos = min(meanGap * inverseSpeed, maxGapNanos)
     }
+
+    /// The end of the campaign clock: day 100000 (profiles and imports accept day 0 to day 99999).
+    static let campaignClockEndMillis: Int64 = 8_640_000_000_000
 
     /// Requests the whole replay sends (all loops).
     public var plannedRequests: Int { requestsPerLoop * options.loops }

@@ -11,15 +11,28 @@ import CLZ4
 ///
 /// `append` encodes into a preallocated block and writes whole buffers (1 MiB); nothing allocates per
 /// record. Not thread-safe: one owner at a time.
+///
+/// A capture never replaces an existing file until it is complete: for a regular file (or a path
+/// that does not exist yet) the bytes go to `partialPath` (`PATH.partial`, beside the destination,
+/// through a symlink to its target) and `close()` renames that onto the destination after its fsync.
+/// A writer dropped without `close()`, or `discard()`ed, removes its partial file; only a killed
+/// process leaves one (a torn capture). A destination that exists and is not a regular file
+/// (`/dev/null`, a pipe) is written in place, sequentially.
 public final class CaptureWriter: @unchecked Sendable {
+    /// The destination, as given.
     public let path: String
+    /// Where the bytes are written until `close()` renames them onto the destination; nil when the
+    /// destination is not a regular file and is written in place.
+    public let partialPath: String?
+    private let destination: String
+    private var closed = false
     public let header: CaptureHeader
     /// Records appended so far.
     public private(set) var count: UInt64 = 0
     /// Bytes written to the file so far (header, blocks, end marker).
     public var bytesWritten: Int64 { sink?.position ?? finalBytes }
 
-    private var sink: PosixSegmentSink?
+    private var sink: (any SegmentSink)?
     private var finalBytes: Int64 = 0
     private let blockCapacity: Int
     private let acceleration: Int32
@@ -35,10 +48,22 @@ public final class CaptureWriter: @unchecked Sendable {
     private var blocks: UInt32 = 0
     private var failure: (any Error)?
 
-    /// Creates (or truncates) `path` and writes the header.
+    /// Starts a capture for `path` (see the type's notes on where the bytes go) and writes the header.
     public init(path: String, campaignFingerprint: UInt64?, label: String, blockBytes: Int = 64 << 10,
                 acceleration: Int32 = 1) throws {
         self.path = path
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            if (st.st_mode & S_IFMT) == S_IFDIR { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: EISDIR) }
+            destination = path
+            partialPath = nil
+        } else {
+            // Through a symlink, the file it names is replaced, not the link.
+            var target = path
+            if let resolved = realpath(path, nil) { target = String(cString: resolved); free(resolved) }
+            destination = target
+            partialPath = target + ".partial"
+        }
         var label = label
         while label.utf8.count > CaptureFormat.maxLabelBytes { label.removeLast() }
         let labelBytes = Array(label.utf8)
@@ -51,9 +76,13 @@ public final class CaptureWriter: @unchecked Sendable {
         raw = .allocate(byteCount: blockCapacity + CaptureCodec.maxRecordBytes, alignment: 16)
         wbuf = .allocate(byteCount: wcap, alignment: 16)
         lz4State = .allocate(byteCount: Int(LZ4_sizeofState()), alignment: 16)
-        let s = try PosixSegmentSink(path: path)
-        try s.truncate(to: 0)
-        sink = s
+        if let partialPath {
+            let s = try PosixSegmentSink(path: partialPath)
+            try s.truncate(to: 0)
+            sink = s
+        } else {
+            sink = try StreamSink(path: path)
+        }
         // Header: fixed 64 bytes, then the label; the CRC covers bytes 0..<60 and the label.
         let h = wbuf
         h.initializeMemory(as: UInt8.self, repeating: 0, count: CaptureFormat.fixedHeaderBytes)
@@ -75,6 +104,7 @@ public final class CaptureWriter: @unchecked Sendable {
 
     deinit {
         try? sink?.close()
+        if !closed, let partialPath { unlink(partialPath) }
         raw.deallocate()
         wbuf.deallocate()
         lz4State.deallocate()
@@ -90,7 +120,8 @@ public final class CaptureWriter: @unchecked Sendable {
         count &+= 1
     }
 
-    /// Writes the last block and the end marker, fsyncs and closes the file. Idempotent.
+    /// Writes the last block and the end marker, fsyncs and closes the file, and puts it in place of
+    /// the destination. Idempotent. After a failure the destination is unchanged.
     public func close() throws {
         if let failure { throw failure }
         guard let s = sink else { return }
@@ -103,8 +134,28 @@ public final class CaptureWriter: @unchecked Sendable {
             try s.fsync()
             finalBytes = s.position
             try s.close()
+            if let partialPath {
+                if rename(partialPath, destination) != 0 {
+                    throw SegmentError.io(file: destination, offset: 0, operation: "rename from \(partialPath)", errno: errno)
+                }
+                try? SegmentSinkFactory.posix.syncDirectory(parentDirectory(destination))
+            }
         } catch { failure = error; throw error }
         sink = nil
+        closed = true
+    }
+
+    /// Abandons the capture: the partial file is removed and the destination left as it was. Idempotent.
+    public func discard() {
+        try? sink?.close()
+        sink = nil
+        if !closed, let partialPath { unlink(partialPath) }
+        closed = true
+    }
+
+    private func parentDirectory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     private func sealBlock() throws {
@@ -124,5 +175,50 @@ public final class CaptureWriter: @unchecked Sendable {
         guard wlen > 0, let s = sink else { return }
         do { try s.write(UnsafeRawBufferPointer(start: wbuf, count: wlen)) } catch { failure = error; throw error }
         wlen = 0
+    }
+}
+
+/// A destination written in place and in order (`/dev/null`, a pipe): `write(2)`, no seeking; fsync
+/// and truncation do not apply to it.
+private final class StreamSink: SegmentSink {
+    let path: String
+    private(set) var position: Int64 = 0
+    private var fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
+    }
+
+    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let n = Glibc.write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SegmentError.io(file: path, offset: position, operation: "write", errno: errno)
+            }
+            if n == 0 { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EIO) }
+            p += n
+            left -= n
+            position += Int64(n)
+        }
+    }
+
+    func fsync() throws {}
+
+    func truncate(to length: Int64) throws {
+        if length != position { throw SegmentError.io(file: path, offset: length, operation: "truncate", errno: ESPIPE) }
+    }
+
+    func close() throws {
+        guard fd >= 0 else { return }
+        let r = Glibc.close(fd)
+        fd = -1
+        if r != 0 { throw SegmentError.io(file: path, offset: position, operation: "close", errno: errno) }
     }
 }
