@@ -88,7 +88,14 @@ struct ProfileParser {
             return ProfileError(.syntax, file: file, line: mark.line, column: mark.column, keyPath: "", message: msg)
         }
         switch e {
-        case .scanner(let c, let p, let m, _): return located("scanner", c, p, m)
+        case .scanner(let c, let p, let m, let yaml):
+            var problem = p
+            // A tab where YAML expects indentation gives "found character that cannot start any token".
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            if m.line >= 1, m.line <= lines.count, lines[m.line - 1].prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") {
+                problem += "; the line is indented with a tab: YAML indents with spaces only"
+            }
+            return located("scanner", c, problem, m)
         case .parser(let c, let p, let m, _): return located("parser", c, p, m)
         case .composer(let c, let p, let m, _): return located("composer", c, p, m)
         case .reader(let problem, let offset, _, let yaml):

@@ -92,6 +92,7 @@ struct CaptureCommand: ParsableCommand {
         func run() throws {
             let reader: CaptureReader
             let summary: CaptureSummary
+            try requireRegularCapture(file)
             do {
                 reader = try CaptureReader(path: file)
             } catch let e as SegmentError {
@@ -169,3 +170,14 @@ struct CaptureCommand: ParsableCommand {
 }
 
 extension CaptureImporter.Format: ExpressibleByArgument {}
+
+/// Captures are read by offset (their blocks are checked, then read again): a pipe or a device, such
+/// as `/dev/stdin`, is refused with exit 2 rather than reported as an empty, damaged capture.
+func requireRegularCapture(_ path: String) throws {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return }  // missing or unreadable: the reader says why
+    let type = st.st_mode & S_IFMT
+    guard type != S_IFREG && type != S_IFDIR else { return }
+    FileHandle.standardError.write("flashsale: \(path): a capture must be a regular file, not a pipe or device; save it to a file first\n")
+    throw ExitCodes.badInput
+}

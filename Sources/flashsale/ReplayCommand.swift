@@ -104,6 +104,7 @@ struct ReplayCommand: ParsableCommand {
             throw ExitCodes.badInput
         }
         let source: ReplaySource
+        try requireRegularCapture(capture)
         do {
             source = try ReplaySource(path: capture, options: options)
         } catch let e as SegmentError {

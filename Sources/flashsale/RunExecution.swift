@@ -41,14 +41,30 @@ struct RunExecution {
             } else {
                 FileHandle.standardOutput.write(SummaryFormatter.render(report, replay: replay))
             }
-            do {
-                if let path { try report.jsonData().write(to: URL(fileURLWithPath: path)) }
-                // Written in place, like the report: a symlink is followed, /dev/stdout stays a device.
-                if let hgrm { try Data(latency.percentileSpectrum().utf8).write(to: URL(fileURLWithPath: hgrm)) }
-            } catch {
-                FileHandle.standardError.write("flashsale: cannot write report: \(error)\n")
+            if let path { try Self.writeOutput(try report.jsonData(), to: path, option: "--report") }
+            if let hgrm { try Self.writeOutput(Data(latency.percentileSpectrum().utf8), to: hgrm, option: "--hgrm") }
+        }
+
+        /// Writes `data` in place (a symlink is followed, /dev/stdout stays a device); a failure names the
+        /// option, the file and the system's reason, and exits 3.
+        static func writeOutput(_ data: Data, to path: String, option: String) throws {
+            func fail(_ what: String) throws -> Never {
+                let reason = String(cString: strerror(errno))
+                FileHandle.standardError.write("flashsale: \(option) \(path): \(what) failed: \(reason)\n")
                 throw ExitCodes.runtimeFailure
             }
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd < 0 { try fail("open") }
+            try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+                var done = 0
+                while done < bytes.count {
+                    let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { let e = errno; close(fd); errno = n == 0 ? EIO : e; try fail("write") }
+                    done += n
+                }
+            }
+            if close(fd) != 0 { try fail("close") }
         }
     }
 
@@ -149,7 +165,8 @@ struct RunExecution {
             // failing disk is a runtime failure (3).
             if tty && showProgress { FileHandle.standardError.write("\n") }
             FileHandle.standardError.write("flashsale: \(e)\n")
-            if case .io = e { throw ExitCodes.runtimeFailure }
+            // A directory or a symlink loop where a segment file should be is a damaged directory too.
+            if case .io(_, _, _, let code) = e, code != EISDIR && code != ELOOP { throw ExitCodes.runtimeFailure }
             throw ExitCodes.badInput
         } catch {
             if tty && showProgress { FileHandle.standardError.write("\n") }
@@ -185,6 +202,9 @@ struct RunExecution {
             FileHandle.standardError.write("flashsale: warning: the run took \(SummaryFormatter.fixed(report.durationSeconds, 1)) s for "
                 + "\(SummaryFormatter.fixed(planned, 1)) s of traffic: the requested rate was not reached "
                 + "(\(SummaryFormatter.human(Double(report.requests) / report.durationSeconds))/s offered); latencies include the backlog\n")
+        }
+        if generated && report.requests == 0 && result.resumedRecords == 0 && !pipeline.wasStopped {
+            FileHandle.standardError.write("flashsale: warning: the traffic offered no request: its rate × duration gives none; raise --rate or --duration\n")
         }
         if let audit {
             // Say exactly what disagrees, so a failed check can be chased.

@@ -72,6 +72,23 @@ final class RunCommandTests: XCTestCase {
         XCTAssertTrue(same.stderr.contains("--report and --capture both name /tmp/same.out"), same.stderr)
     }
 
+    /// A report or spectrum that cannot be written names its option, its file and the system's reason
+    /// (it used to print a raw Foundation error naming neither); a run that offers nothing says so.
+    func testOutputFailuresAndEmptyTrafficAreExplained() throws {
+        let full = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--duration", "0.2", "--progress", "never", "--hgrm", "/dev/full"])
+        XCTAssertEqual(full.status, 3, full.stderr)
+        XCTAssertTrue(full.stderr.contains("flashsale: --hgrm /dev/full: write failed: No space left on device"), full.stderr)
+        let none = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--rate", "0.001", "--duration", "1", "--progress", "never"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertTrue(none.stderr.contains("warning: the traffic offered no request"), none.stderr)
+        let fifo = NSTemporaryDirectory() + "flashsale-fifo-\(getpid())"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { unlink(fifo) }
+        let pipe = try CommandRunner.run(["replay", fifo, "--rate", "max"])   // `cat c.fscap | flashsale replay /dev/stdin`
+        XCTAssertEqual(pipe.status, 2, pipe.stderr)
+        XCTAssertTrue(pipe.stderr.contains("a capture must be a regular file, not a pipe or device"), pipe.stderr)
+    }
+
     /// A script that forgets its subcommand must not see success; asking for help still succeeds.
     func testAMissingSubcommandExitsTwoWithTheList() throws {
         for (args, listed) in [([], "run, replay, capture, segments, gate"), (["segments"], "verify, dump, stats"),
@@ -155,6 +172,17 @@ final class RunCommandTests: XCTestCase {
         let rerun = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", dir + "/seg", "--duration", "1"])
         XCTAssertEqual(rerun.status, 2, rerun.stderr)
         XCTAssertNotNil(rerun.stderr.range(of: path + #":\d+: "#, options: .regularExpression), rerun.stderr)
+        // So is a directory, or a symlink loop, where a segment file should be.
+        let odd = dir + "/odd"
+        try FileManager.default.createDirectory(atPath: odd + "/00000000000000000001.seg", withIntermediateDirectories: true)
+        let loop = dir + "/loop"
+        try FileManager.default.createDirectory(atPath: loop, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: loop + "/00000000000000000001.seg", withDestinationPath: "00000000000000000001.seg")
+        for bad in [odd, loop] {
+            let r = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--segments", bad, "--duration", "0.2", "--progress", "never"])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains(bad + "/00000000000000000001.seg"), r.stderr)
+        }
     }
 
     /// A run killed with SIGKILL mid-flight and restarted on the same directory: every record that was

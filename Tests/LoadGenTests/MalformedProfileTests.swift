@@ -262,6 +262,13 @@ final class MalformedProfileTests: XCTestCase {
         XCTAssertThrowsError(try LoadProfile.parse(yaml: "", file: "e.yaml")) { e in
             XCTAssertEqual((e as! ProfileError).kind, .syntax)
         }
+        // A tab used for indentation: the scanner's own words, and what to do about them.
+        XCTAssertThrowsError(try LoadProfile.parse(yaml: base.replacingOccurrences(of: "  organisations: 1000", with: "\torganisations: 1000"),
+                                                   file: "tab.yaml")) { e in
+            let e = e as! ProfileError
+            XCTAssertEqual(e.kind, .syntax)
+            XCTAssertTrue(e.message.contains("indented with a tab: YAML indents with spaces only"), e.message)
+        }
     }
 
     func testUnitSyntax() {
