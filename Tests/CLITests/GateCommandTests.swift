@@ -95,6 +95,18 @@ final class GateCommandTests: XCTestCase {
         XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)
     }
 
+    /// `%` on a metric that is not a share used to be read as a fraction (`decisions_per_s>50%` as "> 0/s",
+    /// always PASS): the gate now refuses it before running (exit 2), naming the check.
+    func testAPercentageOnAMetricThatIsNotAShareExitsTwo() throws {
+        for check in ["decisions_per_s>50%", "outcome.sold_out<50%", "shed<5%"] {
+            let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "0.3",
+                                           "--check", "outcome_share.sold_out<50%", "--check", check])
+            XCTAssertEqual(r.status, 2, "\(check): " + r.stderr + r.stdout)
+            XCTAssertTrue(r.stderr.contains("threshold '\(check)': a percentage applies only to outcome_share.*"), r.stderr)
+            XCTAssertFalse(r.stderr.contains("gate: run"), "it ran before refusing: \(r.stderr)")
+        }
+    }
+
     /// A run that offered no request would pass any latency bound with 0 µs: the gate fails it.
     func testARunThatOfferedNothingFailsTheGate() throws {
         let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "1", "--rate", "0.001",

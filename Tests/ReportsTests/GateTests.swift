@@ -27,6 +27,27 @@ final class GateTests: XCTestCase {
         }
     }
 
+    /// Only a share is a fraction: `%` on a count, rate, time or size used to divide the bound by 100
+    /// (`decisions_per_s>50%` became "> 0.5/s", a check that could never fail; `shed<5%` became "< 0.05").
+    func testAPercentageIsRefusedOnMetricsThatAreNotShares() throws {
+        for text in ["decisions_per_s>50%", "requests_per_s>=50%", "outcome.sold_out<50%", "shed<5%", "requests>10%",
+                     "duration_s<5%", "peak_rss<5%", "p(99)<5%", "max<5%", "oversold==0%", "segment_mismatches==0%"] {
+            XCTAssertThrowsError(try GateThreshold(parsing: text), text) { error in
+                XCTAssertTrue("\(error)".contains("threshold '\(text)': a percentage applies only to outcome_share.*"), "\(text): \(error)")
+            }
+        }
+        // Where a share of the same figure exists, the message names it.
+        XCTAssertThrowsError(try GateThreshold(parsing: "outcome.sold_out<50%")) { error in
+            XCTAssertTrue("\(error)".contains("use outcome_share.SOLD_OUT"), "\(error)")
+        }
+        XCTAssertThrowsError(try GateThreshold(parsing: "shed<5%")) { error in
+            XCTAssertTrue("\(error)".contains("use outcome_share.OVERLOAD"), "\(error)")
+        }
+        // Shares keep their percentages, and other metrics their suffixes.
+        XCTAssertEqual(try GateThreshold(parsing: "outcome_share.sold_out<50%").limit, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(try GateThreshold(parsing: "decisions_per_s>50k").limit, 50_000)
+    }
+
     /// A baseline compares like with like: the same profile (however its path is spelt), lanes, rate,
     /// journal and latency kind; older baselines without these fields compare on what they have.
     func testBaselineMismatchesAreNamed() {
