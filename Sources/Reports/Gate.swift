@@ -80,6 +80,13 @@ public struct GateBaseline: Codable, Sendable, Equatable {
                 throw GateError.badBaseline(path, "metrics lacks \(m); write a new one with --update-baseline")
             }
             guard v.isFinite, v >= 0 else { throw GateError.badBaseline(path, "\(m) is \(v); expected a finite value ≥ 0") }
+            // Compared by a factor of (1 + tolerance), a zero is no baseline: a throughput floor of 0 passes
+            // every run, a latency ceiling of 0 fails every run that measures any latency.
+            guard v > 0 else {
+                let why = m.higherIsBetter ? "its floor, 0 ÷ (1 + tolerance), would pass any run"
+                                           : "its ceiling, 0 × (1 + tolerance), would fail any run that measures a latency"
+                throw GateError.badBaseline(path, "metrics.\(m) is 0: \(why); expected a value > 0 (write a new one with --update-baseline)")
+            }
         }
         return baseline
     }

@@ -107,6 +107,21 @@ final class GateCommandTests: XCTestCase {
         }
     }
 
+    /// A hand-edited baseline with a zero (`"decisions_per_s": 0` made its check "≥ 0/s", which never fails)
+    /// is refused before running (exit 2), with the file, the key and why.
+    func testAZeroInABaselineExitsTwoNamingTheKey() throws {
+        let dir = CommandRunner.temporaryDirectory("gate-baseline-zero")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let zero = dir + "/zero.json"
+        try #"{"profile": "LoadProfiles/ci-smoke.yaml", "runs": 1, "metrics": {"decisions_per_s": 0, "p(50)": 1, "p(99)": 2}}"#
+            .write(toFile: zero, atomically: true, encoding: .utf8)
+        let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "0.3", "--baseline", zero])
+        XCTAssertEqual(r.status, 2, r.stderr + r.stdout)
+        XCTAssertTrue(r.stderr.contains("flashsale: baseline \(zero): metrics.decisions_per_s is 0: its floor, 0 ÷ (1 + tolerance), "
+                                        + "would pass any run"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("gate: run"), "it ran before refusing: \(r.stderr)")
+    }
+
     /// A run that offered no request would pass any latency bound with 0 µs: the gate fails it.
     func testARunThatOfferedNothingFailsTheGate() throws {
         let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "1", "--rate", "0.001",

@@ -114,6 +114,27 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(collapsed.filter { !$0.passed }.map(\.check), ["baseline decisions_per_s"], Gate.table(collapsed))
     }
 
+    /// A zero baseline compares nothing: a throughput floor of 0 ÷ (1 + tolerance) passed every run, and a
+    /// latency ceiling of 0 × (1 + tolerance) failed every one. It is refused with the file, the key and why.
+    func testABaselineHoldingAZeroIsRefusedWithTheKeyAndWhy() throws {
+        let dir = NSTemporaryDirectory() + "gate-zero-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (key, why) in [("decisions_per_s", "would pass any run"), ("p(50)", "would fail any run"), ("p(99)", "would fail any run")] {
+            var metrics: [String: Double] = ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000]
+            metrics[key] = 0
+            let path = dir + "/zero.json"
+            try GateBaseline(profile: "p", runs: 3, metrics: metrics).write(path)
+            XCTAssertThrowsError(try GateBaseline.load(path), key) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.hasPrefix("baseline \(path): metrics.\(key) is 0: "), text)
+                XCTAssertTrue(text.contains(why) && text.contains("expected a value > 0"), text)
+            }
+        }
+        try GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1, "p(50)": 1, "p(99)": 1]).write(dir + "/ok.json")
+        XCTAssertNoThrow(try GateBaseline.load(dir + "/ok.json"))
+    }
+
     func testFailedInvariantsFailTheGate() {
         var r = RunReportFixture.make(decisionsPerSecond: 1, p99: 1)
         r.invariants.oversold = 1
