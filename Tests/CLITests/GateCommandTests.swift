@@ -122,6 +122,20 @@ final class GateCommandTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("gate: run"), "it ran before refusing: \(r.stderr)")
     }
 
+    /// An unreadable baseline said only "cannot read it": it now says why (exit 2), as `capture import` does.
+    func testAnUnreadableBaselineExitsTwoSayingWhy() throws {
+        let dir = CommandRunner.temporaryDirectory("gate-baseline-unreadable")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let empty = dir + "/empty.json"
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        for (path, why) in [(dir + "/nosuch.json", "cannot read it: no such file"), (dir, "cannot read it: is a directory"),
+                            ("/dev/null", "empty file"), (empty, "empty file")] {
+            let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "0.3", "--baseline", path])
+            XCTAssertEqual(r.status, 2, "\(path): " + r.stderr + r.stdout)
+            XCTAssertTrue(r.stderr.contains("flashsale: baseline \(path): \(why)"), r.stderr)
+        }
+    }
+
     /// A run that offered no request would pass any latency bound with 0 µs: the gate fails it.
     func testARunThatOfferedNothingFailsTheGate() throws {
         let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "1", "--rate", "0.001",

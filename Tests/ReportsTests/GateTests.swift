@@ -135,6 +135,21 @@ final class GateTests: XCTestCase {
         XCTAssertNoThrow(try GateBaseline.load(dir + "/ok.json"))
     }
 
+    /// An unreadable baseline says why, as `capture import` does for its inputs (it said only "cannot read it").
+    func testAnUnreadableBaselineSaysWhy() throws {
+        let dir = NSTemporaryDirectory() + "gate-unreadable-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = FileManager.default.createFile(atPath: dir + "/empty.json", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/text.json", contents: Data("not a baseline\n".utf8))
+        for (path, why) in [(dir + "/nosuch.json", "cannot read it: no such file"), (dir, "cannot read it: is a directory"),
+                            ("/dev/null", "empty file"), (dir + "/empty.json", "empty file"), (dir + "/text.json", "not JSON")] {
+            XCTAssertThrowsError(try GateBaseline.load(path), path) { error in
+                XCTAssertTrue("\(error)".hasPrefix("baseline \(path): \(why)"), "\(path): \(error)")
+            }
+        }
+    }
+
     func testFailedInvariantsFailTheGate() {
         var r = RunReportFixture.make(decisionsPerSecond: 1, p99: 1)
         r.invariants.oversold = 1
