@@ -25,16 +25,6 @@ extension LoadProfile {
     }
 }
 
-/// Why `path` cannot be read as a file, in words that point at the fix ("no such file", "is a directory",
-/// "not readable (permission denied)", or the system's reason); nil when it looks readable.
-func unreadableReason(_ path: String) -> String? {
-    var st = stat()
-    if stat(path, &st) != 0 { return errno == ENOENT ? "no such file" : String(cString: strerror(errno)) }
-    if (st.st_mode & S_IFMT) == S_IFDIR { return "is a directory" }
-    if access(path, R_OK) != 0 { return "not readable (permission denied)" }
-    return nil
-}
-
 func readWholeFile(_ path: String) -> String? {
     guard let f = fopen(path, "rb") else { return nil }
     defer { fclose(f) }

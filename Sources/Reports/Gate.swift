@@ -1,3 +1,4 @@
+import FlashSaleCore
 import Foundation
 
 /// What a gate compares a run against: the medians of earlier runs.
@@ -69,7 +70,22 @@ public struct GateBaseline: Codable, Sendable, Equatable {
     public static let compared: [GateMetric] = [.decisionsPerSecond, .latencyPercentile(50), .latencyPercentile(99)]
 
     public static func load(_ path: String) throws(GateError) -> GateBaseline {
-        guard let data = FileManager.default.contents(atPath: path) else { throw GateError.badBaseline(path, "cannot read it") }
+        let expected = "expected a baseline written by `flashsale gate --update-baseline`"
+        // Why a file cannot be read, as `capture import` and profiles say it: a bare "cannot read it" hides the fix.
+        if let why = unreadableReason(path) {
+            throw GateError.badBaseline(path, "cannot read it: \(why) (\(expected))")
+        }
+        let data: Data
+        do {
+            // FileHandle, not FileManager.contents: the latter refuses character devices such as /dev/null.
+            data = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readToEnd() ?? Data()
+        } catch {
+            throw GateError.badBaseline(path, "cannot read it: \(error.localizedDescription)")
+        }
+        guard !data.isEmpty else { throw GateError.badBaseline(path, "empty file; \(expected)") }
+        guard (try? JSONSerialization.jsonObject(with: data)) != nil else {
+            throw GateError.badBaseline(path, "not JSON; \(expected)")
+        }
         let baseline: GateBaseline
         do { baseline = try JSONDecoder().decode(GateBaseline.self, from: data) } catch {
             throw GateError.badBaseline(path, "not a baseline written by `flashsale gate --update-baseline` (\(error))")
@@ -80,6 +96,13 @@ public struct GateBaseline: Codable, Sendable, Equatable {
                 throw GateError.badBaseline(path, "metrics lacks \(m); write a new one with --update-baseline")
             }
             guard v.isFinite, v >= 0 else { throw GateError.badBaseline(path, "\(m) is \(v); expected a finite value ≥ 0") }
+            // Compared by a factor of (1 + tolerance), a zero is no baseline: a throughput floor of 0 passes
+            // every run, a latency ceiling of 0 fails every run that measures any latency.
+            guard v > 0 else {
+                let why = m.higherIsBetter ? "its floor, 0 ÷ (1 + tolerance), would pass any run"
+                                           : "its ceiling, 0 × (1 + tolerance), would fail any run that measures a latency"
+                throw GateError.badBaseline(path, "metrics.\(m) is 0: \(why); expected a value > 0 (write a new one with --update-baseline)")
+            }
         }
         return baseline
     }

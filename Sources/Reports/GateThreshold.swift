@@ -5,7 +5,7 @@ import FlashSaleCore
 ///
 /// Values are kept in the metric's base unit: latency in microseconds, memory in bytes, rates per
 /// second, shares as fractions. Units and suffixes are accepted on the right-hand side:
-/// `500us`, `5ms`, `1.5s`; `512MB`, `1GiB`; `2M`, `250k`; `5%`.
+/// `500us`, `5ms`, `1.5s`; `512MB`, `1GiB`; `2M`, `250k`; `5%` (for shares only, `outcome_share.*`).
 public struct GateThreshold: Sendable, Equatable, CustomStringConvertible {
     public enum Comparison: String, Sendable, CaseIterable {
         case lessOrEqual = "<=", greaterOrEqual = ">=", equal = "==", notEqual = "!=", less = "<", greater = ">"
@@ -40,6 +40,12 @@ public struct GateThreshold: Sendable, Equatable, CustomStringConvertible {
         let valueText = String(trimmed[range.upperBound...])
         guard let metric = GateMetric(name: name) else {
             throw GateError.badThreshold(text, "unknown metric '\(name)'; known: \(GateMetric.catalogue)")
+        }
+        // Only a share is a fraction of something: on a count, rate, time or size "%" would quietly
+        // divide the bound by 100 (`decisions_per_s>50%` read as "> 0.5/s", a check that cannot fail).
+        if valueText.hasSuffix("%"), !metric.isShare {
+            throw GateError.badThreshold(text, "a percentage applies only to outcome_share.* (a share of decisions); "
+                                         + "\(metric) is \(metric.kindInWords): give \(metric.unitHelp)\(metric.shareHint)")
         }
         guard let limit = metric.parseValue(valueText) else {
             throw GateError.badThreshold(text, "cannot read '\(valueText)' as \(metric.unitHelp)")
@@ -146,6 +152,33 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether the metric is a fraction (0...1), the only kind of value a percentage can express.
+    var isShare: Bool {
+        if case .outcomeShare = self { return true }
+        return false
+    }
+
+    /// What kind of figure the metric is, for messages ("a count", "a rate per second").
+    var kindInWords: String {
+        if isLatency { return "a latency" }
+        switch self {
+        case .decisionsPerSecond, .requestsPerSecond: return "a rate per second"
+        case .durationSeconds: return "a time in seconds"
+        case .peakRSS: return "a size"
+        case .outcomeShare: return "a share"
+        default: return "a count"
+        }
+    }
+
+    /// Where a share of this metric's figure can be checked, if anywhere ("; for a share use outcome_share.…").
+    var shareHint: String {
+        switch self {
+        case .outcome(let o): "; for a share use outcome_share.\(o)"
+        case .shed: "; for a share use outcome_share.OVERLOAD (shed requests are OVERLOAD decisions)"
+        default: ""
+        }
+    }
+
     var unitHelp: String {
         if isLatency { return "a duration with its unit (e.g. 800us, 5ms, 1.2s)" }
         if self == .peakRSS { return "a size (e.g. 512MB, 1GiB)" }
@@ -203,7 +236,6 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
             let share = t.hasSuffix("%") ? number(t.dropLast()).map { $0 / 100 } : number(Substring(t))
             return share.flatMap { (0...1).contains($0) ? $0 : nil }
         }
-        if t.hasSuffix("%") { return number(t.dropLast()).map { $0 / 100 } }
         if t.hasSuffix("/s") { t.removeLast(2) }
         for (suffix, factor) in [("k", 1e3), ("m", 1e6), ("g", 1e9)] where t.hasSuffix(suffix) {
             return number(t.dropLast()).map { $0 * factor }

@@ -14,7 +14,8 @@ struct GateCommand: ParsableCommand {
         discussion: """
         Thresholds are written like k6's: METRIC OP VALUE, e.g. 'decisions_per_s>2000000', 'p(99)<5ms', \
         'outcome.overload==0', 'outcome_share.sold_out<90%', 'peak_rss<1GiB'. Latency bounds need a unit \
-        (us, ms, s): a bare number is refused, since k6 would read it as ms. Metrics: \(GateMetric.catalogue).
+        (us, ms, s): a bare number is refused, since k6 would read it as ms. A percentage applies only to \
+        outcome_share.* (a share of decisions). Metrics: \(GateMetric.catalogue).
         A baseline is compared only with runs of the same profile (or capture), lanes, rate (or replay speed), \
         durability, LZ4 acceleration and latency kind (--rate max measures queueing); it is not written from \
         runs that offered nothing or failed their invariants.

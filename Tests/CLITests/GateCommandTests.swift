@@ -95,6 +95,47 @@ final class GateCommandTests: XCTestCase {
         XCTAssertTrue(accel.stderr.contains("--lz4-acceleration must be between 1 and 65537"), accel.stderr)
     }
 
+    /// `%` on a metric that is not a share used to be read as a fraction (`decisions_per_s>50%` as "> 0/s",
+    /// always PASS): the gate now refuses it before running (exit 2), naming the check.
+    func testAPercentageOnAMetricThatIsNotAShareExitsTwo() throws {
+        for check in ["decisions_per_s>50%", "outcome.sold_out<50%", "shed<5%"] {
+            let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "0.3",
+                                           "--check", "outcome_share.sold_out<50%", "--check", check])
+            XCTAssertEqual(r.status, 2, "\(check): " + r.stderr + r.stdout)
+            XCTAssertTrue(r.stderr.contains("threshold '\(check)': a percentage applies only to outcome_share.*"), r.stderr)
+            XCTAssertFalse(r.stderr.contains("gate: run"), "it ran before refusing: \(r.stderr)")
+        }
+    }
+
+    /// A hand-edited baseline with a zero (`"decisions_per_s": 0` made its check "≥ 0/s", which never fails)
+    /// is refused before running (exit 2), with the file, the key and why.
+    func testAZeroInABaselineExitsTwoNamingTheKey() throws {
+        let dir = CommandRunner.temporaryDirectory("gate-baseline-zero")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let zero = dir + "/zero.json"
+        try #"{"profile": "LoadProfiles/ci-smoke.yaml", "runs": 1, "metrics": {"decisions_per_s": 0, "p(50)": 1, "p(99)": 2}}"#
+            .write(toFile: zero, atomically: true, encoding: .utf8)
+        let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "0.3", "--baseline", zero])
+        XCTAssertEqual(r.status, 2, r.stderr + r.stdout)
+        XCTAssertTrue(r.stderr.contains("flashsale: baseline \(zero): metrics.decisions_per_s is 0: its floor, 0 ÷ (1 + tolerance), "
+                                        + "would pass any run"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("gate: run"), "it ran before refusing: \(r.stderr)")
+    }
+
+    /// An unreadable baseline said only "cannot read it": it now says why (exit 2), as `capture import` does.
+    func testAnUnreadableBaselineExitsTwoSayingWhy() throws {
+        let dir = CommandRunner.temporaryDirectory("gate-baseline-unreadable")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let empty = dir + "/empty.json"
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        for (path, why) in [(dir + "/nosuch.json", "cannot read it: no such file"), (dir, "cannot read it: is a directory"),
+                            ("/dev/null", "empty file"), (empty, "empty file")] {
+            let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "0.3", "--baseline", path])
+            XCTAssertEqual(r.status, 2, "\(path): " + r.stderr + r.stdout)
+            XCTAssertTrue(r.stderr.contains("flashsale: baseline \(path): \(why)"), r.stderr)
+        }
+    }
+
     /// A run that offered no request would pass any latency bound with 0 µs: the gate fails it.
     func testARunThatOfferedNothingFailsTheGate() throws {
         let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "1", "--rate", "0.001",

@@ -27,6 +27,27 @@ final class GateTests: XCTestCase {
         }
     }
 
+    /// Only a share is a fraction: `%` on a count, rate, time or size used to divide the bound by 100
+    /// (`decisions_per_s>50%` became "> 0.5/s", a check that could never fail; `shed<5%` became "< 0.05").
+    func testAPercentageIsRefusedOnMetricsThatAreNotShares() throws {
+        for text in ["decisions_per_s>50%", "requests_per_s>=50%", "outcome.sold_out<50%", "shed<5%", "requests>10%",
+                     "duration_s<5%", "peak_rss<5%", "p(99)<5%", "max<5%", "oversold==0%", "segment_mismatches==0%"] {
+            XCTAssertThrowsError(try GateThreshold(parsing: text), text) { error in
+                XCTAssertTrue("\(error)".contains("threshold '\(text)': a percentage applies only to outcome_share.*"), "\(text): \(error)")
+            }
+        }
+        // Where a share of the same figure exists, the message names it.
+        XCTAssertThrowsError(try GateThreshold(parsing: "outcome.sold_out<50%")) { error in
+            XCTAssertTrue("\(error)".contains("use outcome_share.SOLD_OUT"), "\(error)")
+        }
+        XCTAssertThrowsError(try GateThreshold(parsing: "shed<5%")) { error in
+            XCTAssertTrue("\(error)".contains("use outcome_share.OVERLOAD"), "\(error)")
+        }
+        // Shares keep their percentages, and other metrics their suffixes.
+        XCTAssertEqual(try GateThreshold(parsing: "outcome_share.sold_out<50%").limit, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(try GateThreshold(parsing: "decisions_per_s>50k").limit, 50_000)
+    }
+
     /// A baseline compares like with like: the same profile (however its path is spelt), lanes, rate,
     /// journal and latency kind; older baselines without these fields compare on what they have.
     func testBaselineMismatchesAreNamed() {
@@ -91,6 +112,42 @@ final class GateTests: XCTestCase {
         XCTAssertTrue(noisy.allSatisfy(\.passed), Gate.table(noisy))
         let collapsed = Gate.evaluate(thresholds: [], reports: [report(350_000, p99: 1000)], baseline: base, tolerance: 1.5)
         XCTAssertEqual(collapsed.filter { !$0.passed }.map(\.check), ["baseline decisions_per_s"], Gate.table(collapsed))
+    }
+
+    /// A zero baseline compares nothing: a throughput floor of 0 ÷ (1 + tolerance) passed every run, and a
+    /// latency ceiling of 0 × (1 + tolerance) failed every one. It is refused with the file, the key and why.
+    func testABaselineHoldingAZeroIsRefusedWithTheKeyAndWhy() throws {
+        let dir = NSTemporaryDirectory() + "gate-zero-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (key, why) in [("decisions_per_s", "would pass any run"), ("p(50)", "would fail any run"), ("p(99)", "would fail any run")] {
+            var metrics: [String: Double] = ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000]
+            metrics[key] = 0
+            let path = dir + "/zero.json"
+            try GateBaseline(profile: "p", runs: 3, metrics: metrics).write(path)
+            XCTAssertThrowsError(try GateBaseline.load(path), key) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.hasPrefix("baseline \(path): metrics.\(key) is 0: "), text)
+                XCTAssertTrue(text.contains(why) && text.contains("expected a value > 0"), text)
+            }
+        }
+        try GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1, "p(50)": 1, "p(99)": 1]).write(dir + "/ok.json")
+        XCTAssertNoThrow(try GateBaseline.load(dir + "/ok.json"))
+    }
+
+    /// An unreadable baseline says why, as `capture import` does for its inputs (it said only "cannot read it").
+    func testAnUnreadableBaselineSaysWhy() throws {
+        let dir = NSTemporaryDirectory() + "gate-unreadable-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = FileManager.default.createFile(atPath: dir + "/empty.json", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/text.json", contents: Data("not a baseline\n".utf8))
+        for (path, why) in [(dir + "/nosuch.json", "cannot read it: no such file"), (dir, "cannot read it: is a directory"),
+                            ("/dev/null", "empty file"), (dir + "/empty.json", "empty file"), (dir + "/text.json", "not JSON")] {
+            XCTAssertThrowsError(try GateBaseline.load(path), path) { error in
+                XCTAssertTrue("\(error)".hasPrefix("baseline \(path): \(why)"), "\(path): \(error)")
+            }
+        }
     }
 
     func testFailedInvariantsFailTheGate() {
