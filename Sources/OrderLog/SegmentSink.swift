@@ -76,19 +76,8 @@ public final class PosixSegmentSink: SegmentSink {
     deinit { if fd >= 0 { _ = Glibc.close(fd) } }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard var p = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let n = pwrite(fd, p, left, off_t(position))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SegmentError.io(file: path, offset: position, operation: "write", errno: errno)
-            }
-            if n == 0 { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EIO) }
-            p += n
-            left -= n
-            position += Int64(n)
-        }
+        let fd = fd
+        try writeFully(bytes, path: path, position: &position) { p, n, at in pwrite(fd, p, n, off_t(at)) }
     }
 
     public func startWriteback(length: Int) {
@@ -112,6 +101,25 @@ public final class PosixSegmentSink: SegmentSink {
         let r = Glibc.close(fd)
         fd = -1
         if r != 0 { throw SegmentError.io(file: path, offset: position, operation: "close", errno: errno) }
+    }
+}
+
+/// Writes every byte of `bytes` with `call(pointer, count, position)` (pwrite or write), retrying after
+/// EINTR and short writes, and advances `position`; throws `SegmentError.io` naming `path` and the offset.
+func writeFully(_ bytes: UnsafeRawBufferPointer, path: String, position: inout Int64,
+                _ call: (UnsafeRawPointer, Int, Int64) -> Int) throws {
+    guard var p = bytes.baseAddress else { return }
+    var left = bytes.count
+    while left > 0 {
+        let n = call(p, left, position)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw SegmentError.io(file: path, offset: position, operation: "write", errno: errno)
+        }
+        if n == 0 { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EIO) }
+        p += n
+        left -= n
+        position += Int64(n)
     }
 }
 

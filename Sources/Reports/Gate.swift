@@ -90,21 +90,26 @@ public struct GateBaseline: Codable, Sendable, Equatable {
         do { baseline = try JSONDecoder().decode(GateBaseline.self, from: data) } catch {
             throw GateError.badBaseline(path, "not a baseline written by `flashsale gate --update-baseline` (\(error))")
         }
+        if let why = baseline.unusableMetric() { throw GateError.badBaseline(path, why) }
+        return baseline
+    }
+
+    /// Why a compared metric makes this baseline unusable (missing, negative, not finite, or 0), nil when
+    /// every one is usable. Checked when a baseline is loaded and before one is written.
+    public func unusableMetric() -> String? {
         // A metric missing or out of range would silently drop its check, or make it meaningless.
-        for m in compared {
-            guard let v = baseline.metrics[m.description] else {
-                throw GateError.badBaseline(path, "metrics lacks \(m); write a new one with --update-baseline")
-            }
-            guard v.isFinite, v >= 0 else { throw GateError.badBaseline(path, "\(m) is \(v); expected a finite value ≥ 0") }
+        for m in Self.compared {
+            guard let v = metrics[m.description] else { return "metrics lacks \(m); write a new one with --update-baseline" }
+            guard v.isFinite, v >= 0 else { return "\(m) is \(v); expected a finite value ≥ 0" }
             // Compared by a factor of (1 + tolerance), a zero is no baseline: a throughput floor of 0 passes
             // every run, a latency ceiling of 0 fails every run that measures any latency.
             guard v > 0 else {
                 let why = m.higherIsBetter ? "its floor, 0 ÷ (1 + tolerance), would pass any run"
                                            : "its ceiling, 0 × (1 + tolerance), would fail any run that measures a latency"
-                throw GateError.badBaseline(path, "metrics.\(m) is 0: \(why); expected a value > 0 (write a new one with --update-baseline)")
+                return "metrics.\(m) is 0: \(why); expected a value > 0 (write a new one with --update-baseline)"
             }
         }
-        return baseline
+        return nil
     }
 
     public func write(_ path: String) throws {

@@ -155,18 +155,24 @@ struct GateCommand: ParsableCommand {
         do {
             if let path = report {
                 let medianRun = reports.sorted { $0.decisionsPerSecond < $1.decisionsPerSecond }[reports.count / 2]
-                try medianRun.jsonData().write(to: URL(fileURLWithPath: path))
+                try RunExecution.Outcome.writeOutput(try medianRun.jsonData(), to: path, option: "--report")
             }
             if updateBaseline, let baseline {
                 // A baseline from runs that offered nothing (latency 0) or broke the invariants would fail,
                 // or pass, every later gate for the wrong reason.
+                let next = Gate.baseline(from: reports, profile: label, rate: rateLabel)
                 if let bad = reports.first(where: { $0.requests == 0 || !$0.invariants.passed }) {
                     FileHandle.standardError.write("gate: baseline not written: a run " + (bad.requests == 0 ? "offered no request" : "failed its invariants") + "\n")
+                } else if let why = next.unusableMetric() {
+                    // What loading would refuse is not written either.
+                    FileHandle.standardError.write("gate: baseline not written: \(why)\n")
                 } else {
-                    try Gate.baseline(from: reports, profile: label, rate: rateLabel).write(baseline)
+                    try next.write(baseline)
                     FileHandle.standardError.write("gate: baseline written to \(baseline)\n")
                 }
             }
+        } catch let e as ExitCode {
+            throw e   // writeOutput has said what failed
         } catch {
             FileHandle.standardError.write("flashsale: cannot write \(error)\n")
             throw ExitCodes.runtimeFailure

@@ -11,6 +11,14 @@ final class GateCommandTests: XCTestCase {
         XCTAssertTrue(failing.first?.hasPrefix("p(99)<1us") ?? false, r.stdout)
     }
 
+    /// A --report that cannot be written ends the gate with exit 3, naming the option, the file and why.
+    func testAnUnwritableReportNamesTheFileAndWhy() throws {
+        let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1",
+                                       "--check", "outcome.overload==0", "--report", "/dev/full"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("flashsale: --report /dev/full: write failed: No space left on device"), r.stderr)
+    }
+
     /// A baseline from a normal run, then a regression injected through the lanes' test seam: the gate
     /// must flag the throughput drop (exit 99) and name it.
     func testBaselineComparisonFlagsAnInjectedRegression() throws {

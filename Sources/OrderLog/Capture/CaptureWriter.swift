@@ -194,19 +194,8 @@ private final class StreamSink: SegmentSink {
     deinit { if fd >= 0 { _ = Glibc.close(fd) } }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard var p = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let n = Glibc.write(fd, p, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SegmentError.io(file: path, offset: position, operation: "write", errno: errno)
-            }
-            if n == 0 { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EIO) }
-            p += n
-            left -= n
-            position += Int64(n)
-        }
+        let fd = fd
+        try writeFully(bytes, path: path, position: &position) { p, n, _ in Glibc.write(fd, p, n) }
     }
 
     func fsync() throws {}
