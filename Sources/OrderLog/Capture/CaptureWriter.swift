@@ -134,15 +134,18 @@ public final class CaptureWriter: @unchecked Sendable {
             try s.fsync()
             finalBytes = s.position
             try s.close()
-            if let partialPath {
-                if rename(partialPath, destination) != 0 {
-                    throw SegmentError.io(file: destination, offset: 0, operation: "rename from \(partialPath)", errno: errno)
-                }
-                try? SegmentSinkFactory.posix.syncDirectory(parentDirectory(destination))
-            }
         } catch { failure = error; throw error }
         sink = nil
         closed = true
+        if let partialPath {
+            if rename(partialPath, destination) != 0 {
+                // The complete capture stays at partialPath, which the error names.
+                let e = SegmentError.io(file: destination, offset: 0, operation: "rename from \(partialPath)", errno: errno)
+                failure = e
+                throw e
+            }
+            try? SegmentSinkFactory.posix.syncDirectory(parentDirectory(destination))
+        }
     }
 
     /// Abandons the capture: the partial file is removed and the destination left as it was. Idempotent.
