@@ -42,6 +42,11 @@ private struct ReferenceModel {
             _ = seen
             return .duplicate
         }
+        // A reservation whose hold is active is a retransmit even when its id left the memory.
+        if r.kind == .buy, Int(r.offer) < campaign.offers.count, case .reservation = campaign.offers[Int(r.offer)].kind,
+           holds["\(r.organisation)/\(r.requestId)"] != nil {
+            return .duplicate
+        }
         let outcome = fresh(r, org)
         var ring = recent[r.organisation, default: []]
         ring.append((r.requestId, outcome))

@@ -165,6 +165,15 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             d.originalOutcome = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
             return
         }
+        // A reservation whose hold is still active is a retransmit even when its id has left the
+        // memory: a second hold under the same (organisation, id) would buy twice, and the end of one
+        // would unmap the other (a journal that neither the audit nor a restart can apply).
+        if r.kind == .buy, Int(r.offer) < rules.offerCount, rules.isReservation[Int(r.offer)],
+           holds.slot(organisation: r.organisation, reference: r.requestId) != nil {
+            d.outcome = .duplicate
+            d.originalOutcome = .held
+            return
+        }
         decideFresh(r, local: local, o, &d)
         d.originalOutcome = d.outcome
         remember(o, requestId: r.requestId, outcome: d.outcome)
