@@ -49,4 +49,27 @@ final class ReviewProbeTests: XCTestCase {
         XCTAssertEqual(fresh[0].soldUnits, e.soldUnits)
         XCTAssertEqual(fresh[0].heldUnits, e.heldUnits)
     }
+
+    /// Campaign times need not arrive in order (captures, imported logs): a reservation decided after
+    /// the lane's clock already passed its expiry must not stay confirmable. It used to remain active
+    /// (and its units held) until some later request advanced the clock, so a confirm at a campaign
+    /// time after the hold's expiry sold it.
+    func testAHoldWhoseExpiryTheLaneClockAlreadyPassedCannotBeConfirmed() throws {
+        let (_, ledger, engines) = try CampaignFixtures.engines(CampaignFixtures.kickoff(hardware: 3), lanes: 1)
+        let e = engines[0]
+        var out: [Decision] = []
+        // The lane's clock reaches open + 400 s (another organisation's request).
+        e.process(request(1, org: 2, offer: 2, at: open + 400_000), into: &out)
+        // A late-arriving reservation stamped at `open`: its 5-minute hold expires at open + 300 s.
+        out.removeAll()
+        e.process(request(2, org: 0, offer: 1, qty: 3, at: open), into: &out)
+        XCTAssertEqual(out.last?.outcome, .held)
+        XCTAssertEqual(out.last?.holdExpiryMillis, open + 300_000)
+        // A confirm at open + 350 s: after the hold's expiry, before the lane's clock.
+        out.removeAll()
+        e.process(request(3, org: 0, offer: 1, at: open + 350_000, kind: .confirm, ref: 2), into: &out)
+        XCTAssertEqual(out.last?.outcome, .holdExpired, "the hold expired at open + 300 s")
+        XCTAssertEqual(e.soldUnits[3], 0, "an expired hold sells nothing")
+        XCTAssertEqual(ledger.remaining(3), 3, "its units went back")
+    }
 }
