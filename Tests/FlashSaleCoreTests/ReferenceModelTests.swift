@@ -19,8 +19,10 @@ private struct ReferenceModel {
 
     mutating func process(_ r: OrderRequest) -> [Outcome] {
         var out: [Outcome] = []
-        if r.campaignTimeMillis > clock {
-            clock = r.campaignTimeMillis
+        // Holds expire against the latest campaign time seen (a hold decided after the clock passed its
+        // expiry ends before the next request).
+        if r.campaignTimeMillis > clock { clock = r.campaignTimeMillis }
+        do {
             let due = holds.filter { $0.value.expiry <= clock }.sorted { ($0.value.expiry, $0.value.org) < ($1.value.expiry, $1.value.org) }
             for (ref, h) in due {
                 for (item, q) in h.pieces { stock[item]! += q }

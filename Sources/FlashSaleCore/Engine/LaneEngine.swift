@@ -103,9 +103,15 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     // MARK: - Deciding
 
     /// Decides `r` and appends its decision to `out`, preceded by a RELEASED decision for every hold of
-    /// this lane that expired at or before `r`'s campaign time.
+    /// this lane that expired at or before `r`'s campaign time or the lane's clock, whichever is later.
     public func process(_ r: OrderRequest, into out: inout [Decision]) {
-        if r.campaignTimeMillis > clockMillis { advanceClock(to: r.campaignTimeMillis, into: &out) }
+        if r.campaignTimeMillis > clockMillis {
+            advanceClock(to: r.campaignTimeMillis, into: &out)
+        } else if holds.earliestExpiry <= clockMillis {
+            // A hold decided after the clock had passed its expiry (campaign times out of order), or
+            // rebuilt so: it ends before anything else is decided, as if the clock had just reached it.
+            advanceClock(to: clockMillis, into: &out)
+        }
         var d = Decision(request: r, outcome: .invalid, lane: lane)
         decide(r, &d)
         counts[Int(d.outcome.rawValue)] &+= 1
