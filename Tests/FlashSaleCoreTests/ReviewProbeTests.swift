@@ -72,4 +72,22 @@ final class ReviewProbeTests: XCTestCase {
         XCTAssertEqual(e.soldUnits[3], 0, "an expired hold sells nothing")
         XCTAssertEqual(ledger.remaining(3), 3, "its units went back")
     }
+
+    /// Rebuild sums what the journal sold; a journal that sells more than the campaign has is refused
+    /// (`StockLedger.restore`). The per-lane sums used to wrap silently past Int64, so four sales of
+    /// 2^62 units (2^64 in all) rebuilt as "nothing sold" and the restart sold the item again.
+    func testARebuildThatWouldWrapTheSoldCounterIsRefused() throws {
+        var campaign = CampaignFixtures.kickoff(maxQuantity: 1)
+        campaign.items[2].initial = Int64.max
+        campaign.offers[2].kind = .bundle(components: [.init(item: 2, quantityPerUnit: 1 << 62)])
+        let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
+        var applied = true
+        for id in UInt64(1)...4 {
+            let d = Decision(requestId: id, campaignTimeMillis: open, organisation: UInt32(id * 3), offer: 2,
+                             kind: .buy, outcome: .accepted, quantity: 1)
+            applied = applied && engines[0].replay(d)
+        }
+        let impossible = ledger.restore(sold: engines[0].soldUnits, held: engines[0].heldUnits)
+        XCTAssertTrue(!applied || impossible == [2], "4 × 2^62 units of an item of 2^63 − 1 were accepted as a rebuild (sold rebuilt as \(engines[0].soldUnits[2]))")
+    }
 }
