@@ -360,8 +360,19 @@ public final class OrderPipeline {
         }
         if let bad { throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: bad.0, detail: bad.1) }
         let items = rules.itemCount
-        let impossible = ledger.restore(sold: (0..<items).map { i in engines.reduce(0) { $0 + $1.soldUnits[i] } },
-                                        held: (0..<items).map { i in engines.reduce(0) { $0 + $1.heldUnits[i] } })
+        // Summed over lanes without trapping: a sum past Int64 becomes Int64.min, which `restore` refuses.
+        func total(_ units: (LaneEngine) -> [Int64]) -> [Int64] {
+            (0..<items).map { i in
+                var sum: Int64 = 0
+                for e in engines {
+                    let (s, overflow) = sum.addingReportingOverflow(units(e)[i])
+                    if overflow { return .min }
+                    sum = s
+                }
+                return sum
+            }
+        }
+        let impossible = ledger.restore(sold: total(\.soldUnits), held: total(\.heldUnits))
         if let item = impossible.first {
             throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: lastSequence,
                                                         detail: "it uses more of \(rules.campaign.items[item].name) than the campaign has")

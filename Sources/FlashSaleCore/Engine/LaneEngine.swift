@@ -350,13 +350,28 @@ extension LaneEngine {
             guard known, Int(d.offer) < rules.offerCount, !rules.isReservation[Int(d.offer)],
                   d.quantity > 0, d.quantity <= rules.maxQuantity[Int(d.offer)] else { return false }
             let components = rules.bundleComponents(Int(d.offer))
-            for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* Int64(d.quantity) }
+            // Checked sums: a journal that would pass Int64 sold more than any campaign has (wrapped, it
+            // could look like nothing sold and pass `StockLedger.restore`).
+            var sold = soldUnits
+            for c in components {
+                let (units, o1) = c.quantityPerUnit.multipliedReportingOverflow(by: Int64(d.quantity))
+                let (sum, o2) = sold[c.item].addingReportingOverflow(units)
+                guard !o1, !o2 else { return false }
+                sold[c.item] = sum
+            }
+            soldUnits = sold
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             remember()
         case .held:
             guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
             for i in 0..<d.pieces.count where d.pieces[i].item >= rules.itemCount { return false }
-            for i in 0..<d.pieces.count { heldUnits[d.pieces[i].item] &+= d.pieces[i].quantity }
+            var held = heldUnits
+            for i in 0..<d.pieces.count {
+                let (sum, overflow) = held[d.pieces[i].item].addingReportingOverflow(d.pieces[i].quantity)
+                guard !overflow else { return false }
+                held[d.pieces[i].item] = sum
+            }
+            heldUnits = held
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
@@ -366,8 +381,10 @@ extension LaneEngine {
             let hold = holds.remove(slot)
             if d.outcome == .confirmed {
                 for i in 0..<hold.pieces.count {
+                    let (sum, overflow) = soldUnits[hold.pieces[i].item].addingReportingOverflow(hold.pieces[i].quantity)
+                    guard !overflow else { return false }
                     heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
-                    soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
+                    soldUnits[hold.pieces[i].item] = sum
                 }
                 remember()
                 setHoldState(local: local, reference: hold.reference, .confirmed)
