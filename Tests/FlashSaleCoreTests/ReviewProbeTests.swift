@@ -90,4 +90,24 @@ final class ReviewProbeTests: XCTestCase {
         let impossible = ledger.restore(sold: engines[0].soldUnits, held: engines[0].heldUnits)
         XCTAssertTrue(!applied || impossible == [2], "4 × 2^62 units of an item of 2^63 − 1 were accepted as a rebuild (sold rebuilt as \(engines[0].soldUnits[2]))")
     }
+
+    /// Clients cannot expire holds: a request of kind `expire` (a capture may hold one) is INVALID and
+    /// remembered like any other request, so its retransmit is a DUPLICATE. The rebuild took every
+    /// `expire` record for the lanes' own expiries and forgot it, so after a restart the same
+    /// retransmit was decided afresh: the restarted campaign answered differently from the one it rebuilt.
+    func testARebuildRemembersAClientRequestOfKindExpireLikeTheLiveLane() throws {
+        let campaign = CampaignFixtures.kickoff()
+        let (_, _, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
+        var out: [Decision] = []
+        let bogus = request(40, org: 0, offer: 1, kind: .expire, ref: 7)
+        engines[0].process(bogus, into: &out)
+        XCTAssertEqual(out.map(\.outcome), [.invalid])
+        let (_, _, rebuilt) = try CampaignFixtures.engines(campaign, lanes: 1)
+        for d in out { XCTAssertTrue(rebuilt[0].replay(d)) }
+        var live: [Decision] = [], restarted: [Decision] = []
+        engines[0].process(bogus, into: &live)
+        rebuilt[0].process(bogus, into: &restarted)
+        XCTAssertEqual(live.map(\.outcome), [.duplicate])
+        XCTAssertEqual(restarted.map(\.outcome), live.map(\.outcome), "the rebuilt lane decides a retransmit differently")
+    }
 }
