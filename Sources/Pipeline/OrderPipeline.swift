@@ -337,8 +337,8 @@ public final class OrderPipeline {
             guard firstSequence == 1 else { return }
             guard let d = Decision(record) else { bad = (record.sequence, "unknown outcome or kind code"); return }
             let lane = Int(d.organisation % UInt32(options.lanes))
-            // Expiries are the lanes' own decisions, not requests.
-            if d.kind != .expire {
+            // Expiries are the lanes' own decisions, not requests (a client's request of kind expire is one).
+            if !d.isLaneExpiry {
                 let key = ResumeMarker.Key(d)
                 if markers[lane]?.key == key { markers[lane]!.copies += 1 } else { markers[lane] = ResumeMarker(key: key) }
                 laneLatest[lane] = max(laneLatest[lane], d.campaignTimeMillis)

@@ -342,7 +342,7 @@ extension LaneEngine {
         let known = orgIndex < rules.organisations.count && orgIndex % laneCount == lane
         let local = known ? localIndex(d.organisation) : 0
         func remember() {
-            guard known, d.requestId != 0, d.kind != .expire, d.outcome != .duplicate, d.outcome != .overload else { return }
+            guard known, d.requestId != 0, !d.isLaneExpiry, d.outcome != .duplicate, d.outcome != .overload else { return }
             self.remember(org(local), requestId: d.requestId, outcome: d.outcome)
         }
         switch d.outcome {
