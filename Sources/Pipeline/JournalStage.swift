@@ -135,7 +135,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
                     for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
                 }
                 if d.campaignTimeMillis > maxCampaignTime { maxCampaignTime = d.campaignTimeMillis }
-                if d.kind == .expire { continue }
+                if d.isLaneExpiry { continue }
                 requests &+= 1
                 if pace == .open {
                     let intended = runStartNanos &+ d.intendedSendNanos

@@ -337,8 +337,8 @@ public final class OrderPipeline {
             guard firstSequence == 1 else { return }
             guard let d = Decision(record) else { bad = (record.sequence, "unknown outcome or kind code"); return }
             let lane = Int(d.organisation % UInt32(options.lanes))
-            // Expiries are the lanes' own decisions, not requests.
-            if d.kind != .expire {
+            // Expiries are the lanes' own decisions, not requests (a client's request of kind expire is one).
+            if !d.isLaneExpiry {
                 let key = ResumeMarker.Key(d)
                 if markers[lane]?.key == key { markers[lane]!.copies += 1 } else { markers[lane] = ResumeMarker(key: key) }
                 laneLatest[lane] = max(laneLatest[lane], d.campaignTimeMillis)
@@ -360,8 +360,19 @@ public final class OrderPipeline {
         }
         if let bad { throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: bad.0, detail: bad.1) }
         let items = rules.itemCount
-        let impossible = ledger.restore(sold: (0..<items).map { i in engines.reduce(0) { $0 + $1.soldUnits[i] } },
-                                        held: (0..<items).map { i in engines.reduce(0) { $0 + $1.heldUnits[i] } })
+        // Summed over lanes without trapping: a sum past Int64 becomes Int64.min, which `restore` refuses.
+        func total(_ units: (LaneEngine) -> [Int64]) -> [Int64] {
+            (0..<items).map { i in
+                var sum: Int64 = 0
+                for e in engines {
+                    let (s, overflow) = sum.addingReportingOverflow(units(e)[i])
+                    if overflow { return .min }
+                    sum = s
+                }
+                return sum
+            }
+        }
+        let impossible = ledger.restore(sold: total(\.soldUnits), held: total(\.heldUnits))
         if let item = impossible.first {
             throw PipelineError.logDoesNotMatchCampaign(directory: directory, sequence: lastSequence,
                                                         detail: "it uses more of \(rules.campaign.items[item].name) than the campaign has")

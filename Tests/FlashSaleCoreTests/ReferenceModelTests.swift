@@ -19,8 +19,10 @@ private struct ReferenceModel {
 
     mutating func process(_ r: OrderRequest) -> [Outcome] {
         var out: [Outcome] = []
-        if r.campaignTimeMillis > clock {
-            clock = r.campaignTimeMillis
+        // Holds expire against the latest campaign time seen (a hold decided after the clock passed its
+        // expiry ends before the next request).
+        if r.campaignTimeMillis > clock { clock = r.campaignTimeMillis }
+        do {
             let due = holds.filter { $0.value.expiry <= clock }.sorted { ($0.value.expiry, $0.value.org) < ($1.value.expiry, $1.value.org) }
             for (ref, h) in due {
                 for (item, q) in h.pieces { stock[item]! += q }
@@ -40,6 +42,11 @@ private struct ReferenceModel {
         guard r.requestId != 0, let org = campaign.population[r.organisation] else { return .invalid }
         if let seen = recent[r.organisation, default: []].first(where: { $0.id == r.requestId }) {
             _ = seen
+            return .duplicate
+        }
+        // A reservation whose hold is active is a retransmit even when its id left the memory.
+        if r.kind == .buy, Int(r.offer) < campaign.offers.count, case .reservation = campaign.offers[Int(r.offer)].kind,
+           holds["\(r.organisation)/\(r.requestId)"] != nil {
             return .duplicate
         }
         let outcome = fresh(r, org)

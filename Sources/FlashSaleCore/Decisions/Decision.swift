@@ -24,6 +24,11 @@ public struct Decision: Sendable, Equatable {
     /// The lane that decided it.
     public var lane: UInt8
 
+    /// A hold's expiry, made by its lane (RELEASED of kind `expire`), as opposed to a client's request.
+    /// A request a client sent with kind `expire` is INVALID (or a DUPLICATE of one): a request all the same.
+    @inlinable
+    public var isLaneExpiry: Bool { kind == .expire && outcome == .released }
+
     public init(request r: OrderRequest, outcome: Outcome, lane: Int) {
         requestId = r.requestId
         campaignTimeMillis = r.campaignTimeMillis

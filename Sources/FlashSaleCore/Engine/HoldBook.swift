@@ -81,6 +81,9 @@ public struct HoldBook: ~Copyable {
         return hold
     }
 
+    /// The earliest expiry in the expiry order (possibly of a hold that already ended), or `.max`.
+    public var earliestExpiry: Int64 { heap.top?.expiry ?? .max }
+
     /// The slot of the earliest active hold expiring at or before `t`, if any (skips ended holds).
     public mutating func popExpired(upTo t: Int64) -> Int32? {
         while let top = heap.top, top.expiry <= t {

@@ -103,9 +103,15 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     // MARK: - Deciding
 
     /// Decides `r` and appends its decision to `out`, preceded by a RELEASED decision for every hold of
-    /// this lane that expired at or before `r`'s campaign time.
+    /// this lane that expired at or before `r`'s campaign time or the lane's clock, whichever is later.
     public func process(_ r: OrderRequest, into out: inout [Decision]) {
-        if r.campaignTimeMillis > clockMillis { advanceClock(to: r.campaignTimeMillis, into: &out) }
+        if r.campaignTimeMillis > clockMillis {
+            advanceClock(to: r.campaignTimeMillis, into: &out)
+        } else if holds.earliestExpiry <= clockMillis {
+            // A hold decided after the clock had passed its expiry (campaign times out of order), or
+            // rebuilt so: it ends before anything else is decided, as if the clock had just reached it.
+            advanceClock(to: clockMillis, into: &out)
+        }
         var d = Decision(request: r, outcome: .invalid, lane: lane)
         decide(r, &d)
         counts[Int(d.outcome.rawValue)] &+= 1
@@ -163,6 +169,15 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         for i in 0..<k where recentId(o, i) == r.requestId {
             d.outcome = .duplicate
             d.originalOutcome = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
+            return
+        }
+        // A reservation whose hold is still active is a retransmit even when its id has left the
+        // memory: a second hold under the same (organisation, id) would buy twice, and the end of one
+        // would unmap the other (a journal that neither the audit nor a restart can apply).
+        if r.kind == .buy, Int(r.offer) < rules.offerCount, rules.isReservation[Int(r.offer)],
+           holds.slot(organisation: r.organisation, reference: r.requestId) != nil {
+            d.outcome = .duplicate
+            d.originalOutcome = .held
             return
         }
         decideFresh(r, local: local, o, &d)
@@ -327,7 +342,7 @@ extension LaneEngine {
         let known = orgIndex < rules.organisations.count && orgIndex % laneCount == lane
         let local = known ? localIndex(d.organisation) : 0
         func remember() {
-            guard known, d.requestId != 0, d.kind != .expire, d.outcome != .duplicate, d.outcome != .overload else { return }
+            guard known, d.requestId != 0, !d.isLaneExpiry, d.outcome != .duplicate, d.outcome != .overload else { return }
             self.remember(org(local), requestId: d.requestId, outcome: d.outcome)
         }
         switch d.outcome {
@@ -335,13 +350,28 @@ extension LaneEngine {
             guard known, Int(d.offer) < rules.offerCount, !rules.isReservation[Int(d.offer)],
                   d.quantity > 0, d.quantity <= rules.maxQuantity[Int(d.offer)] else { return false }
             let components = rules.bundleComponents(Int(d.offer))
-            for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* Int64(d.quantity) }
+            // Checked sums: a journal that would pass Int64 sold more than any campaign has (wrapped, it
+            // could look like nothing sold and pass `StockLedger.restore`).
+            var sold = soldUnits
+            for c in components {
+                let (units, o1) = c.quantityPerUnit.multipliedReportingOverflow(by: Int64(d.quantity))
+                let (sum, o2) = sold[c.item].addingReportingOverflow(units)
+                guard !o1, !o2 else { return false }
+                sold[c.item] = sum
+            }
+            soldUnits = sold
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             remember()
         case .held:
             guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
             for i in 0..<d.pieces.count where d.pieces[i].item >= rules.itemCount { return false }
-            for i in 0..<d.pieces.count { heldUnits[d.pieces[i].item] &+= d.pieces[i].quantity }
+            var held = heldUnits
+            for i in 0..<d.pieces.count {
+                let (sum, overflow) = held[d.pieces[i].item].addingReportingOverflow(d.pieces[i].quantity)
+                guard !overflow else { return false }
+                held[d.pieces[i].item] = sum
+            }
+            heldUnits = held
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
@@ -351,8 +381,10 @@ extension LaneEngine {
             let hold = holds.remove(slot)
             if d.outcome == .confirmed {
                 for i in 0..<hold.pieces.count {
+                    let (sum, overflow) = soldUnits[hold.pieces[i].item].addingReportingOverflow(hold.pieces[i].quantity)
+                    guard !overflow else { return false }
                     heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
-                    soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
+                    soldUnits[hold.pieces[i].item] = sum
                 }
                 remember()
                 setHoldState(local: local, reference: hold.reference, .confirmed)

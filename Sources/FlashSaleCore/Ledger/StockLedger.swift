@@ -165,7 +165,7 @@ public final class StockLedger: @unchecked Sendable {  // shards are atomics; th
         var impossible: [Int] = []
         for item in 0..<itemCount {
             let (used, overflow) = sold[item].addingReportingOverflow(held[item])
-            if overflow || used < 0 || !take(used, of: item, home: 0) { impossible.append(item) }
+            if overflow || sold[item] < 0 || held[item] < 0 || !take(used, of: item, home: 0) { impossible.append(item) }
         }
         return impossible
     }

@@ -1,0 +1,113 @@
+import XCTest
+@testable import FlashSaleCore
+
+/// Adversarial specifications found by the core review (each failed on the code it was written against).
+final class ReviewProbeTests: XCTestCase {
+    let open = 10 * CampaignFixtures.hour + 1
+
+    func request(_ id: UInt64, org: UInt32, offer: UInt16, qty: Int32 = 1, at t: Int64? = nil,
+                 kind: RequestKind = .buy, ref: UInt64 = 0) -> OrderRequest {
+        OrderRequest(requestId: id, campaignTimeMillis: t ?? open, organisation: org, offer: offer,
+                     kind: kind, quantity: qty, reference: ref)
+    }
+
+    /// A retransmit of a reservation whose id left the organisation's retransmit memory (4 newer
+    /// requests), while its hold is still active and the offer's limit is 2: it used to become a
+    /// second hold under the same (organisation, request id). The retransmit bought twice, and the
+    /// two holds shared one name, so one hold's end unmapped the other: the journal then held a
+    /// RELEASED of a hold the rebuild no longer had, and a restart refused the campaign's own journal.
+    func testARetransmitOfAnActiveReservationNeverHoldsTwiceAndTheJournalRebuilds() throws {
+        let campaign = CampaignFixtures.kickoff(hardware: 20, limit: 2)
+        let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
+        let e = engines[0]
+        var journal: [Decision] = []
+        func decide(_ r: OrderRequest) -> Decision {
+            var out: [Decision] = []
+            e.process(r, into: &out)
+            journal += out
+            return out.last!
+        }
+        XCTAssertEqual(decide(request(100, org: 0, offer: 1, qty: 2)).outcome, .held)
+        // Four newer requests push id 100 out of the organisation's retransmit memory.
+        for id in UInt64(101)...104 { XCTAssertEqual(decide(request(id, org: 0, offer: 9, at: open + 1)).outcome, .unknownOffer) }
+        let retransmit = decide(request(100, org: 0, offer: 1, qty: 2, at: open + 60_000))
+        XCTAssertEqual(retransmit.outcome, .duplicate, "the hold of request 100 is active: its retransmit must not hold again")
+        XCTAssertEqual(retransmit.originalOutcome, .held)
+        XCTAssertEqual(e.heldUnits.reduce(0, +), 2, "one reservation of 2 units is held, not two")
+        // Confirm before expiry sells the one hold once; nothing of request 100 remains to expire.
+        XCTAssertEqual(decide(request(105, org: 0, offer: 1, at: open + 90_000, kind: .confirm, ref: 100)).outcome, .confirmed)
+        _ = decide(request(106, org: 2, offer: 9, at: open + 3_600_000))
+        XCTAssertEqual(e.soldUnits.reduce(0, +), 2)
+        XCTAssertEqual(e.heldUnits.reduce(0, +), 0)
+        for item in 3...6 { XCTAssertEqual(ledger.remaining(item) + e.heldUnits[item] + e.soldUnits[item], 20) }
+
+        // A restart rebuilds the same state from what was journaled.
+        let (_, _, fresh) = try CampaignFixtures.engines(campaign, lanes: 1)
+        for (i, d) in journal.enumerated() {
+            XCTAssertTrue(fresh[0].replay(d), "journaled decision \(i) (\(d.outcome) of \(d.reference)) cannot be rebuilt")
+        }
+        XCTAssertEqual(fresh[0].soldUnits, e.soldUnits)
+        XCTAssertEqual(fresh[0].heldUnits, e.heldUnits)
+    }
+
+    /// Campaign times need not arrive in order (captures, imported logs): a reservation decided after
+    /// the lane's clock already passed its expiry must not stay confirmable. It used to remain active
+    /// (and its units held) until some later request advanced the clock, so a confirm at a campaign
+    /// time after the hold's expiry sold it.
+    func testAHoldWhoseExpiryTheLaneClockAlreadyPassedCannotBeConfirmed() throws {
+        let (_, ledger, engines) = try CampaignFixtures.engines(CampaignFixtures.kickoff(hardware: 3), lanes: 1)
+        let e = engines[0]
+        var out: [Decision] = []
+        // The lane's clock reaches open + 400 s (another organisation's request).
+        e.process(request(1, org: 2, offer: 2, at: open + 400_000), into: &out)
+        // A late-arriving reservation stamped at `open`: its 5-minute hold expires at open + 300 s.
+        out.removeAll()
+        e.process(request(2, org: 0, offer: 1, qty: 3, at: open), into: &out)
+        XCTAssertEqual(out.last?.outcome, .held)
+        XCTAssertEqual(out.last?.holdExpiryMillis, open + 300_000)
+        // A confirm at open + 350 s: after the hold's expiry, before the lane's clock.
+        out.removeAll()
+        e.process(request(3, org: 0, offer: 1, at: open + 350_000, kind: .confirm, ref: 2), into: &out)
+        XCTAssertEqual(out.last?.outcome, .holdExpired, "the hold expired at open + 300 s")
+        XCTAssertEqual(e.soldUnits[3], 0, "an expired hold sells nothing")
+        XCTAssertEqual(ledger.remaining(3), 3, "its units went back")
+    }
+
+    /// Rebuild sums what the journal sold; a journal that sells more than the campaign has is refused
+    /// (`StockLedger.restore`). The per-lane sums used to wrap silently past Int64, so four sales of
+    /// 2^62 units (2^64 in all) rebuilt as "nothing sold" and the restart sold the item again.
+    func testARebuildThatWouldWrapTheSoldCounterIsRefused() throws {
+        var campaign = CampaignFixtures.kickoff(maxQuantity: 1)
+        campaign.items[2].initial = Int64.max
+        campaign.offers[2].kind = .bundle(components: [.init(item: 2, quantityPerUnit: 1 << 62)])
+        let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
+        var applied = true
+        for id in UInt64(1)...4 {
+            let d = Decision(requestId: id, campaignTimeMillis: open, organisation: UInt32(id * 3), offer: 2,
+                             kind: .buy, outcome: .accepted, quantity: 1)
+            applied = applied && engines[0].replay(d)
+        }
+        let impossible = ledger.restore(sold: engines[0].soldUnits, held: engines[0].heldUnits)
+        XCTAssertTrue(!applied || impossible == [2], "4 × 2^62 units of an item of 2^63 − 1 were accepted as a rebuild (sold rebuilt as \(engines[0].soldUnits[2]))")
+    }
+
+    /// Clients cannot expire holds: a request of kind `expire` (a capture may hold one) is INVALID and
+    /// remembered like any other request, so its retransmit is a DUPLICATE. The rebuild took every
+    /// `expire` record for the lanes' own expiries and forgot it, so after a restart the same
+    /// retransmit was decided afresh: the restarted campaign answered differently from the one it rebuilt.
+    func testARebuildRemembersAClientRequestOfKindExpireLikeTheLiveLane() throws {
+        let campaign = CampaignFixtures.kickoff()
+        let (_, _, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
+        var out: [Decision] = []
+        let bogus = request(40, org: 0, offer: 1, kind: .expire, ref: 7)
+        engines[0].process(bogus, into: &out)
+        XCTAssertEqual(out.map(\.outcome), [.invalid])
+        let (_, _, rebuilt) = try CampaignFixtures.engines(campaign, lanes: 1)
+        for d in out { XCTAssertTrue(rebuilt[0].replay(d)) }
+        var live: [Decision] = [], restarted: [Decision] = []
+        engines[0].process(bogus, into: &live)
+        rebuilt[0].process(bogus, into: &restarted)
+        XCTAssertEqual(live.map(\.outcome), [.duplicate])
+        XCTAssertEqual(restarted.map(\.outcome), live.map(\.outcome), "the rebuilt lane decides a retransmit differently")
+    }
+}
