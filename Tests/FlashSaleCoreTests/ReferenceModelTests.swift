@@ -10,6 +10,7 @@ private struct ReferenceModel {
     var accepted: [String: Int] = [:]
     var holds: [String: (org: UInt32, offer: UInt16, pieces: [(Int, Int64)], expiry: Int64, qty: Int32, price: Int64)] = [:]
     var expired: Set<String> = []  // "org/ref" of expired holds still in the org's memory
+    var sold: Set<String> = []     // "org/id" of every order sold (bundle accepted, reservation confirmed)
     var clock: Int64 = .min
 
     init(_ campaign: Campaign) {
@@ -44,11 +45,12 @@ private struct ReferenceModel {
             _ = seen
             return .duplicate
         }
-        // A reservation whose hold is active is a retransmit even when its id left the memory.
+        // A reservation whose hold is active, or an order sold, is a retransmit even when its id left the memory.
         if r.kind == .buy, Int(r.offer) < campaign.offers.count, case .reservation = campaign.offers[Int(r.offer)].kind,
            holds["\(r.organisation)/\(r.requestId)"] != nil {
             return .duplicate
         }
+        if r.kind == .buy, sold.contains("\(r.organisation)/\(r.requestId)") { return .duplicate }
         let outcome = fresh(r, org)
         var ring = recent[r.organisation, default: []]
         ring.append((r.requestId, outcome))
@@ -71,6 +73,7 @@ private struct ReferenceModel {
                     accepted["\(h.org)/\(h.offer)", default: 0] -= 1
                     return .released
                 }
+                sold.insert(key)
                 return .confirmed
             }
             return expired.contains(key) && r.kind == .confirm ? .holdExpired : .noHold
@@ -88,6 +91,7 @@ private struct ReferenceModel {
             guard components.allSatisfy({ stock[$0.item]! >= $0.quantityPerUnit * q }) else { return .soldOut }
             for c in components { stock[c.item]! -= c.quantityPerUnit * q }
             accepted[key, default: 0] += 1
+            sold.insert("\(r.organisation)/\(r.requestId)")
             return .accepted
         case .reservation(let model, let holdMillis):
             let candidates = campaign.items.indices.filter {
@@ -129,8 +133,10 @@ final class ReferenceModelTests: XCTestCase {
         var rng = SplitMix64(seed: 2026)
         var t = 10 * CampaignFixtures.hour - 60_000
         var issued: [OrderRequest] = []
+        var bought: [OrderRequest] = []  // requests that were ACCEPTED or HELD
         var out: [Decision] = []
         var seen = [Outcome: Int]()
+        var lateRetransmits = 0
         for n in 1...120_000 {
             t += Int64(rng.next() % 20)
             if rng.next() % 2000 == 0 { t += 300_001 }  // past every hold's expiry
@@ -138,6 +144,9 @@ final class ReferenceModelTests: XCTestCase {
             let roll = rng.next() % 100
             if roll < 5, let p = issued.last {
                 r = p
+                r.campaignTimeMillis = t
+            } else if roll < 8, let p = bought.randomElement(using: &rng) {
+                r = p  // a late retransmit of an order that took stock: mostly out of its organisation's memory
                 r.campaignTimeMillis = t
             } else if roll < 20, let p = issued.randomElement(using: &rng), p.kind == .buy {
                 r = OrderRequest(requestId: UInt64(n), campaignTimeMillis: t,
@@ -156,10 +165,13 @@ final class ReferenceModelTests: XCTestCase {
             XCTAssertEqual(out.map(\.outcome), expected, "request #\(n): \(r)")
             if out.map(\.outcome) != expected { return }
             for d in out { seen[d.outcome, default: 0] += 1 }
+            if let last = out.last, last.outcome == .accepted || last.outcome == .held { bought.append(r) }
+            if let last = out.last, last.outcome == .duplicate, bought.contains(where: { $0.requestId == r.requestId }) { lateRetransmits += 1 }
         }
         for item in campaign.items.indices {
             XCTAssertEqual(ledger.remaining(item), model.stock[item]!, "stock of item \(item)")
         }
+        XCTAssertGreaterThan(lateRetransmits, 100, "late retransmits of orders that took stock must be exercised")
         // The random mix must actually exercise every rule, or the comparison proves little.
         for o: Outcome in [.accepted, .held, .confirmed, .released, .soldOut, .limit, .duplicate, .ineligible,
                            .outsideWindow, .holdExpired, .unknownOffer, .invalid, .noHold] {

@@ -8,11 +8,12 @@ import CPrefetch
 ///
 /// Rules apply in this order, and a refused request never touches stock:
 /// retransmit (a request id seen among the organisation's last `retransmitMemory` requests gets
-/// DUPLICATE with the original outcome), sale window (buys only), offer and quantity validity,
-/// eligibility, per-organisation limit, stock.
+/// DUPLICATE with the original outcome; so does, however late, a buy whose id already holds units or
+/// bought: an active hold, or a sale in `purchases`), sale window (buys only), offer and quantity
+/// validity, eligibility, per-organisation limit, stock.
 ///
 /// Memory is O(organisations × offers) bytes for limits plus O(organisations) for retransmit
-/// memory plus O(active holds); never O(requests).
+/// memory plus O(active holds) plus O(orders sold, at most the units in stock); never O(requests).
 public final class LaneEngine: @unchecked Sendable {  // confined: one lane queue at a time
     /// How many recent request ids each organisation's retransmit memory keeps.
     public static let retransmitMemory = 4
@@ -31,6 +32,20 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     @usableFromInline let orgState: UnsafeMutableRawPointer
     @usableFromInline let orgStride: Int
     @usableFromInline var holds = HoldBook()
+    /// The (organisation, request id) of every order this lane sold: ACCEPTED bundles and CONFIRMED
+    /// reservations (by the reservation's id). A retransmit that has left the retransmit memory is
+    /// found here and never buys twice. Looked up only when the organisation already uses a slot of
+    /// the offer's limit, so a first purchase costs nothing; at most one entry per order sold.
+    @usableFromInline var purchases = Set<PurchaseKey>()
+
+    @usableFromInline struct PurchaseKey: Hashable {
+        @usableFromInline let organisation: UInt32
+        @usableFromInline let requestId: UInt64
+        @usableFromInline init(_ organisation: UInt32, _ requestId: UInt64) {
+            self.organisation = organisation
+            self.requestId = requestId
+        }
+    }
 
     /// Units this lane sold, per item (lane-local; sum over lanes for totals).
     public private(set) var soldUnits: [Int64]
@@ -171,14 +186,22 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             d.originalOutcome = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
             return
         }
-        // A reservation whose hold is still active is a retransmit even when its id has left the
-        // memory: a second hold under the same (organisation, id) would buy twice, and the end of one
-        // would unmap the other (a journal that neither the audit nor a restart can apply).
-        if r.kind == .buy, Int(r.offer) < rules.offerCount, rules.isReservation[Int(r.offer)],
-           holds.slot(organisation: r.organisation, reference: r.requestId) != nil {
-            d.outcome = .duplicate
-            d.originalOutcome = .held
-            return
+        // A buy whose id already holds units or bought is a retransmit even when the id has left the
+        // memory: deciding it afresh would buy twice (with a limit above 1), and a second hold under the
+        // same (organisation, id) would be unmapped by the end of the first (a journal that neither the
+        // audit nor a restart can apply). Only an organisation that already uses a slot of this offer's
+        // limit can have such an order, so the others skip the lookups.
+        if r.kind == .buy, Int(r.offer) < rules.offerCount, acceptedPointer(o, Int(r.offer)).pointee > 0 {
+            if rules.isReservation[Int(r.offer)], holds.slot(organisation: r.organisation, reference: r.requestId) != nil {
+                d.outcome = .duplicate
+                d.originalOutcome = .held
+                return
+            }
+            if purchases.contains(PurchaseKey(r.organisation, r.requestId)) {
+                d.outcome = .duplicate
+                d.originalOutcome = rules.isReservation[Int(r.offer)] ? .held : .accepted
+                return
+            }
         }
         decideFresh(r, local: local, o, &d)
         d.originalOutcome = d.outcome
@@ -243,6 +266,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
             acceptedCount.pointee &+= 1
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
+            purchases.insert(PurchaseKey(r.organisation, r.requestId))
             d.outcome = .accepted
             d.priceFen = unitPrice &* qty
         }
@@ -282,6 +306,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                     soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
                 }
                 setHoldState(local: local, reference: hold.reference, .confirmed)
+                purchases.insert(PurchaseKey(r.organisation, hold.reference))
                 d.outcome = .confirmed
             } else {
                 releaseUnits(of: hold)
@@ -351,27 +376,25 @@ extension LaneEngine {
                   d.quantity > 0, d.quantity <= rules.maxQuantity[Int(d.offer)] else { return false }
             let components = rules.bundleComponents(Int(d.offer))
             // Checked sums: a journal that would pass Int64 sold more than any campaign has (wrapped, it
-            // could look like nothing sold and pass `StockLedger.restore`).
-            var sold = soldUnits
+            // could look like nothing sold and pass `StockLedger.restore`). On overflow the rebuild is
+            // abandoned, so the counters left half-updated are never used (and no copy is made per record).
             for c in components {
                 let (units, o1) = c.quantityPerUnit.multipliedReportingOverflow(by: Int64(d.quantity))
-                let (sum, o2) = sold[c.item].addingReportingOverflow(units)
+                let (sum, o2) = soldUnits[c.item].addingReportingOverflow(units)
                 guard !o1, !o2 else { return false }
-                sold[c.item] = sum
+                soldUnits[c.item] = sum
             }
-            soldUnits = sold
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
+            purchases.insert(PurchaseKey(d.organisation, d.requestId))
             remember()
         case .held:
             guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
             for i in 0..<d.pieces.count where d.pieces[i].item >= rules.itemCount { return false }
-            var held = heldUnits
             for i in 0..<d.pieces.count {
-                let (sum, overflow) = held[d.pieces[i].item].addingReportingOverflow(d.pieces[i].quantity)
+                let (sum, overflow) = heldUnits[d.pieces[i].item].addingReportingOverflow(d.pieces[i].quantity)
                 guard !overflow else { return false }
-                held[d.pieces[i].item] = sum
+                heldUnits[d.pieces[i].item] = sum
             }
-            heldUnits = held
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
@@ -388,6 +411,7 @@ extension LaneEngine {
                 }
                 remember()
                 setHoldState(local: local, reference: hold.reference, .confirmed)
+                purchases.insert(PurchaseKey(d.organisation, hold.reference))
             } else {
                 releaseUnits(of: hold, toLedger: false)
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1

@@ -1,8 +1,9 @@
 import XCTest
 @testable import FlashSaleCore
 
-/// Adversarial specifications found by the core review (each failed on the code it was written against).
-final class ReviewProbeTests: XCTestCase {
+/// Late retransmits, out-of-order campaign times and rebuilds: specifications from the 2026-11-30 core
+/// review (each failed on the code it was written against).
+final class LateRetransmitAndRebuildTests: XCTestCase {
     let open = 10 * CampaignFixtures.hour + 1
 
     func request(_ id: UInt64, org: UInt32, offer: UInt16, qty: Int32 = 1, at t: Int64? = nil,
@@ -48,6 +49,42 @@ final class ReviewProbeTests: XCTestCase {
         }
         XCTAssertEqual(fresh[0].soldUnits, e.soldUnits)
         XCTAssertEqual(fresh[0].heldUnits, e.heldUnits)
+    }
+
+    /// A bundle order retransmitted after its id left the retransmit memory, with a limit of 2: it used
+    /// to be decided afresh and ACCEPTED a second time (the same click bought twice). Also late: a
+    /// retransmit of a reservation that was confirmed. Both are DUPLICATEs with their original outcome,
+    /// nothing is taken, and a rebuild from the journal knows them too.
+    func testALateRetransmitOfASaleNeverBuysTwice() throws {
+        let campaign = CampaignFixtures.kickoff(hardware: 20, limit: 2)
+        let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
+        let e = engines[0]
+        var journal: [Decision] = []
+        func decide(_ r: OrderRequest) -> Decision {
+            var out: [Decision] = []
+            e.process(r, into: &out)
+            journal += out
+            return out.last!
+        }
+        XCTAssertEqual(decide(request(200, org: 0, offer: 0)).outcome, .accepted)
+        XCTAssertEqual(decide(request(300, org: 0, offer: 1)).outcome, .held)
+        XCTAssertEqual(decide(request(301, org: 0, offer: 1, at: open + 10, kind: .confirm, ref: 300)).outcome, .confirmed)
+        for id in UInt64(201)...204 { XCTAssertEqual(decide(request(id, org: 0, offer: 9, at: open + 20)).outcome, .unknownOffer) }
+        let license = ledger.remaining(0)
+        let bundle = decide(request(200, org: 0, offer: 0, at: open + 60_000))
+        XCTAssertEqual(bundle.outcome, .duplicate, "a late retransmit of a sold bundle must not buy it again")
+        XCTAssertEqual(bundle.originalOutcome, .accepted)
+        let reservation = decide(request(300, org: 0, offer: 1, at: open + 60_000))
+        XCTAssertEqual(reservation.outcome, .duplicate, "a late retransmit of a confirmed reservation must not hold again")
+        XCTAssertEqual(reservation.originalOutcome, .held)
+        XCTAssertEqual(ledger.remaining(0), license, "nothing taken")
+        XCTAssertEqual(decide(request(205, org: 0, offer: 0, at: open + 60_001)).outcome, .accepted, "a new order within the limit still buys")
+
+        let (_, _, fresh) = try CampaignFixtures.engines(campaign, lanes: 1)
+        for d in journal { XCTAssertTrue(fresh[0].replay(d)) }
+        var out: [Decision] = []
+        fresh[0].process(request(200, org: 0, offer: 0, at: open + 70_000), into: &out)
+        XCTAssertEqual(out.last?.outcome, .duplicate, "after a restart too")
     }
 
     /// Campaign times need not arrive in order (captures, imported logs): a reservation decided after

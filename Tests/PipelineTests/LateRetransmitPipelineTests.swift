@@ -18,7 +18,7 @@ final class ArraySource: RequestSource {
     }
 }
 
-final class ReviewProbePipelineTests: XCTestCase {
+final class LateRetransmitPipelineTests: XCTestCase {
     /// End to end: a client retransmits a reservation after four newer requests of its organisation
     /// (its id left the retransmit memory) while the hold is active, then confirms it. The run used to
     /// hold twice, journal a RELEASED of a hold its own read-back audit no longer had (a segment
