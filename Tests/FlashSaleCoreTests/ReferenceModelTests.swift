@@ -50,7 +50,9 @@ private struct ReferenceModel {
            holds["\(r.organisation)/\(r.requestId)"] != nil {
             return .duplicate
         }
-        if r.kind == .buy, sold.contains("\(r.organisation)/\(r.requestId)") { return .duplicate }
+        // (With a limit of 1 the used slot refuses it as LIMIT instead, below.)
+        if r.kind == .buy, Int(r.offer) < campaign.offers.count, campaign.offers[Int(r.offer)].limitPerOrganisation > 1,
+           sold.contains("\(r.organisation)/\(r.requestId)") { return .duplicate }
         let outcome = fresh(r, org)
         var ring = recent[r.organisation, default: []]
         ring.append((r.requestId, outcome))

@@ -32,10 +32,11 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     @usableFromInline let orgState: UnsafeMutableRawPointer
     @usableFromInline let orgStride: Int
     @usableFromInline var holds = HoldBook()
-    /// The (organisation, request id) of every order this lane sold: ACCEPTED bundles and CONFIRMED
-    /// reservations (by the reservation's id). A retransmit that has left the retransmit memory is
-    /// found here and never buys twice. Looked up only when the organisation already uses a slot of
-    /// the offer's limit, so a first purchase costs nothing; at most one entry per order sold.
+    /// The (organisation, request id) of every order this lane sold of an offer whose limit is above 1:
+    /// ACCEPTED bundles and CONFIRMED reservations (by the reservation's id). A retransmit that has left
+    /// the retransmit memory is found here and never buys twice. With a limit of 1 the used slot already
+    /// stops it (LIMIT), so those offers keep nothing here. Looked up only when the organisation already
+    /// uses a slot of the offer's limit, so a first purchase costs nothing; one entry per order sold.
     @usableFromInline var purchases = Set<PurchaseKey>()
 
     @usableFromInline struct PurchaseKey: Hashable {
@@ -197,7 +198,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                 d.originalOutcome = .held
                 return
             }
-            if purchases.contains(PurchaseKey(r.organisation, r.requestId)) {
+            if rules.limit[Int(r.offer)] > 1, purchases.contains(PurchaseKey(r.organisation, r.requestId)) {
                 d.outcome = .duplicate
                 d.originalOutcome = rules.isReservation[Int(r.offer)] ? .held : .accepted
                 return
@@ -266,7 +267,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
             acceptedCount.pointee &+= 1
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
-            purchases.insert(PurchaseKey(r.organisation, r.requestId))
+            if rules.limit[offer] > 1 { purchases.insert(PurchaseKey(r.organisation, r.requestId)) }
             d.outcome = .accepted
             d.priceFen = unitPrice &* qty
         }
@@ -306,7 +307,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                     soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
                 }
                 setHoldState(local: local, reference: hold.reference, .confirmed)
-                purchases.insert(PurchaseKey(r.organisation, hold.reference))
+                if rules.limit[Int(hold.offer)] > 1 { purchases.insert(PurchaseKey(r.organisation, hold.reference)) }
                 d.outcome = .confirmed
             } else {
                 releaseUnits(of: hold)
@@ -385,7 +386,7 @@ extension LaneEngine {
                 soldUnits[c.item] = sum
             }
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
-            purchases.insert(PurchaseKey(d.organisation, d.requestId))
+            if rules.limit[Int(d.offer)] > 1 { purchases.insert(PurchaseKey(d.organisation, d.requestId)) }
             remember()
         case .held:
             guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
@@ -411,7 +412,7 @@ extension LaneEngine {
                 }
                 remember()
                 setHoldState(local: local, reference: hold.reference, .confirmed)
-                purchases.insert(PurchaseKey(d.organisation, hold.reference))
+                if rules.limit[Int(hold.offer)] > 1 { purchases.insert(PurchaseKey(d.organisation, hold.reference)) }
             } else {
                 releaseUnits(of: hold, toLedger: false)
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
