@@ -122,6 +122,7 @@ public final class OrderPipeline {
         // Restart: rebuild the campaign from what the directory already holds.
         let (resumed, resumedLast, resumedClock, resumeMarkers) = try rebuild(from: directory, lastSequence: writer.nextSequence &- 1,
                                                                               markLanes: sameLanesThroughout)
+        try recordCampaignFingerprint(in: directory, sameLanes: sameLanesThroughout)
 
         let pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
         let laneQueues = (0..<lanes).map { DispatchQueue(label: "flashsale.lane\($0)", qos: .userInteractive) }
@@ -389,9 +390,8 @@ public final class OrderPipeline {
     /// The file in a segment directory naming the campaign that writes it.
     public static let fingerprintFile = "campaign.fingerprint"
 
-    /// Refuses a directory written by another campaign; records this campaign's fingerprint otherwise,
-    /// with the lane count of every run that wrote it ("lanes N", or "lanes mixed" once runs differed).
-    /// Returns whether every run on the directory, this one included, has this run's lane count.
+    /// Refuses a directory written by another campaign (or by an unknown one). Returns whether every run
+    /// on the directory, this one included, has this run's lane count.
     private func checkCampaignFingerprint(in directory: String, hasRecords: Bool) throws -> Bool {
         let path = directory + "/" + Self.fingerprintFile
         let mine = String(rules.campaign.fingerprint, radix: 16)
@@ -413,9 +413,17 @@ public final class OrderPipeline {
             }
             sameLanes = lines.count > 2 && lines[2] == "lanes \(options.lanes)"
         }
-        let lanes = sameLanes ? "lanes \(options.lanes)" : "lanes mixed"
-        try (mine + "\n" + rules.campaign.name + "\n" + lanes + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return sameLanes
+    }
+
+    /// Records this campaign's fingerprint and the lane count of every run on the directory ("lanes N",
+    /// or "lanes mixed" once runs differed). Written once the directory is known to be usable, so a
+    /// refused restart changes nothing.
+    private func recordCampaignFingerprint(in directory: String, sameLanes: Bool) throws {
+        let mine = String(rules.campaign.fingerprint, radix: 16)
+        let lanes = sameLanes ? "lanes \(options.lanes)" : "lanes mixed"
+        try (mine + "\n" + rules.campaign.name + "\n" + lanes + "\n")
+            .write(toFile: directory + "/" + Self.fingerprintFile, atomically: true, encoding: .utf8)
     }
 
     /// A fresh path under `$TMPDIR` (or /tmp) for a run's segments when none is given.

@@ -3,17 +3,26 @@
 ///
 /// Guarantees: each extended grapheme cluster (`Character`) counts once, so combining marks and
 /// zero-width joiners add nothing; a cluster counts 2 when it is drawn wide (East Asian Wide or
-/// Fullwidth, UAX #11, or an emoji shown as a picture), 1 otherwise. Control characters count 1
+/// Fullwidth, UAX #11, or an emoji shown as a picture: by default, with VS16 or as a keycap), 0 when it
+/// is an invisible format character (zero-width space, BOM), 1 otherwise. Control characters count 1
 /// (the tables never contain them). This is the rule terminals apply (wcwidth), for the ranges that
 /// occur in ids; ambiguous-width characters (Greek, Cyrillic, box drawing) count 1, as in
 /// non-CJK locales.
 public enum TerminalColumns {
     public static func width(of s: String) -> Int {
         var columns = 0
-        for c in s {
-            columns += isWide(c) ? 2 : 1
-        }
+        for c in s { columns += width(of: c) }
         return columns
+    }
+
+    /// Columns of one grapheme cluster: 0 for an invisible format character (zero-width space, joiner,
+    /// BOM), 2 when drawn wide, 1 otherwise.
+    static func width(of c: Character) -> Int {
+        let scalars = c.unicodeScalars
+        guard let first = scalars.first else { return 0 }
+        if scalars.count == 1 && first.value < 0x1100 && first.value != 0xAD { return 1 }  // fast path: Latin, Greek, Cyrillic...
+        if scalars.count == 1 && first.properties.generalCategory == .format { return 0 }
+        return isWide(c) ? 2 : 1
     }
 
     /// `s` followed by spaces up to `columns` columns (nothing added when it is already as wide).
@@ -31,10 +40,10 @@ public enum TerminalColumns {
     static func isWide(_ c: Character) -> Bool {
         let scalars = c.unicodeScalars
         guard let first = scalars.first else { return false }
-        if first.value < 0x1100 { return false }  // fast path: Latin, Greek, Cyrillic...
-        // An emoji drawn as a picture: by default, or asked for with VS16 (U+FE0F).
+        // An emoji drawn as a picture: by default, or asked for with VS16 (U+FE0F) or as a keycap (U+20E3).
         if first.properties.isEmojiPresentation { return true }
-        if first.properties.isEmoji, scalars.contains(where: { $0.value == 0xFE0F }) { return true }
+        if first.properties.isEmoji, scalars.contains(where: { $0.value == 0xFE0F || $0.value == 0x20E3 }) { return true }
+        if first.value < 0x1100 { return false }
         switch first.value {
         case 0x1100...0x115F,    // Hangul Jamo initials
              0x2E80...0x303E,    // CJK radicals, Kangxi, CJK symbols and punctuation

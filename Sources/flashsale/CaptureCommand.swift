@@ -39,7 +39,7 @@ struct CaptureCommand: ParsableCommand {
         var profile: String?
 
         func validate() throws {
-            try PipelineRunOptions.checkOutputPath(output, option: "--output", inputs: [input, profile])
+            try PipelineRunOptions.checkOutputPath(output, option: "--output", inputs: [input, profile], replacedByRename: true)
         }
 
         func run() throws {

@@ -60,9 +60,11 @@ struct PipelineRunOptions: ParsableArguments {
         }
     }
 
-    /// Fails before a long run, not after it, when an output file cannot be created, is a directory,
-    /// or is one of the command's `inputs` (writing it would destroy the input).
-    static func checkOutputPath(_ path: String?, option: String, inputs: [String?] = []) throws {
+    /// Fails before a long run, not after it, when an output file cannot be created or written, is a
+    /// directory, or is one of the command's `inputs` (writing it would destroy the input).
+    /// - Parameter replacedByRename: the output is written beside the destination and renamed onto it
+    ///   (captures), so an existing regular file needs its directory writable too.
+    static func checkOutputPath(_ path: String?, option: String, inputs: [String?] = [], replacedByRename: Bool = false) throws {
         guard let path else { return }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
@@ -70,6 +72,13 @@ struct PipelineRunOptions: ParsableArguments {
         }
         for case let input? in inputs where sameFile(path, input) {
             throw ValidationError("\(option) \(path): is also the input \(input); writing it would destroy the input")
+        }
+        var st = stat()
+        if stat(path, &st) == 0 {
+            // An existing file or device (/dev/stdout, /dev/null) is written as it is: it must be writable,
+            // and a read-only file is not replaced behind its owner's back.
+            guard access(path, W_OK) == 0 else { throw ValidationError("\(option) \(path): not writable (permission denied)") }
+            if (st.st_mode & S_IFMT) != S_IFREG || !replacedByRename { return }
         }
         let parent = (path as NSString).deletingLastPathComponent
         let dir = parent.isEmpty ? "." : parent

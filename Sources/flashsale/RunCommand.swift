@@ -40,7 +40,7 @@ struct RunCommand: ParsableCommand {
     var capture: String?
 
     mutating func validate() throws {
-        try PipelineRunOptions.checkOutputPath(capture, option: "--capture", inputs: [profile])
+        try PipelineRunOptions.checkOutputPath(capture, option: "--capture", inputs: [profile], replacedByRename: true)
         try pipeline.checkOutputs(notOverwriting: [profile], others: [("--capture", capture)])
         try PipelineRunOptions.checkDuration(duration)
     }
@@ -84,7 +84,9 @@ struct RunCommand: ParsableCommand {
         try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
         if let capturing {
             if let captureFailure {
-                FileHandle.standardError.write("flashsale: --capture \(capturing.writer.path): \(captureFailure); the capture is incomplete\n")
+                let partial = capturing.writer.partialPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+                FileHandle.standardError.write("flashsale: --capture \(capturing.writer.path): \(captureFailure); "
+                    + (partial.map { "the complete capture is in \($0)" } ?? "no capture written (an existing file is unchanged)") + "\n")
             } else {
                 FileHandle.standardError.write("flashsale: captured \(SummaryFormatter.count(Int(capturing.writer.count), "request")) into \(capturing.writer.path)"
                                                + " (\(capturing.writer.bytesWritten) bytes)\n")

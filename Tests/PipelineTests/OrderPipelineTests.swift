@@ -114,11 +114,14 @@ final class OrderPipelineTests: XCTestCase {
 
         try FileManager.default.removeItem(atPath: dir + "/" + segments[0])
         let before = try PipelineFixtures.records(dir).count
-        XCTAssertThrowsError(try PipelineFixtures.run(profile, lanes: 1, dir: dir)) { error in
+        let fingerprint = try String(contentsOfFile: dir + "/campaign.fingerprint", encoding: .utf8)
+        XCTAssertThrowsError(try PipelineFixtures.run(profile, lanes: 2, dir: dir)) { error in
             guard case PipelineError.journalCannotBeResumed(_, let reason) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(reason.contains("were removed"), reason)
         }
         XCTAssertEqual(try PipelineFixtures.records(dir).count, before, "nothing appended")
+        XCTAssertEqual(try String(contentsOfFile: dir + "/campaign.fingerprint", encoding: .utf8), fingerprint,
+                       "a refused restart leaves the directory's record of lanes as it was")
 
         XCTAssertThrowsError(try PipelineFixtures.run(try PipelineFixtures.profile("kaigong-opening"), lanes: 1, dir: copy)) { error in
             guard case PipelineError.journalCannotBeResumed(_, let reason) = error else { return XCTFail("\(error)") }

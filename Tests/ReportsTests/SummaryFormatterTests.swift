@@ -67,6 +67,12 @@ final class SummaryFormatterTests: XCTestCase {
         XCTAssertEqual(TerminalColumns.width(of: "e\u{301}"), 1, "a combining accent takes no column")
         XCTAssertEqual(TerminalColumns.width(of: "👨‍👩‍👧"), 2, "a joined emoji family is one picture")
         XCTAssertEqual(TerminalColumns.width(of: "ｍ１"), 4, "fullwidth forms")
+        XCTAssertEqual(TerminalColumns.width(of: "1\u{FE0F}\u{20E3}"), 2, "a keycap emoji")
+        XCTAssertEqual(TerminalColumns.width(of: "\u{A9}\u{FE0F}"), 2, "© asked for as a picture")
+        XCTAssertEqual(TerminalColumns.width(of: "\u{A9}"), 1, "© as text")
+        XCTAssertEqual(TerminalColumns.width(of: "a\u{200B}b"), 2, "a zero-width space takes no column")
+        XCTAssertEqual(TerminalColumns.padded("开工", to: 6), "开工  ")
+        XCTAssertEqual(TerminalColumns.leftPadded("7", to: 3), "  7")
     }
 
     /// The gate's verdict table lines up with wide characters in a check too.

@@ -8,8 +8,9 @@ import CPrefetch
 ///
 /// Rules apply in this order, and a refused request never touches stock:
 /// retransmit (a request id seen among the organisation's last `retransmitMemory` requests gets
-/// DUPLICATE with the original outcome; so does, however late, a buy whose id already holds units or
-/// bought: an active hold, or a sale in `purchases`), sale window (buys only), offer and quantity
+/// DUPLICATE with the original outcome; so does, however late, a buy whose id holds units (an active
+/// hold) or bought (a sale in `purchases`, for offers with a limit above 1; with a limit of 1 the used
+/// slot refuses it as LIMIT)), sale window (buys only), offer and quantity
 /// validity, eligibility, per-organisation limit, stock.
 ///
 /// Memory is O(organisations × offers) bytes for limits plus O(organisations) for retransmit
@@ -93,6 +94,20 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         }
         soldUnits = Array(repeating: 0, count: rules.itemCount)
         heldUnits = Array(repeating: 0, count: rules.itemCount)
+        // Room for the sales this lane can make of offers with a limit above 1 (orders of one unit, its
+        // share of the stock), up to 2^18: the set then does not grow on the lane's thread mid-sale.
+        let enough = (1 << 18) * laneCount
+        var sales = 0  // each term is capped at `enough`, so the sum cannot overflow
+        for (i, offer) in rules.campaign.offers.enumerated() where rules.limit[i] > 1 && sales < enough {
+            switch offer.kind {
+            case .bundle(let components):
+                let orders = components.map { rules.campaign.items[$0.item].initial / max($0.quantityPerUnit, 1) }.min() ?? 0
+                sales += Int(min(orders, Int64(enough)))
+            case .reservation(let model, _):
+                for item in rules.campaign.items { if case .hardware(model, _, _, _) = item.kind { sales += Int(min(item.initial, Int64(enough))) } }
+            }
+        }
+        purchases.reserveCapacity(min(sales / laneCount, 1 << 18))
         counts = .allocate(capacity: Outcome.count)
         counts.initialize(repeating: 0, count: Outcome.count)
     }

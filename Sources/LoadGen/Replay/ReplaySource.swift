@@ -194,6 +194,9 @@ public final class ReplaySource: @unchecked Sendable {
         } else {
             requestsPerLoop = Int(summary.requests)
         }
+        if requestsPerLoop.multipliedReportingOverflow(by: options.loops).overflow {
+            throw ReplayError("\(options.loops) loops of \(requestsPerLoop) requests overflow a 64-bit count; use fewer loops")
+        }
         inverseSpeed = 1 / options.speed
         maxGapNanos = options.maxIdleSeconds.map { $0 * 1e9 } ?? .infinity
         nanosPerRequest = options.rate.map { 1e9 / $0 }

@@ -53,8 +53,11 @@ public final class CaptureWriter: @unchecked Sendable {
                 acceleration: Int32 = 1) throws {
         self.path = path
         var st = stat()
-        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
-            if (st.st_mode & S_IFMT) == S_IFDIR { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: EISDIR) }
+        let exists = stat(path, &st) == 0
+        if exists && (st.st_mode & S_IFMT) == S_IFDIR { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: EISDIR) }
+        // /dev/stdout redirected to a file names a regular file, but the shell holds it open: replacing
+        // it would leave the run's output in an unlinked file. Devices and descriptors are written in place.
+        if exists && ((st.st_mode & S_IFMT) != S_IFREG || path.hasPrefix("/dev/") || path.hasPrefix("/proc/")) {
             destination = path
             partialPath = nil
         } else {
@@ -79,6 +82,8 @@ public final class CaptureWriter: @unchecked Sendable {
         if let partialPath {
             let s = try PosixSegmentSink(path: partialPath)
             try s.truncate(to: 0)
+            // The replacement keeps the permissions of the file it replaces.
+            if exists { _ = chmod(partialPath, st.st_mode & 0o7777) }
             sink = s
         } else {
             sink = try StreamSink(path: path)
