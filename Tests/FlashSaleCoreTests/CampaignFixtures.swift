@@ -40,6 +40,9 @@ enum CampaignFixtures {
                         regions: ["east", "north"], items: items, offers: offers, population: Population(orgs))
     }
 
+    /// The fixtures' sale opens at 10:00; `open` is just after.
+    static let open = 10 * hour + 1
+
     static func engines(_ campaign: Campaign, lanes: Int) throws -> (CampaignRules, StockLedger, [LaneEngine]) {
         let rules = try CampaignRules(campaign)
         let ledger = StockLedger(initial: campaign.items.map(\.initial), shardCount: lanes)
@@ -48,3 +51,9 @@ enum CampaignFixtures {
     }
 }
 
+/// A request of the fixtures' campaign (a buy just after the sale opens unless told otherwise).
+func request(_ id: UInt64, org: UInt32, offer: UInt16, qty: Int32 = 1, at t: Int64? = nil,
+             kind: RequestKind = .buy, ref: UInt64 = 0) -> OrderRequest {
+    OrderRequest(requestId: id, campaignTimeMillis: t ?? CampaignFixtures.open, organisation: org, offer: offer,
+                 kind: kind, quantity: qty, reference: ref)
+}

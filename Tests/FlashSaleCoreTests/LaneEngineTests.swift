@@ -3,13 +3,7 @@ import XCTest
 @testable import FlashSaleCore
 
 final class LaneEngineTests: XCTestCase {
-    let open = 10 * CampaignFixtures.hour + 1
-
-    func request(_ id: UInt64, org: UInt32, offer: UInt16, qty: Int32 = 1, at t: Int64? = nil,
-                 kind: RequestKind = .buy, ref: UInt64 = 0) -> OrderRequest {
-        OrderRequest(requestId: id, campaignTimeMillis: t ?? open, organisation: org, offer: offer,
-                     kind: kind, quantity: qty, reference: ref)
-    }
+    let open = CampaignFixtures.open
 
     func decide(_ engine: LaneEngine, _ r: OrderRequest) -> [Decision] {
         var out: [Decision] = []

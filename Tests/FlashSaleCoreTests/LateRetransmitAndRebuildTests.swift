@@ -4,12 +4,25 @@ import XCTest
 /// Late retransmits, out-of-order campaign times and rebuilds: specifications from the 2026-11-30 core
 /// review (each failed on the code it was written against).
 final class LateRetransmitAndRebuildTests: XCTestCase {
-    let open = 10 * CampaignFixtures.hour + 1
+    let open = CampaignFixtures.open
 
-    func request(_ id: UInt64, org: UInt32, offer: UInt16, qty: Int32 = 1, at t: Int64? = nil,
-                 kind: RequestKind = .buy, ref: UInt64 = 0) -> OrderRequest {
-        OrderRequest(requestId: id, campaignTimeMillis: t ?? open, organisation: org, offer: offer,
-                     kind: kind, quantity: qty, reference: ref)
+    /// One lane that keeps what it journals, so that a rebuild can replay it.
+    final class JournaledLane {
+        let engine: LaneEngine
+        var journal: [Decision] = []
+        init(_ engine: LaneEngine) { self.engine = engine }
+        /// One lane of `campaign`, with its ledger.
+        static func make(_ campaign: Campaign) throws -> (StockLedger, JournaledLane) {
+            let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
+            return (ledger, JournaledLane(engines[0]))
+        }
+        /// Decides `r`; returns its decision (after any expiries it caused, which are journaled too).
+        func decide(_ r: OrderRequest) -> Decision {
+            var out: [Decision] = []
+            engine.process(r, into: &out)
+            journal += out
+            return out.last!
+        }
     }
 
     /// A retransmit of a reservation whose id left the organisation's retransmit memory (4 newer
@@ -19,15 +32,8 @@ final class LateRetransmitAndRebuildTests: XCTestCase {
     /// RELEASED of a hold the rebuild no longer had, and a restart refused the campaign's own journal.
     func testARetransmitOfAnActiveReservationNeverHoldsTwiceAndTheJournalRebuilds() throws {
         let campaign = CampaignFixtures.kickoff(hardware: 20, limit: 2)
-        let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
-        let e = engines[0]
-        var journal: [Decision] = []
-        func decide(_ r: OrderRequest) -> Decision {
-            var out: [Decision] = []
-            e.process(r, into: &out)
-            journal += out
-            return out.last!
-        }
+        let (ledger, lane) = try JournaledLane.make(campaign)
+        let e = lane.engine, decide = lane.decide
         XCTAssertEqual(decide(request(100, org: 0, offer: 1, qty: 2)).outcome, .held)
         // Four newer requests push id 100 out of the organisation's retransmit memory.
         for id in UInt64(101)...104 { XCTAssertEqual(decide(request(id, org: 0, offer: 9, at: open + 1)).outcome, .unknownOffer) }
@@ -44,7 +50,7 @@ final class LateRetransmitAndRebuildTests: XCTestCase {
 
         // A restart rebuilds the same state from what was journaled.
         let (_, _, fresh) = try CampaignFixtures.engines(campaign, lanes: 1)
-        for (i, d) in journal.enumerated() {
+        for (i, d) in lane.journal.enumerated() {
             XCTAssertTrue(fresh[0].replay(d), "journaled decision \(i) (\(d.outcome) of \(d.reference)) cannot be rebuilt")
         }
         XCTAssertEqual(fresh[0].soldUnits, e.soldUnits)
@@ -57,15 +63,8 @@ final class LateRetransmitAndRebuildTests: XCTestCase {
     /// nothing is taken, and a rebuild from the journal knows them too.
     func testALateRetransmitOfASaleNeverBuysTwice() throws {
         let campaign = CampaignFixtures.kickoff(hardware: 20, limit: 2)
-        let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
-        let e = engines[0]
-        var journal: [Decision] = []
-        func decide(_ r: OrderRequest) -> Decision {
-            var out: [Decision] = []
-            e.process(r, into: &out)
-            journal += out
-            return out.last!
-        }
+        let (ledger, lane) = try JournaledLane.make(campaign)
+        let e = lane.engine, decide = lane.decide
         XCTAssertEqual(decide(request(200, org: 0, offer: 0)).outcome, .accepted)
         XCTAssertEqual(decide(request(300, org: 0, offer: 1)).outcome, .held)
         XCTAssertEqual(decide(request(301, org: 0, offer: 1, at: open + 10, kind: .confirm, ref: 300)).outcome, .confirmed)
@@ -81,7 +80,7 @@ final class LateRetransmitAndRebuildTests: XCTestCase {
         XCTAssertEqual(decide(request(205, org: 0, offer: 0, at: open + 60_001)).outcome, .accepted, "a new order within the limit still buys")
 
         let (_, _, fresh) = try CampaignFixtures.engines(campaign, lanes: 1)
-        for d in journal { XCTAssertTrue(fresh[0].replay(d)) }
+        for d in lane.journal { XCTAssertTrue(fresh[0].replay(d)) }
         var out: [Decision] = []
         fresh[0].process(request(200, org: 0, offer: 0, at: open + 70_000), into: &out)
         XCTAssertEqual(out.last?.outcome, .duplicate, "after a restart too")
