@@ -84,9 +84,9 @@ struct RunCommand: ParsableCommand {
         try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
         if let capturing {
             if let captureFailure {
-                let partial = capturing.writer.partialPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
                 FileHandle.standardError.write("flashsale: --capture \(capturing.writer.path): \(captureFailure); "
-                    + (partial.map { "the complete capture is in \($0)" } ?? "no capture written (an existing file is unchanged)") + "\n")
+                    + (capturing.writer.completeButNotInPlace.map { "the complete capture is in \($0)" }
+                       ?? "no capture written (an existing file is unchanged)") + "\n")
             } else {
                 FileHandle.standardError.write("flashsale: captured \(SummaryFormatter.count(Int(capturing.writer.count), "request")) into \(capturing.writer.path)"
                                                + " (\(capturing.writer.bytesWritten) bytes)\n")

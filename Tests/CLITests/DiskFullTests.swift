@@ -51,7 +51,8 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(r.status, 3, r.stderr + r.stdout)
         XCTAssertTrue(r.stdout.contains("Invariants: PASS"), r.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/r.json"), "the report was not written")
-        XCTAssertTrue(r.stderr.contains("the capture is incomplete"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("no capture written (an existing file is unchanged)"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), [], "no partial capture is left behind")
     }
 
     /// A fresh tmpfs (2 MiB unless told), unmounted and removed after the test; skips the test where

@@ -26,6 +26,9 @@ public final class CaptureWriter: @unchecked Sendable {
     public let partialPath: String?
     private let destination: String
     private var closed = false
+    /// Set when `close()` completed the capture but could not rename it onto the destination: where the
+    /// complete capture was left.
+    public private(set) var completeButNotInPlace: String?
     public let header: CaptureHeader
     /// Records appended so far.
     public private(set) var count: UInt64 = 0
@@ -146,6 +149,7 @@ public final class CaptureWriter: @unchecked Sendable {
             if rename(partialPath, destination) != 0 {
                 // The complete capture stays at partialPath, which the error names.
                 let e = SegmentError.io(file: destination, offset: 0, operation: "rename from \(partialPath)", errno: errno)
+                completeButNotInPlace = partialPath
                 failure = e
                 throw e
             }
