@@ -51,6 +51,12 @@ struct PipelineRunOptions: ParsableArguments {
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
+        // Every request in flight has its slot reserved up front (request + decision, ~150 B): bound the
+        // total, counting a tuning value not given at its larger default (8192 per batch, 512 batches).
+        let inFlight = lanes * (batchSize ?? 8192) * (batchesPerLane ?? 512)
+        if (batchSize != nil || batchesPerLane != nil) && inFlight > 1 << 24 {
+            throw ValidationError("--lanes × --batch-size × --batches-per-lane allows \(inFlight) requests in flight; at most 16777216 (about 2.5 GB of slots)")
+        }
     }
 
     /// LZ4 takes accelerations 1...65537 (LZ4_ACCELERATION_MAX).

@@ -53,6 +53,10 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.run(["run", "--rate", "fast"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["run", "--lanes", "0"]).status, 2)
         XCTAssertEqual(try CommandRunner.run(["run", "--durability", "maybe"]).status, 2)
+        // Tuning values that would reserve hundreds of gigabytes of batch slots.
+        let slots = try CommandRunner.run(["run", "--batch-size", "1048576", "--batches-per-lane", "4096"])
+        XCTAssertEqual(slots.status, 2, slots.stderr)
+        XCTAssertTrue(slots.stderr.contains("requests in flight; at most 16777216"), slots.stderr)
         let file = try CommandRunner.run(["segments", "verify", CommandRunner.root + "/Package.swift"])
         XCTAssertEqual(file.status, 2)
         XCTAssertTrue(file.stderr.contains("is a file; give the segment directory"), file.stderr)
