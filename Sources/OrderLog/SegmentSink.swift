@@ -106,7 +106,7 @@ public final class PosixSegmentSink: SegmentSink {
 
 /// Writes every byte of `bytes` with `call(pointer, count, position)` (pwrite or write), retrying after
 /// EINTR and short writes, and advances `position`; throws `SegmentError.io` naming `path` and the offset.
-func writeFully(_ bytes: UnsafeRawBufferPointer, path: String, position: inout Int64,
+public func writeFully(_ bytes: UnsafeRawBufferPointer, path: String, position: inout Int64,
                 _ call: (UnsafeRawPointer, Int, Int64) -> Int) throws {
     guard var p = bytes.baseAddress else { return }
     var left = bytes.count

@@ -72,15 +72,15 @@ struct PipelineRunOptions: ParsableArguments {
     ///   (captures), so an existing regular file needs its directory writable too.
     static func checkOutputPath(_ path: String?, option: String, inputs: [String?] = [], replacedByRename: Bool = false) throws {
         guard let path else { return }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        var st = stat()
+        let exists = stat(path, &st) == 0
+        if exists && (st.st_mode & S_IFMT) == S_IFDIR {
             throw ValidationError("\(option) \(path): is a directory; give a file name")
         }
         for case let input? in inputs where sameFile(path, input) {
             throw ValidationError("\(option) \(path): is also the input \(input); writing it would destroy the input")
         }
-        var st = stat()
-        if stat(path, &st) == 0 {
+        if exists {
             // An existing file or device (/dev/stdout, /dev/null) is written as it is: it must be writable,
             // and a read-only file is not replaced behind its owner's back.
             guard access(path, W_OK) == 0 else { throw ValidationError("\(option) \(path): not writable (permission denied)") }

@@ -55,14 +55,16 @@ struct RunExecution {
             }
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             if fd < 0 { try fail("open") }
-            try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-                var done = 0
-                while done < bytes.count {
-                    let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { let e = errno; close(fd); errno = n == 0 ? EIO : e; try fail("write") }
-                    done += n
-                }
+            do {
+                var position: Int64 = 0
+                try data.withUnsafeBytes { try writeFully($0, path: path, position: &position) { p, n, _ in Glibc.write(fd, p, n) } }
+            } catch {
+                // writeFully throws SegmentError.io with the errno of the failed write.
+                let code: Int32
+                if case SegmentError.io(_, _, _, let e) = error { code = e } else { code = EIO }
+                close(fd)
+                errno = code
+                try fail("write")
             }
             if close(fd) != 0 { try fail("close") }
         }
