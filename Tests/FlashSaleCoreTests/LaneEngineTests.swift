@@ -98,8 +98,9 @@ final class LaneEngineTests: XCTestCase {
         XCTAssertEqual(held.pieces[1].item, 6)
         let c1 = decide(e, request(21, org: 1, offer: 1, at: open + 1000, kind: .confirm, ref: 20)).last!
         XCTAssertEqual(c1.outcome, .confirmed)
-        XCTAssertEqual(decide(e, request(22, org: 1, offer: 1, at: open + 2000, kind: .confirm, ref: 20)).last?.outcome, .noHold,
-                       "a second confirm (new request id) sells nothing")
+        let c2 = decide(e, request(22, org: 1, offer: 1, at: open + 2000, kind: .confirm, ref: 20)).last!
+        XCTAssertEqual(c2.outcome, .duplicate, "a second confirm (new request id) sells nothing")
+        XCTAssertEqual(c2.originalOutcome, .confirmed)
         XCTAssertEqual(decide(e, request(21, org: 1, offer: 1, at: open + 3000, kind: .confirm, ref: 20)).last?.outcome, .duplicate)
         // Nothing expires later: the hold is gone.
         let after = decide(e, request(23, org: 3, offer: 2, at: open + 3_600_000))
@@ -116,8 +117,9 @@ final class LaneEngineTests: XCTestCase {
         XCTAssertEqual(decide(e, request(31, org: 1, offer: 1, kind: .confirm, ref: 30)).last?.outcome, .noHold)
         XCTAssertEqual(decide(e, request(32, org: 0, offer: 1, kind: .cancel, ref: 30)).last?.outcome, .released)
         XCTAssertEqual(ledger.remaining(3), 2)
-        XCTAssertEqual(decide(e, request(33, org: 0, offer: 1, kind: .confirm, ref: 30)).last?.outcome, .noHold,
+        XCTAssertEqual(decide(e, request(33, org: 0, offer: 1, kind: .confirm, ref: 30)).last?.outcome, .holdCancelled,
                        "a cancelled hold cannot be confirmed")
+        XCTAssertEqual(ledger.remaining(3), 2)
     }
 
     /// The flash-sale nightmare: many threads, one hot item and a bundle, retransmits, limits.

@@ -9,8 +9,8 @@ private struct ReferenceModel {
     var recent: [UInt32: [(id: UInt64, outcome: Outcome)]] = [:]
     var accepted: [String: Int] = [:]
     var holds: [String: (org: UInt32, offer: UInt16, pieces: [(Int, Int64)], expiry: Int64, qty: Int32, price: Int64)] = [:]
-    var expired: Set<String> = []  // "org/ref" of expired holds still in the org's memory
-    var sold: Set<String> = []     // "org/id" of every order sold (bundle accepted, reservation confirmed)
+    /// "org/id" of every order ACCEPTED or HELD: how it stands, its offer, price and hold expiry.
+    var orders: [String: (state: String, offer: UInt16, price: Int64, expiry: Int64)] = [:]
     var clock: Int64 = .min
 
     init(_ campaign: Campaign) {
@@ -18,53 +18,61 @@ private struct ReferenceModel {
         for (i, item) in campaign.items.enumerated() { stock[i] = item.initial }
     }
 
-    mutating func process(_ r: OrderRequest) -> [Outcome] {
+    /// The outcomes (expiries first), and for the request's own decision its original outcome and price.
+    mutating func process(_ r: OrderRequest) -> [Outcome] { processDetailed(r).outcomes }
+
+    mutating func processDetailed(_ r: OrderRequest) -> (outcomes: [Outcome], original: Outcome, price: Int64) {
         var out: [Outcome] = []
         // Holds expire against the latest campaign time seen (a hold decided after the clock passed its
         // expiry ends before the next request).
         if r.campaignTimeMillis > clock { clock = r.campaignTimeMillis }
         do {
-            let due = holds.filter { $0.value.expiry <= clock }.sorted { ($0.value.expiry, $0.value.org) < ($1.value.expiry, $1.value.org) }
+            let due = holds.filter { $0.value.expiry <= clock }.sorted {
+                ($0.value.expiry, $0.value.org, UInt64($0.key.split(separator: "/")[1])!)
+                    < ($1.value.expiry, $1.value.org, UInt64($1.key.split(separator: "/")[1])!)
+            }
             for (ref, h) in due {
                 for (item, q) in h.pieces { stock[item]! += q }
                 accepted["\(h.org)/\(h.offer)", default: 0] -= 1
                 holds[ref] = nil
-                let id = UInt64(ref.split(separator: "/")[1])!
-                if recent[h.org, default: []].contains(where: { $0.id == id }) { expired.insert(ref) }
+                orders[ref]!.state = "expired"
                 out.append(.released)
             }
         }
-        let o = decide(r)
-        if let o { out.append(o) }
-        return out
+        let (o, original, price) = decide(r)
+        out.append(o)
+        return (out, original, price)
     }
 
-    private mutating func decide(_ r: OrderRequest) -> Outcome? {
-        guard r.requestId != 0, let org = campaign.population[r.organisation] else { return .invalid }
+    private mutating func decide(_ r: OrderRequest) -> (Outcome, Outcome, Int64) {
+        guard r.requestId != 0, let org = campaign.population[r.organisation] else { return (.invalid, .invalid, 0) }
         if let seen = recent[r.organisation, default: []].first(where: { $0.id == r.requestId }) {
-            _ = seen
-            return .duplicate
+            let key = "\(r.organisation)/\(seen.outcome == .confirmed ? r.reference : r.requestId)"
+            return (.duplicate, seen.outcome, orders[key]?.price ?? 0)
         }
-        // A reservation whose hold is active, or an order sold, is a retransmit even when its id left the memory.
-        if r.kind == .buy, Int(r.offer) < campaign.offers.count, case .reservation = campaign.offers[Int(r.offer)].kind,
-           holds["\(r.organisation)/\(r.requestId)"] != nil {
-            return .duplicate
+        // An order ACCEPTED or HELD is a retransmit however late, whatever the limit: the original answer.
+        if r.kind == .buy, let o = orders["\(r.organisation)/\(r.requestId)"] {
+            return (.duplicate, o.state == "accepted" ? .accepted : .held, o.price)
         }
-        // (With a limit of 1 the used slot refuses it as LIMIT instead, below.)
-        if r.kind == .buy, Int(r.offer) < campaign.offers.count, campaign.offers[Int(r.offer)].limitPerOrganisation > 1,
-           sold.contains("\(r.organisation)/\(r.requestId)") { return .duplicate }
-        let outcome = fresh(r, org)
+        var (outcome, original, price) = fresh(r, org)
+        if outcome == .duplicate { return (outcome, original, price) }  // answered from the orders: not remembered
+        original = outcome
         var ring = recent[r.organisation, default: []]
         ring.append((r.requestId, outcome))
-        if ring.count > LaneEngine.retransmitMemory {
-            let dropped = ring.removeFirst()
-            expired.remove("\(r.organisation)/\(dropped.id)")
-        }
+        if ring.count > LaneEngine.retransmitMemory { ring.removeFirst() }
         recent[r.organisation] = ring
-        return outcome
+        return (outcome, original, price)
     }
 
-    private mutating func fresh(_ r: OrderRequest, _ org: Organisation) -> Outcome {
+    private mutating func fresh(_ r: OrderRequest, _ org: Organisation) -> (Outcome, Outcome, Int64) {
+        let o = freshOutcome(r, org)
+        let price = o == .accepted || o == .held ? orders["\(r.organisation)/\(r.requestId)"]!.price
+            : (r.kind == .confirm || r.kind == .cancel) && o != .noHold ? orders["\(r.organisation)/\(r.reference)"]?.price ?? 0 : 0
+        if o == .duplicate { return (o, r.kind == .confirm ? .confirmed : .released, price) }
+        return (o, o, price)
+    }
+
+    private mutating func freshOutcome(_ r: OrderRequest, _ org: Organisation) -> Outcome {
         if r.kind == .confirm || r.kind == .cancel {
             guard Int(r.offer) < campaign.offers.count else { return .unknownOffer }
             let key = "\(r.organisation)/\(r.reference)"
@@ -73,13 +81,21 @@ private struct ReferenceModel {
                 if r.kind == .cancel {
                     for (item, q) in h.pieces { stock[item]! += q }
                     accepted["\(h.org)/\(h.offer)", default: 0] -= 1
+                    orders[key]!.state = "cancelled"
                     return .released
                 }
-                sold.insert(key)
+                orders[key]!.state = "confirmed"
                 return .confirmed
             }
-            return expired.contains(key) && r.kind == .confirm ? .holdExpired : .noHold
+            guard let o = orders[key], o.offer == r.offer, o.state != "accepted" else { return .noHold }
+            switch (o.state, r.kind) {
+            case ("expired", _): return .holdExpired
+            case ("confirmed", .confirm), ("cancelled", .cancel): return .duplicate
+            case ("confirmed", _): return .holdConfirmed
+            default: return .holdCancelled
+            }
         }
+        if r.kind == .expire { return .invalid }
         guard campaign.window.contains(r.campaignTimeMillis) else { return .outsideWindow }
         guard Int(r.offer) < campaign.offers.count else { return .unknownOffer }
         let offer = campaign.offers[Int(r.offer)]
@@ -88,12 +104,14 @@ private struct ReferenceModel {
         let key = "\(r.organisation)/\(r.offer)"
         guard accepted[key, default: 0] < offer.limitPerOrganisation else { return .limit }
         let q = Int64(r.quantity)
+        let pct = max(0, 100 - offer.price.discountPercent - (org.activated ? offer.price.activationExtraPercent : 0))
+        let price = offer.price.listPriceFen * Int64(pct) / 100 * q
         switch offer.kind {
         case .bundle(let components):
             guard components.allSatisfy({ stock[$0.item]! >= $0.quantityPerUnit * q }) else { return .soldOut }
             for c in components { stock[c.item]! -= c.quantityPerUnit * q }
             accepted[key, default: 0] += 1
-            sold.insert("\(r.organisation)/\(r.requestId)")
+            orders["\(r.organisation)/\(r.requestId)"] = ("accepted", r.offer, price, 0)
             return .accepted
         case .reservation(let model, let holdMillis):
             let candidates = campaign.items.indices.filter {
@@ -117,71 +135,116 @@ private struct ReferenceModel {
             for (item, got) in pieces { stock[item]! -= got }
             accepted[key, default: 0] += 1
             holds["\(r.organisation)/\(r.requestId)"] = (r.organisation, r.offer, pieces, r.campaignTimeMillis + holdMillis, r.quantity, 0)
+            orders["\(r.organisation)/\(r.requestId)"] = ("held", r.offer, price, r.campaignTimeMillis + holdMillis)
             return .held
         }
     }
 }
 
 final class ReferenceModelTests: XCTestCase {
-    /// One lane, 120,000 random requests of every kind: each decision equals the reference model's.
-    func testDecisionsEqualThoseOfAPlainReferenceModel() throws {
-        var campaign = CampaignFixtures.kickoff(organisations: 300, license: 400, machines: 3_000, subsidy: 5_000_000,
+    struct Stats {
+        var seen = [Outcome: Int]()
+        /// Retransmits of an ACCEPTED or HELD order whose id had left the organisation's retransmit memory.
+        var lateRetransmits = 0
+        /// Of those, retransmits sent after ≥ 1,000 later requests of the same organisation.
+        var oldRetransmits = 0
+    }
+
+    /// One lane, `requests` random requests of every kind (retransmits recent and old, confirms and
+    /// cancels of own and strangers' holds, jumps past hold expiries): each decision, its original
+    /// outcome and its price equal the reference model's, and the stock left equals the model's.
+    func compareWithModel(organisations: Int, limit: Int, requests: Int, seed: UInt64) throws -> Stats {
+        var campaign = CampaignFixtures.kickoff(organisations: organisations, license: 400, machines: 3_000, subsidy: 5_000_000,
                                                 hardware: 400, levels: [.basic, .none, .advanced, .intermediate],
-                                                limit: 2, maxQuantity: 3)
+                                                limit: limit, maxQuantity: 3)
         campaign.window.closesMillis = 48 * CampaignFixtures.hour  // room for the jumps past hold expiries
         let (_, ledger, engines) = try CampaignFixtures.engines(campaign, lanes: 1)
         let engine = engines[0]
         var model = ReferenceModel(campaign)
-        var rng = SplitMix64(seed: 2026)
+        var rng = SplitMix64(seed: seed)
         var t = 10 * CampaignFixtures.hour - 60_000
         var issued: [OrderRequest] = []
-        var bought: [OrderRequest] = []  // requests that were ACCEPTED or HELD
+        // Requests that were ACCEPTED or HELD, with their price and the organisation's request count then.
+        var bought: [(request: OrderRequest, price: Int64, sentAt: Int)] = []
+        var sentBy = [UInt32: Int]()
         var out: [Decision] = []
-        var seen = [Outcome: Int]()
-        var lateRetransmits = 0
-        for n in 1...120_000 {
+        var stats = Stats()
+        for n in 1...requests {
             t += Int64(rng.next() % 20)
             if rng.next() % 2000 == 0 { t += 300_001 }  // past every hold's expiry
             var r: OrderRequest
+            var oldOriginal: (price: Int64, age: Int)?
             let roll = rng.next() % 100
             if roll < 5, let p = issued.last {
                 r = p
                 r.campaignTimeMillis = t
-            } else if roll < 8, let p = bought.randomElement(using: &rng) {
-                r = p  // a late retransmit of an order that took stock: mostly out of its organisation's memory
+            } else if roll < 8, !bought.isEmpty {
+                let p = bought[Int(rng.next() % UInt64(bought.count))]
+                r = p.request  // a late retransmit of an order that took stock: mostly out of its organisation's memory
                 r.campaignTimeMillis = t
+                oldOriginal = (p.price, sentBy[r.organisation, default: 0] - p.sentAt)
             } else if roll < 20, let p = issued.randomElement(using: &rng), p.kind == .buy {
                 r = OrderRequest(requestId: UInt64(n), campaignTimeMillis: t,
-                                 organisation: roll < 18 ? p.organisation : UInt32(rng.next() % 300),  // sometimes a stranger's hold
+                                 organisation: roll < 18 ? p.organisation : UInt32(rng.next() % UInt64(organisations)),  // sometimes a stranger's hold
                                  offer: p.offer, kind: roll < 16 ? .confirm : .cancel, quantity: 1, reference: p.requestId)
             } else {
                 r = OrderRequest(requestId: rng.next() % 500 == 0 ? 0 : UInt64(n), campaignTimeMillis: t,
-                                 organisation: UInt32(rng.next() % 310), offer: UInt16(rng.next() % 4),
-                                 quantity: Int32(rng.next() % 5) - 0)
+                                 organisation: UInt32(rng.next() % UInt64(organisations + organisations / 30 + 1)),
+                                 offer: UInt16(rng.next() % 4), quantity: Int32(rng.next() % 5) - 0)
             }
             issued.append(r)
             if issued.count > 50 { issued.removeFirst() }
             // Out of the organisation's retransmit memory before this request (the late retransmits counted below).
             let outOfMemory = !model.recent[r.organisation, default: []].contains { $0.id == r.requestId }
+            sentBy[r.organisation, default: 0] += 1
             out.removeAll(keepingCapacity: true)
             engine.process(r, into: &out)
-            let expected = model.process(r)
-            XCTAssertEqual(out.map(\.outcome), expected, "request #\(n): \(r)")
-            if out.map(\.outcome) != expected { return }
-            for d in out { seen[d.outcome, default: 0] += 1 }
-            if let last = out.last, last.outcome == .accepted || last.outcome == .held { bought.append(r) }
-            if outOfMemory, let last = out.last, last.outcome == .duplicate, bought.contains(where: { $0.requestId == r.requestId }) {
-                lateRetransmits += 1
+            let expected = model.processDetailed(r)
+            XCTAssertEqual(out.map(\.outcome), expected.outcomes, "request #\(n): \(r)")
+            guard out.map(\.outcome) == expected.outcomes, let last = out.last else { return stats }
+            XCTAssertEqual(last.originalOutcome, expected.original, "request #\(n): \(r)")
+            XCTAssertEqual(last.priceFen, expected.price, "price of request #\(n): \(r)")
+            for d in out { stats.seen[d.outcome, default: 0] += 1 }
+            if last.outcome == .accepted || last.outcome == .held {
+                bought.append((r, last.priceFen, sentBy[r.organisation, default: 0]))
+            }
+            if let original = oldOriginal {
+                // Idempotency: however old, a retransmit of a sale or a hold gets its original answer.
+                XCTAssertEqual(last.outcome, .duplicate, "late retransmit #\(n): \(r)")
+                XCTAssertTrue(last.originalOutcome == .accepted || last.originalOutcome == .held, "late retransmit #\(n)")
+                XCTAssertEqual(last.priceFen, original.price, "late retransmit #\(n) keeps its price")
+                if outOfMemory { stats.lateRetransmits += 1 }
+                if original.age >= 1_000 { stats.oldRetransmits += 1 }
             }
         }
         for item in campaign.items.indices {
             XCTAssertEqual(ledger.remaining(item), model.stock[item]!, "stock of item \(item)")
         }
-        XCTAssertGreaterThan(lateRetransmits, 100, "late retransmits of orders that took stock must be exercised")
+        // Nothing bought twice: per organisation and offer, the orders holding slots stay within the limit.
+        for org in 0..<organisations {
+            for offer in 0..<campaign.offers.count {
+                XCTAssertLessThanOrEqual(engine.acceptedCount(organisation: UInt32(org), offer: offer), limit)
+            }
+        }
+        return stats
+    }
+
+    func testDecisionsEqualThoseOfAPlainReferenceModel() throws {
+        let stats = try compareWithModel(organisations: 300, limit: 2, requests: 120_000, seed: 2026)
+        XCTAssertGreaterThan(stats.lateRetransmits, 100, "late retransmits of orders that took stock must be exercised")
         // The random mix must actually exercise every rule, or the comparison proves little.
         for o: Outcome in [.accepted, .held, .confirmed, .released, .soldOut, .limit, .duplicate, .ineligible,
-                           .outsideWindow, .holdExpired, .unknownOffer, .invalid, .noHold] {
-            XCTAssertGreaterThan(seen[o, default: 0], 0, "outcome \(o) never happened")
+                           .outsideWindow, .holdExpired, .unknownOffer, .invalid, .noHold, .holdCancelled, .holdConfirmed] {
+            XCTAssertGreaterThan(stats.seen[o, default: 0], 0, "outcome \(o) never happened")
+        }
+    }
+
+    /// Old retransmits (≥ 1,000 requests of the same organisation after the original) for limits 1, 2
+    /// and 3: every one is DUPLICATE with the original outcome and price, and nothing is bought twice.
+    func testOldRetransmitsAreDuplicatesForEveryLimit() throws {
+        for limit in 1...3 {
+            let stats = try compareWithModel(organisations: 24, limit: limit, requests: 90_000, seed: 77 + UInt64(limit))
+            XCTAssertGreaterThan(stats.oldRetransmits, 200, "limit \(limit): old retransmits must be exercised")
         }
     }
 }

@@ -19,7 +19,8 @@ public enum Outcome: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case ineligible = 7
     /// The request's campaign time is outside the sale window (or its daily waves).
     case outsideWindow = 8
-    /// A confirm arrived after the hold had expired; the units were already returned.
+    /// A confirm or cancel arrived once the hold had expired (at or after its expiry); the units were
+    /// already returned.
     case holdExpired = 9
     /// The offer id does not exist in the campaign.
     case unknownOffer = 10
@@ -28,8 +29,16 @@ public enum Outcome: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case invalid = 11
     /// Shed by the pipeline under overload (open model); never reached a lane.
     case overload = 12
-    /// A confirm or cancel named a hold that is not active (never held, already confirmed or cancelled).
+    /// A confirm or cancel named no hold of this organisation under this offer: never held (the
+    /// reservation was refused or never sent), or another organisation's.
     case noHold = 13
+    /// The organisation's cap on an item across offers (e.g. its share of a subsidy pool) would be
+    /// exceeded; nothing was taken.
+    case capReached = 14
+    /// A confirm of a hold its organisation had cancelled; nothing is sold.
+    case holdCancelled = 15
+    /// A cancel of a hold already confirmed: the sale stands.
+    case holdConfirmed = 16
 
     /// The upper-case name used in reports, dumps and docs (e.g. `SOLD_OUT`).
     public var name: String {
@@ -48,6 +57,9 @@ public enum Outcome: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .invalid: "INVALID"
         case .overload: "OVERLOAD"
         case .noHold: "NO_HOLD"
+        case .capReached: "CAP_REACHED"
+        case .holdCancelled: "HOLD_CANCELLED"
+        case .holdConfirmed: "HOLD_CONFIRMED"
         }
     }
 

@@ -29,11 +29,19 @@ public struct HoldBook: ~Copyable {
 
     @usableFromInline var byReference: [Key: Int32] = [:]
     /// A hold's place in the expiry order; entries of ended holds are skipped lazily (generation).
+    /// Holds expiring in the same millisecond come out by (organisation, reference): an order that does
+    /// not depend on slots, so a rebuilt lane releases them exactly as the uninterrupted one did.
     @usableFromInline struct Expiry: HeapOrdered {
         var expiry: Int64
+        var reference: UInt64
+        var organisation: UInt32
         var slot: Int32
         var generation: UInt32
-        @usableFromInline func precedes(_ other: Expiry) -> Bool { expiry < other.expiry }
+        @usableFromInline func precedes(_ other: Expiry) -> Bool {
+            if expiry != other.expiry { return expiry < other.expiry }
+            if organisation != other.organisation { return organisation < other.organisation }
+            return reference < other.reference
+        }
     }
 
     @usableFromInline var heap = MinHeap<Expiry>()
@@ -67,7 +75,8 @@ public struct HoldBook: ~Copyable {
                                 priceFen: priceFen, expiryMillis: expiryMillis, pieces: pieces,
                                 generation: generation, active: true)
         byReference[Key(organisation, reference)] = slot
-        heap.push(Expiry(expiry: expiryMillis, slot: slot, generation: generation))
+        heap.push(Expiry(expiry: expiryMillis, reference: reference, organisation: organisation, slot: slot,
+                         generation: generation))
         return slot
     }
 

@@ -8,13 +8,17 @@ import CPrefetch
 ///
 /// Rules apply in this order, and a refused request never touches stock:
 /// retransmit (a request id seen among the organisation's last `retransmitMemory` requests gets
-/// DUPLICATE with the original outcome; so does, however late, a buy whose id holds units (an active
-/// hold) or bought (a sale in `purchases`, for offers with a limit above 1; with a limit of 1 the used
-/// slot refuses it as LIMIT)), sale window (buys only), offer and quantity
-/// validity, eligibility, per-organisation limit, stock.
+/// DUPLICATE with the original outcome; so does, however late and whatever the offer's limit, a buy
+/// whose id was ACCEPTED or HELD, with the original price and hold: `orders`), sale window (buys only),
+/// offer and quantity validity, eligibility, per-organisation limit, stock.
+///
+/// Confirms and cancels get one answer per situation (docs/profiles.md, "Holds: every edge case"):
+/// CONFIRMED / RELEASED for an active hold before its expiry, HOLD_EXPIRED once it expired, DUPLICATE
+/// (original CONFIRMED / RELEASED) when it already ended the same way, HOLD_CONFIRMED / HOLD_CANCELLED
+/// when it ended the other way, NO_HOLD when the organisation never held it under that offer.
 ///
 /// Memory is O(organisations × offers) bytes for limits plus O(organisations) for retransmit
-/// memory plus O(active holds) plus O(orders sold, at most the units in stock); never O(requests).
+/// memory plus O(active holds) plus O(orders sold + holds granted) in `orders`; never O(requests).
 public final class LaneEngine: @unchecked Sendable {  // confined: one lane queue at a time
     /// How many recent request ids each organisation's retransmit memory keeps.
     public static let retransmitMemory = 4
@@ -28,30 +32,16 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
 
     /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
     /// request costs one cache miss, not one per array:
-    /// `[0,32)` recent request ids · `[32,36)` their outcomes · `[36,40)` their hold states ·
+    /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`hasOrdersFlag`) ·
     /// `40` ring cursor · `41` level · `42` region · `43` activated · `[48, 48+offers)` accepted per offer.
     @usableFromInline let orgState: UnsafeMutableRawPointer
     @usableFromInline let orgStride: Int
     @usableFromInline var holds = HoldBook()
-    /// The (organisation, request id) of every order this lane sold of an offer whose limit is above 1:
-    /// ACCEPTED bundles and CONFIRMED reservations (by the reservation's id). A retransmit that has left
-    /// the retransmit memory is found here and never buys twice. With a limit of 1 the used slot already
-    /// stops it (LIMIT), so those offers keep nothing here. Looked up only when the organisation already
-    /// uses a slot of the offer's limit, so a first purchase costs nothing; one entry per order sold.
-    @usableFromInline var purchases = Set<PurchaseKey>()
-    /// One bit per hash of a (organisation, request id) in `purchases`: a clear bit proves a request
-    /// bought nothing without hashing it into the set (SipHash cost campaign-month ~6% of its time).
-    @usableFromInline let purchaseBits: UnsafeMutablePointer<UInt64>
-    @usableFromInline let purchaseBitsShift: UInt64
-
-    @usableFromInline struct PurchaseKey: Hashable {
-        @usableFromInline let organisation: UInt32
-        @usableFromInline let requestId: UInt64
-        @usableFromInline init(_ organisation: UInt32, _ requestId: UInt64) {
-            self.organisation = organisation
-            self.requestId = requestId
-        }
-    }
+    /// Every order this lane ACCEPTED or HELD, with its price, hold and what became of the hold: a
+    /// retransmit that has left the retransmit memory is answered from here, never bought twice, and a
+    /// confirm of an ended hold learns how it ended. Looked up only for an organisation that uses a slot
+    /// ACCEPTED or HELD before (`hasOrdersFlag`), so a first purchase costs one insert and no lookup.
+    @usableFromInline var orders: OrderMemory
 
     /// Units this lane sold, per item (lane-local; sum over lanes for totals).
     public private(set) var soldUnits: [Int64]
@@ -66,10 +56,10 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Latest campaign time seen; holds expire against it.
     public private(set) var clockMillis: Int64 = .min
 
-    @usableFromInline enum HoldState: UInt8 { case none = 0, active, confirmed, cancelled, expired }
-
-    @usableFromInline static let outcomesOffset = 32, holdStatesOffset = 36, cursorOffset = 40
+    @usableFromInline static let outcomesOffset = 32, flagsOffset = 36, cursorOffset = 40
     @usableFromInline static let levelOffset = 41, regionOffset = 42, activatedOffset = 43, acceptedOffset = 48
+    /// Flag: the organisation has an order in `orders` (it was ACCEPTED or HELD at least once).
+    @usableFromInline static let hasOrdersFlag: UInt8 = 1
 
     /// Bytes of decision state one organisation takes (a 64-byte-aligned record: recent request ids,
     /// outcomes, level, region, and one accepted-units byte per offer).
@@ -98,32 +88,32 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         }
         soldUnits = Array(repeating: 0, count: rules.itemCount)
         heldUnits = Array(repeating: 0, count: rules.itemCount)
-        // Room for the sales this lane can make of offers with a limit above 1 (orders of one unit, its
-        // share of the stock), up to 2^18: the set then does not grow on the lane's thread mid-sale.
-        let enough = (1 << 18) * laneCount
-        var sales = 0  // each term is capped at `enough`, so the sum cannot overflow
-        for (i, offer) in rules.campaign.offers.enumerated() where rules.limit[i] > 1 && sales < enough {
-            switch offer.kind {
-            case .bundle(let components):
-                let orders = components.map { rules.campaign.items[$0.item].initial / max($0.quantityPerUnit, 1) }.min() ?? 0
-                sales += Int(min(orders, Int64(enough)))
-            case .reservation(let model, _):
-                for item in rules.campaign.items { if case .hardware(model, _, _, _) = item.kind { sales += Int(min(item.initial, Int64(enough))) } }
-            }
-        }
-        purchases.reserveCapacity(min(sales / laneCount, 1 << 18))
-        // About 32 bits per expected sale (a false positive costs one set lookup), 2^16...2^25 bits.
-        var log2Bits = 16
-        while log2Bits < 25 && (1 << log2Bits) < min(sales / laneCount, 1 << 20) &* 32 { log2Bits += 1 }
-        purchaseBitsShift = UInt64(64 - log2Bits)
-        purchaseBits = .allocate(capacity: 1 << (log2Bits - 6))
-        purchaseBits.initialize(repeating: 0, count: 1 << (log2Bits - 6))
+        orders = OrderMemory(expected: Self.expectedOrders(rules, laneCount: laneCount))
         counts = .allocate(capacity: Outcome.count)
         counts.initialize(repeating: 0, count: Outcome.count)
     }
 
+    /// This lane's share of the orders the stock allows (orders of one unit; a reservation's units can be
+    /// held once each), up to 2^21: `orders` is sized for it up front, so it does not grow mid-sale
+    /// unless expired holds are held again or the traffic favours this lane.
+    static func expectedOrders(_ rules: CampaignRules, laneCount: Int) -> Int {
+        let enough = Int64(1 << 21) * Int64(laneCount)
+        var sales: Int64 = 0  // each term is capped at `enough`, so the sum cannot overflow
+        for offer in rules.campaign.offers where sales < enough {
+            switch offer.kind {
+            case .bundle(let components):
+                let n = components.map { rules.campaign.items[$0.item].initial / max($0.quantityPerUnit, 1) }.min() ?? 0
+                sales += min(n, enough)
+            case .reservation(let model, _):
+                for item in rules.campaign.items where sales < enough {
+                    if case .hardware(model, _, _, _) = item.kind { sales += min(item.initial, enough) }
+                }
+            }
+        }
+        return Int(min(sales, enough) / Int64(laneCount))
+    }
+
     deinit {
-        purchaseBits.deallocate()
         orgState.deallocate()
         counts.deallocate()
     }
@@ -142,27 +132,25 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         (o + (Self.acceptedOffset &+ offer)).assumingMemoryBound(to: UInt8.self)
     }
 
+    /// Answers a retransmit of a remembered order: DUPLICATE with the original outcome, price and hold.
     @inlinable @inline(__always)
-    func purchaseBit(_ organisation: UInt32, _ requestId: UInt64) -> (word: Int, mask: UInt64) {
-        var k = requestId &+ UInt64(organisation) &* 0xC2B2_AE3D_27D4_EB4F
-        k = (k ^ (k >> 29)) &* 0x9E37_79B9_7F4A_7C15
-        let bit = k >> purchaseBitsShift
-        return (Int(bit >> 6), 1 << (bit & 63))
+    func answerRetransmit(_ e: OrderMemory.Entry, _ d: inout Decision) {
+        d.outcome = .duplicate
+        d.originalOutcome = e.originalOutcome
+        d.priceFen = e.priceFen
+        if e.state != .accepted {
+            d.reference = e.requestId
+            d.holdExpiryMillis = e.holdExpiryMillis
+        }
     }
 
-    /// Records a sale (see `purchases`).
-    @usableFromInline
-    func rememberPurchase(_ organisation: UInt32, _ requestId: UInt64) {
-        let (word, mask) = purchaseBit(organisation, requestId)
-        purchaseBits[word] |= mask
-        purchases.insert(PurchaseKey(organisation, requestId))
-    }
-
-    /// Whether this lane sold the order of `requestId` by `organisation` (see `purchases`).
+    /// Remembers an ACCEPTED or HELD order of the organisation at `o`.
     @inlinable @inline(__always)
-    func wasPurchased(_ organisation: UInt32, _ requestId: UInt64) -> Bool {
-        let (word, mask) = purchaseBit(organisation, requestId)
-        return purchaseBits[word] & mask != 0 && purchases.contains(PurchaseKey(organisation, requestId))
+    func rememberOrder(_ o: UnsafeMutableRawPointer, _ organisation: UInt32, _ requestId: UInt64, offer: UInt16,
+                       _ state: OrderMemory.State, priceFen: Int64, holdExpiryMillis: Int64) {
+        (o + Self.flagsOffset).assumingMemoryBound(to: UInt8.self).pointee |= Self.hasOrdersFlag
+        orders.insert(organisation: organisation, requestId: requestId, offer: offer, state: state,
+                      priceFen: priceFen, holdExpiryMillis: holdExpiryMillis)
     }
 
     // MARK: - Deciding
@@ -209,7 +197,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             releaseUnits(of: hold)
             let local = localIndex(hold.organisation)
             acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
-            setHoldState(local: local, reference: hold.reference, .expired)
+            orders.setState(organisation: hold.organisation, requestId: hold.reference, .expired)
             let d = Decision(requestId: hold.reference, campaignTimeMillis: hold.expiryMillis,
                              organisation: hold.organisation, offer: hold.offer, kind: .expire,
                              outcome: .released, quantity: hold.quantity, reference: hold.reference,
@@ -233,27 +221,29 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         // 1. Retransmit: the original outcome comes back, nothing is taken.
         for i in 0..<k where recentId(o, i) == r.requestId {
             d.outcome = .duplicate
-            d.originalOutcome = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
+            let original = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
+            d.originalOutcome = original
+            if original == .accepted || original == .held,
+               let e = orders.find(organisation: r.organisation, requestId: r.requestId) {
+                answerRetransmit(e, &d)
+            } else if original == .confirmed, let e = orders.find(organisation: r.organisation, requestId: r.reference) {
+                d.priceFen = e.priceFen
+            }
             return
         }
-        // A buy whose id already holds units or bought is a retransmit even when the id has left the
-        // memory: deciding it afresh would buy twice (with a limit above 1), and a second hold under the
-        // same (organisation, id) would be unmapped by the end of the first (a journal that neither the
-        // audit nor a restart can apply). Only an organisation that already uses a slot of this offer's
-        // limit can have such an order, so the others skip the lookups.
-        if r.kind == .buy, Int(r.offer) < rules.offerCount, acceptedPointer(o, Int(r.offer)).pointee > 0 {
-            if rules.isReservation[Int(r.offer)], holds.slot(organisation: r.organisation, reference: r.requestId) != nil {
-                d.outcome = .duplicate
-                d.originalOutcome = .held
-                return
-            }
-            if rules.limit[Int(r.offer)] > 1, wasPurchased(r.organisation, r.requestId) {
-                d.outcome = .duplicate
-                d.originalOutcome = rules.isReservation[Int(r.offer)] ? .held : .accepted
-                return
-            }
+        // A buy whose id was ACCEPTED or HELD is a retransmit however long ago that was: deciding it
+        // afresh would buy twice, or tell a client that retried after a time-out that its order failed
+        // (LIMIT), or make a second hold under the same (organisation, id). Only an organisation that
+        // has an order in `orders` can have such a request, so the others skip the lookup.
+        if r.kind == .buy, o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.hasOrdersFlag != 0,
+           let e = orders.find(organisation: r.organisation, requestId: r.requestId) {
+            answerRetransmit(e, &d)
+            return
         }
         decideFresh(r, local: local, o, &d)
+        // A DUPLICATE answered from `orders` (a repeated confirm or cancel) is not put in the ring: a
+        // rebuild does not put journaled duplicates there either, and its retransmit gets the same answer.
+        guard d.outcome != .duplicate else { return }
         d.originalOutcome = d.outcome
         remember(o, requestId: r.requestId, outcome: d.outcome)
     }
@@ -264,8 +254,6 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         let c = Int(o.load(fromByteOffset: Self.cursorOffset, as: UInt8.self))
         o.storeBytes(of: requestId, toByteOffset: c &* 8, as: UInt64.self)
         o.storeBytes(of: outcome.rawValue, toByteOffset: Self.outcomesOffset &+ c, as: UInt8.self)
-        o.storeBytes(of: outcome == .held ? HoldState.active.rawValue : HoldState.none.rawValue,
-                     toByteOffset: Self.holdStatesOffset &+ c, as: UInt8.self)
         o.storeBytes(of: UInt8((c &+ 1) % Self.retransmitMemory), toByteOffset: Self.cursorOffset, as: UInt8.self)
     }
 
@@ -306,6 +294,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
             holds.insert(reference: r.requestId, organisation: r.organisation, offer: r.offer, quantity: r.quantity,
                          priceFen: unitPrice &* qty, expiryMillis: expiry, pieces: pieces)
+            rememberOrder(o, r.organisation, r.requestId, offer: r.offer, .held, priceFen: unitPrice &* qty,
+                          holdExpiryMillis: expiry)
             d.outcome = .held
             d.priceFen = unitPrice &* qty
             d.reference = r.requestId
@@ -316,7 +306,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
             acceptedCount.pointee &+= 1
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
-            if rules.limit[offer] > 1 { rememberPurchase(r.organisation, r.requestId) }
+            rememberOrder(o, r.organisation, r.requestId, offer: r.offer, .accepted, priceFen: unitPrice &* qty,
+                          holdExpiryMillis: 0)
             d.outcome = .accepted
             d.priceFen = unitPrice &* qty
         }
@@ -355,20 +346,29 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                     heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
                     soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
                 }
-                setHoldState(local: local, reference: hold.reference, .confirmed)
-                if rules.limit[Int(hold.offer)] > 1 { rememberPurchase(r.organisation, hold.reference) }
+                orders.setState(organisation: r.organisation, requestId: hold.reference, .confirmed)
                 d.outcome = .confirmed
             } else {
                 releaseUnits(of: hold)
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
-                setHoldState(local: local, reference: hold.reference, .cancelled)
+                    orders.setState(organisation: r.organisation, requestId: hold.reference, .cancelled)
                 d.outcome = .released
                 d.pieces = hold.pieces
             }
             return
         }
-        // No active hold: expired (and remembered) or never/no longer there.
-        d.outcome = holdState(local: local, reference: r.reference) == .expired && r.kind == .confirm ? .holdExpired : .noHold
+        // No active hold: it ended (how tells the answer), or this organisation never held it here.
+        guard let e = orders.find(organisation: r.organisation, requestId: r.reference), e.offer == r.offer,
+              e.state != .accepted else { d.outcome = .noHold; return }
+        d.priceFen = e.priceFen
+        switch (e.state, r.kind) {
+        case (.expired, _): d.outcome = .holdExpired
+        case (.confirmed, .confirm): d.outcome = .duplicate; d.originalOutcome = .confirmed
+        case (.confirmed, _): d.outcome = .holdConfirmed
+        case (.cancelled, .cancel): d.outcome = .duplicate; d.originalOutcome = .released
+        case (.cancelled, _): d.outcome = .holdCancelled
+        default: d.outcome = .noHold  // .held is always in `holds`; not reached
+        }
     }
 
     func releaseUnits(of hold: HoldBook.Hold, toLedger: Bool = true) {
@@ -376,21 +376,6 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             if toLedger && !releasesAfterJournal { ledger.release(hold.pieces[i].quantity, of: hold.pieces[i].item, to: lane) }
             heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
         }
-    }
-
-    func setHoldState(local: Int, reference: UInt64, _ state: HoldState) {
-        let o = org(local)
-        for i in 0..<Self.retransmitMemory where recentId(o, i) == reference {
-            o.storeBytes(of: state.rawValue, toByteOffset: Self.holdStatesOffset + i, as: UInt8.self)
-        }
-    }
-
-    func holdState(local: Int, reference: UInt64) -> HoldState {
-        let o = org(local)
-        for i in 0..<Self.retransmitMemory where recentId(o, i) == reference {
-            return HoldState(rawValue: o.load(fromByteOffset: Self.holdStatesOffset + i, as: UInt8.self)) ?? .none
-        }
-        return .none
     }
 
     /// Accepted orders (or active-or-confirmed holds) of `organisation` on `offer`.
@@ -435,7 +420,8 @@ extension LaneEngine {
                 soldUnits[c.item] = sum
             }
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
-            if rules.limit[Int(d.offer)] > 1 { rememberPurchase(d.organisation, d.requestId) }
+            rememberOrder(org(local), d.organisation, d.requestId, offer: d.offer, .accepted, priceFen: d.priceFen,
+                          holdExpiryMillis: 0)
             remember()
         case .held:
             guard known, Int(d.offer) < rules.offerCount, rules.isReservation[Int(d.offer)] else { return false }
@@ -448,6 +434,8 @@ extension LaneEngine {
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
+            rememberOrder(org(local), d.organisation, d.requestId, offer: d.offer, .held, priceFen: d.priceFen,
+                          holdExpiryMillis: d.holdExpiryMillis)
             remember()
         case .confirmed, .released:
             guard known, let slot = holds.slot(organisation: d.organisation, reference: d.reference) else { return false }
@@ -460,13 +448,12 @@ extension LaneEngine {
                     soldUnits[hold.pieces[i].item] = sum
                 }
                 remember()
-                setHoldState(local: local, reference: hold.reference, .confirmed)
-                if rules.limit[Int(hold.offer)] > 1 { rememberPurchase(d.organisation, hold.reference) }
+                orders.setState(organisation: d.organisation, requestId: hold.reference, .confirmed)
             } else {
                 releaseUnits(of: hold, toLedger: false)
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
-                remember()
-                setHoldState(local: local, reference: hold.reference, d.kind == .expire ? .expired : .cancelled)
+                    remember()
+                orders.setState(organisation: d.organisation, requestId: hold.reference, d.kind == .expire ? .expired : .cancelled)
             }
         default:
             remember()
