@@ -32,15 +32,16 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
 
     /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
     /// request costs one cache miss, not one per array:
-    /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`hasOrdersFlag`) ·
-    /// `40` ring cursor · `41` level · `42` region · `43` activated · `[48, 48+offers)` accepted per offer.
+    /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`) ·
+    /// `40` ring cursor · `41` level · `42` region · `43` activated · `[44,48)` head of its chain in
+    /// `orders` · `[48, 48+offers)` accepted per offer.
     @usableFromInline let orgState: UnsafeMutableRawPointer
     @usableFromInline let orgStride: Int
     @usableFromInline var holds = HoldBook()
     /// Every order this lane ACCEPTED or HELD, with its price, hold and what became of the hold: a
     /// retransmit that has left the retransmit memory is answered from here, never bought twice, and a
-    /// confirm of an ended hold learns how it ended. Looked up only for an organisation that uses a slot
-    /// ACCEPTED or HELD before (`hasOrdersFlag`), so a first purchase costs one insert and no lookup.
+    /// confirm of an ended hold learns how it ended. A buy looks its id up only when its organisation uses
+    /// a slot of the offer's limit or had a hold end, so a first purchase costs one append, no lookup.
     @usableFromInline var orders: OrderMemory
 
     /// Units this lane sold, per item (lane-local; sum over lanes for totals).
@@ -57,9 +58,11 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     public private(set) var clockMillis: Int64 = .min
 
     @usableFromInline static let outcomesOffset = 32, flagsOffset = 36, cursorOffset = 40
-    @usableFromInline static let levelOffset = 41, regionOffset = 42, activatedOffset = 43, acceptedOffset = 48
-    /// Flag: the organisation has an order in `orders` (it was ACCEPTED or HELD at least once).
-    @usableFromInline static let hasOrdersFlag: UInt8 = 1
+    @usableFromInline static let levelOffset = 41, regionOffset = 42, activatedOffset = 43, ordersHeadOffset = 44
+    @usableFromInline static let acceptedOffset = 48
+    /// Flag: one of the organisation's holds ended unsold (cancelled or expired), so a retransmit of its
+    /// reservation can come while the offer's slot is free again.
+    @usableFromInline static let endedHoldFlag: UInt8 = 1
 
     /// Bytes of decision state one organisation takes (a 64-byte-aligned record: recent request ids,
     /// outcomes, level, region, and one accepted-units byte per offer).
@@ -94,8 +97,9 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     }
 
     /// This lane's share of the orders the stock allows (orders of one unit; a reservation's units can be
-    /// held once each), up to 2^21: `orders` is sized for it up front, so it does not grow mid-sale
-    /// unless expired holds are held again or the traffic favours this lane.
+    /// held once each), up to 2^21 (64 MiB of address space, touched only as orders come): `orders` is
+    /// reserved for it up front, so it does not grow mid-sale unless expired holds are held again or the
+    /// traffic favours this lane.
     static func expectedOrders(_ rules: CampaignRules, laneCount: Int) -> Int {
         let enough = Int64(1 << 21) * Int64(laneCount)
         var sales: Int64 = 0  // each term is capped at `enough`, so the sum cannot overflow
@@ -144,13 +148,30 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         }
     }
 
+    /// The remembered order `requestId` of `offer` by the organisation at `o`, if any.
+    @inlinable @inline(__always)
+    func findOrder(_ o: UnsafeMutableRawPointer, _ requestId: UInt64, offer: UInt16) -> OrderMemory.Entry? {
+        let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
+        guard head != 0, let i = orders.find(head: head, requestId: requestId, offer: offer) else { return nil }
+        return orders[i]
+    }
+
     /// Remembers an ACCEPTED or HELD order of the organisation at `o`.
     @inlinable @inline(__always)
-    func rememberOrder(_ o: UnsafeMutableRawPointer, _ organisation: UInt32, _ requestId: UInt64, offer: UInt16,
+    func rememberOrder(_ o: UnsafeMutableRawPointer, _ requestId: UInt64, offer: UInt16,
                        _ state: OrderMemory.State, priceFen: Int64, holdExpiryMillis: Int64) {
-        (o + Self.flagsOffset).assumingMemoryBound(to: UInt8.self).pointee |= Self.hasOrdersFlag
-        orders.insert(organisation: organisation, requestId: requestId, offer: offer, state: state,
-                      priceFen: priceFen, holdExpiryMillis: holdExpiryMillis)
+        let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
+        let newHead = orders.append(head: head, requestId: requestId, offer: offer, state: state, priceFen: priceFen,
+                                    holdExpiryMillis: holdExpiryMillis)
+        o.storeBytes(of: newHead, toByteOffset: Self.ordersHeadOffset, as: UInt32.self)
+    }
+
+    /// Records how a hold ended; an unsold end also sets the organisation's `endedHoldFlag`.
+    func holdEnded(local: Int, reference: UInt64, offer: UInt16, _ state: OrderMemory.State) {
+        let o = org(local)
+        if state != .confirmed { (o + Self.flagsOffset).assumingMemoryBound(to: UInt8.self).pointee |= Self.endedHoldFlag }
+        let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
+        if let i = orders.find(head: head, requestId: reference, offer: offer) { orders[i].stateRaw = state.rawValue }
     }
 
     // MARK: - Deciding
@@ -197,7 +218,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             releaseUnits(of: hold)
             let local = localIndex(hold.organisation)
             acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
-            orders.setState(organisation: hold.organisation, requestId: hold.reference, .expired)
+            holdEnded(local: local, reference: hold.reference, offer: hold.offer, .expired)
             let d = Decision(requestId: hold.reference, campaignTimeMillis: hold.expiryMillis,
                              organisation: hold.organisation, offer: hold.offer, kind: .expire,
                              outcome: .released, quantity: hold.quantity, reference: hold.reference,
@@ -223,10 +244,9 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             d.outcome = .duplicate
             let original = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
             d.originalOutcome = original
-            if original == .accepted || original == .held,
-               let e = orders.find(organisation: r.organisation, requestId: r.requestId) {
+            if original == .accepted || original == .held, let e = findOrder(o, r.requestId, offer: r.offer) {
                 answerRetransmit(e, &d)
-            } else if original == .confirmed, let e = orders.find(organisation: r.organisation, requestId: r.reference) {
+            } else if original == .confirmed, let e = findOrder(o, r.reference, offer: r.offer) {
                 d.priceFen = e.priceFen
             }
             return
@@ -234,9 +254,12 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         // A buy whose id was ACCEPTED or HELD is a retransmit however long ago that was: deciding it
         // afresh would buy twice, or tell a client that retried after a time-out that its order failed
         // (LIMIT), or make a second hold under the same (organisation, id). Only an organisation that
-        // has an order in `orders` can have such a request, so the others skip the lookup.
-        if r.kind == .buy, o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.hasOrdersFlag != 0,
-           let e = orders.find(organisation: r.organisation, requestId: r.requestId) {
+        // uses a slot of this offer's limit, or had a hold end, can have such an order, so the others skip
+        // the lookup. (An id reused for another offer is another order.)
+        if r.kind == .buy, Int(r.offer) < rules.offerCount,
+           acceptedPointer(o, Int(r.offer)).pointee > 0
+            || (rules.isReservation[Int(r.offer)] && o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.endedHoldFlag != 0),
+           let e = findOrder(o, r.requestId, offer: r.offer) {
             answerRetransmit(e, &d)
             return
         }
@@ -294,7 +317,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
             holds.insert(reference: r.requestId, organisation: r.organisation, offer: r.offer, quantity: r.quantity,
                          priceFen: unitPrice &* qty, expiryMillis: expiry, pieces: pieces)
-            rememberOrder(o, r.organisation, r.requestId, offer: r.offer, .held, priceFen: unitPrice &* qty,
+            rememberOrder(o, r.requestId, offer: r.offer, .held, priceFen: unitPrice &* qty,
                           holdExpiryMillis: expiry)
             d.outcome = .held
             d.priceFen = unitPrice &* qty
@@ -306,7 +329,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
             acceptedCount.pointee &+= 1
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
-            rememberOrder(o, r.organisation, r.requestId, offer: r.offer, .accepted, priceFen: unitPrice &* qty,
+            rememberOrder(o, r.requestId, offer: r.offer, .accepted, priceFen: unitPrice &* qty,
                           holdExpiryMillis: 0)
             d.outcome = .accepted
             d.priceFen = unitPrice &* qty
@@ -346,20 +369,20 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                     heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
                     soldUnits[hold.pieces[i].item] &+= hold.pieces[i].quantity
                 }
-                orders.setState(organisation: r.organisation, requestId: hold.reference, .confirmed)
+                holdEnded(local: local, reference: hold.reference, offer: hold.offer, .confirmed)
                 d.outcome = .confirmed
             } else {
                 releaseUnits(of: hold)
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
-                    orders.setState(organisation: r.organisation, requestId: hold.reference, .cancelled)
+                    holdEnded(local: local, reference: hold.reference, offer: hold.offer, .cancelled)
                 d.outcome = .released
                 d.pieces = hold.pieces
             }
             return
         }
         // No active hold: it ended (how tells the answer), or this organisation never held it here.
-        guard let e = orders.find(organisation: r.organisation, requestId: r.reference), e.offer == r.offer,
-              e.state != .accepted else { d.outcome = .noHold; return }
+        guard let e = findOrder(org(local), r.reference, offer: r.offer), e.state != .accepted
+        else { d.outcome = .noHold; return }
         d.priceFen = e.priceFen
         switch (e.state, r.kind) {
         case (.expired, _): d.outcome = .holdExpired
@@ -420,7 +443,7 @@ extension LaneEngine {
                 soldUnits[c.item] = sum
             }
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
-            rememberOrder(org(local), d.organisation, d.requestId, offer: d.offer, .accepted, priceFen: d.priceFen,
+            rememberOrder(org(local), d.requestId, offer: d.offer, .accepted, priceFen: d.priceFen,
                           holdExpiryMillis: 0)
             remember()
         case .held:
@@ -434,7 +457,7 @@ extension LaneEngine {
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
-            rememberOrder(org(local), d.organisation, d.requestId, offer: d.offer, .held, priceFen: d.priceFen,
+            rememberOrder(org(local), d.requestId, offer: d.offer, .held, priceFen: d.priceFen,
                           holdExpiryMillis: d.holdExpiryMillis)
             remember()
         case .confirmed, .released:
@@ -448,12 +471,12 @@ extension LaneEngine {
                     soldUnits[hold.pieces[i].item] = sum
                 }
                 remember()
-                orders.setState(organisation: d.organisation, requestId: hold.reference, .confirmed)
+                holdEnded(local: local, reference: hold.reference, offer: hold.offer, .confirmed)
             } else {
                 releaseUnits(of: hold, toLedger: false)
                 acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
                     remember()
-                orders.setState(organisation: d.organisation, requestId: hold.reference, d.kind == .expire ? .expired : .cancelled)
+                holdEnded(local: local, reference: hold.reference, offer: hold.offer, d.kind == .expire ? .expired : .cancelled)
             }
         default:
             remember()

@@ -1,13 +1,18 @@
-/// Every order one lane sold or held, by (organisation, request id), for the whole campaign: what makes
-/// a retransmit idempotent however late it comes, and what tells a confirm of an expired hold from a
-/// confirm of a hold that never existed.
+/// Every order one lane ACCEPTED or HELD, for the whole campaign: what makes a retransmit idempotent
+/// however late it comes, and what tells a confirm of an expired hold from a confirm of a hold that
+/// never existed.
 ///
-/// A flat open-addressing table (linear probing, 32-byte entries, no deletions: an entry changes state
-/// as its hold ends, it never goes away). Owned by one lane (single writer, no locks). It is sized up
-/// front from the stock the lane can sell, so a sale inserts without allocating; it doubles (one rehash
-/// on the lane's thread) only when more orders were sold or holds granted than that estimate, which
-/// re-holds of expired units can cause. Memory: 64 bytes per entry at worst (load ≤ 1/2), one entry per
-/// ACCEPTED bundle and per HELD reservation, i.e. O(orders sold + holds granted); never O(requests).
+/// An append-only arena of 32-byte entries, chained per organisation: the organisation's record in
+/// the lane holds the index of its newest entry, each entry the index of the one before. An
+/// organisation has a handful of orders (bounded by offers × limit, plus re-holds after expiries), so a
+/// lookup walks a short chain and never hashes; an organisation with no order costs nothing. Entries
+/// never go away: a hold's entry changes state as the hold ends.
+///
+/// Owned by one lane (single writer, no locks). The arena is reserved up front for the orders the
+/// lane's share of the stock allows (pages are only touched as entries are written), so a sale appends
+/// without allocating; it doubles only when more orders were sold or holds granted than that, which
+/// holds taken again after expiries can cause. Memory: 32 bytes per order ACCEPTED or hold granted,
+/// i.e. O(orders sold + holds granted), never O(requests).
 public struct OrderMemory: ~Copyable {
     /// What became of a remembered order.
     public enum State: UInt8, Sendable {
@@ -25,8 +30,9 @@ public struct OrderMemory: ~Copyable {
 
     /// One remembered order: the original decision a retransmit is answered with.
     public struct Entry: Sendable, Equatable {
-        public var requestId: UInt64      // 0: empty slot
-        public var organisation: UInt32
+        public var requestId: UInt64
+        /// Index + 1 of the organisation's previous entry; 0 at the end of the chain.
+        public var next: UInt32
         public var offer: UInt16
         public var stateRaw: UInt8
         public var pad: UInt8 = 0
@@ -40,78 +46,54 @@ public struct OrderMemory: ~Copyable {
     }
 
     @usableFromInline var entries: UnsafeMutablePointer<Entry>
-    @usableFromInline var mask: Int
+    public private(set) var capacity: Int
     public private(set) var count = 0
 
-    /// A table with room for `expected` orders before it first grows (at least 1,024 slots).
+    /// An arena reserved for `expected` orders before it first grows (at least 1,024).
     public init(expected: Int) {
-        var capacity = 1024
-        while capacity < (1 << 40) && capacity / 2 < expected { capacity <<= 1 }
-        entries = .allocate(capacity: capacity)
-        entries.initialize(repeating: Entry(requestId: 0, organisation: 0, offer: 0, stateRaw: 0, priceFen: 0,
-                                            holdExpiryMillis: 0), count: capacity)
-        mask = capacity - 1
+        capacity = max(1024, expected)
+        entries = .allocate(capacity: capacity)  // not touched until written: untouched pages cost no memory
     }
 
     deinit { entries.deallocate() }
 
-    /// Slots allocated (a power of two).
-    public var capacity: Int { mask + 1 }
-
+    /// The index of the entry of `requestId` under `offer` in the chain starting at `head` (index + 1,
+    /// 0 for an empty chain), or nil.
     @inlinable @inline(__always)
-    static func hash(_ organisation: UInt32, _ requestId: UInt64) -> Int {
-        var k = requestId &+ UInt64(organisation) &* 0xC2B2_AE3D_27D4_EB4F
-        k = (k ^ (k >> 31)) &* 0x9E37_79B9_7F4A_7C15
-        return Int(truncatingIfNeeded: k ^ (k >> 29))
-    }
-
-    /// The slot of `(organisation, requestId)`, or of the empty slot where it would go.
-    @inlinable @inline(__always)
-    func probe(_ organisation: UInt32, _ requestId: UInt64) -> Int {
-        var i = Self.hash(organisation, requestId) & mask
-        while true {
+    public func find(head: UInt32, requestId: UInt64, offer: UInt16) -> Int? {
+        var link = head
+        while link != 0 {
+            let i = Int(link &- 1)
             let e = entries[i]
-            if e.requestId == 0 || (e.requestId == requestId && e.organisation == organisation) { return i }
-            i = (i &+ 1) & mask
+            if e.requestId == requestId && e.offer == offer { return i }
+            link = e.next
         }
+        return nil
     }
 
-    /// The remembered order, if any.
-    @inlinable @inline(__always)
-    public func find(organisation: UInt32, requestId: UInt64) -> Entry? {
-        let e = entries[probe(organisation, requestId)]
-        return e.requestId == 0 ? nil : e
+    @inlinable
+    public subscript(index: Int) -> Entry {
+        get { entries[index] }
+        nonmutating set { entries[index] = newValue }
     }
 
-    /// Remembers a new order (request id ≠ 0); an existing entry of the same key is overwritten.
-    public mutating func insert(organisation: UInt32, requestId: UInt64, offer: UInt16, state: State,
-                                priceFen: Int64, holdExpiryMillis: Int64) {
-        if (count &+ 1) &* 2 > capacity { grow() }
-        let i = probe(organisation, requestId)
-        if entries[i].requestId == 0 { count &+= 1 }
-        entries[i] = Entry(requestId: requestId, organisation: organisation, offer: offer, stateRaw: state.rawValue,
-                           priceFen: priceFen, holdExpiryMillis: holdExpiryMillis)
-    }
-
-    /// Moves a remembered hold to its end state; false when the order is not remembered.
-    @discardableResult
-    public mutating func setState(organisation: UInt32, requestId: UInt64, _ state: State) -> Bool {
-        let i = probe(organisation, requestId)
-        guard entries[i].requestId != 0 else { return false }
-        entries[i].stateRaw = state.rawValue
-        return true
+    /// Appends an order to the chain starting at `head`; returns the chain's new head.
+    public mutating func append(head: UInt32, requestId: UInt64, offer: UInt16, state: State, priceFen: Int64,
+                                holdExpiryMillis: Int64) -> UInt32 {
+        if count == capacity { grow() }
+        entries.advanced(by: count).initialize(to: Entry(requestId: requestId, next: head, offer: offer,
+                                                         stateRaw: state.rawValue, priceFen: priceFen,
+                                                         holdExpiryMillis: holdExpiryMillis))
+        count &+= 1
+        precondition(count < Int(UInt32.max), "more than 2^32 orders in one lane")
+        return UInt32(count)
     }
 
     mutating func grow() {
-        let old = entries, oldCapacity = capacity
-        let capacity = oldCapacity * 2
-        entries = .allocate(capacity: capacity)
-        entries.initialize(repeating: Entry(requestId: 0, organisation: 0, offer: 0, stateRaw: 0, priceFen: 0,
-                                            holdExpiryMillis: 0), count: capacity)
-        mask = capacity - 1
-        for j in 0..<oldCapacity where old[j].requestId != 0 {
-            entries[probe(old[j].organisation, old[j].requestId)] = old[j]
-        }
-        old.deallocate()
+        let bigger = UnsafeMutablePointer<Entry>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: entries, count: count)
+        entries.deallocate()
+        entries = bigger
+        capacity *= 2
     }
 }
