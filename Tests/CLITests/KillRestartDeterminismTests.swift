@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+
+/// A one-lane run SIGKILLed at 20 seeded moments and restarted each time journals exactly, record for
+/// record in order and field for field, what an uninterrupted run journals: holds expiring in the same
+/// campaign millisecond included (they used to come out swapped after a restart).
+final class KillRestartDeterminismTests: XCTestCase {
+    func testTwentyKillsAndRestartsJournalExactlyWhatAnUninterruptedRunJournals() throws {
+        let dir = CommandRunner.temporaryDirectory("kill20")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // ci-smoke, denser and longer: 10 s of traffic at 4k/s, time ×10, holds of 5 s (0.5 s of run):
+        // several requests per campaign millisecond, so holds often expire in the same millisecond.
+        var profile = try String(contentsOfFile: CommandRunner.root + "/LoadProfiles/ci-smoke.yaml", encoding: .utf8)
+        let edits = [
+            ("duration: 3s", "duration: 10s"), ("time-scale: 100", "time-scale: 10"),
+            ("start: \"day 0 09:59:30\"", "start: \"day 0 10:00\""), ("requests: 50000", "requests: 60000"),
+            ("hold: 1m", "hold: 5s"), ("confirm-delay: { uniform: [5s, 90s] }", "confirm-delay: { uniform: [1s, 9s] }"),
+        ]
+        for (from, to) in edits {
+            XCTAssertTrue(profile.contains(from), from)
+            profile = profile.replacingOccurrences(of: from, with: to)
+        }
+        let phases = profile.range(of: "  phases:")!.lowerBound
+        let behaviour = profile.range(of: "  popularity:")!.lowerBound
+        profile.replaceSubrange(phases..<behaviour, with: "  phases:\n    - { constant: 4k/s, for: 10s }\n")
+        let path = dir + "/dense.yaml"
+        try profile.write(toFile: path, atomically: true, encoding: .utf8)
+        // One lane, nothing shed: the decisions do not depend on timing.
+        let settings = ["--lanes", "1", "--overload", "wait", "--durability", "batch", "--progress", "never"]
+        let whole = try CommandRunner.run(["run", path, "--segments", dir + "/whole"] + settings)
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+
+        var state: UInt64 = 20261201  // seeded kill points (an LCG: the same 20 moments every run)
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        var kills = 0
+        for _ in 0..<20 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CommandRunner.binary)
+            p.arguments = ["run", path, "--segments", dir + "/cut"] + settings
+            p.currentDirectoryURL = URL(fileURLWithPath: CommandRunner.root)
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(useconds_t(150_000 + next() % 450_000))  // 150–600 ms in
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            p.waitUntilExit()
+        }
+        XCTAssertGreaterThanOrEqual(kills, 18, "the kills must land mid-run")
+        let restart = try CommandRunner.run(["run", path, "--segments", dir + "/cut"] + settings)
+        XCTAssertEqual(restart.status, 0, restart.stderr + restart.stdout)
+
+        func dump(_ segments: String) throws -> [Substring] {
+            let r = try CommandRunner.run(["segments", "dump", segments, "--format", "csv"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stdout.split(separator: "\n")
+        }
+        let a = try dump(dir + "/whole"), b = try dump(dir + "/cut")
+        XCTAssertGreaterThan(a.count, 40_000)
+        XCTAssertTrue(a.contains { $0.contains("RELEASED") && $0.contains("expire") }, "holds must expire in the run")
+        XCTAssertEqual(a.count, b.count, "the restarted campaign journaled a different number of records")
+        if let i = a.indices.first(where: { $0 < b.count && a[$0] != b[$0] }) {
+            XCTFail("record \(i) differs:\n  uninterrupted: \(a[i])\n  restarted:     \(b[i])")
+        }
+        // Same-millisecond expiries happened (the case that used to be swapped).
+        let expiries = a.filter { $0.contains("RELEASED") && $0.contains("expire") }
+        XCTAssertGreaterThan(Dictionary(grouping: expiries) { $0.split(separator: ",")[1] }.values.filter { $0.count > 1 }.count, 0)
+    }
+}
