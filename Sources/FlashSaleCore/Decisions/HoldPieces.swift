@@ -40,6 +40,12 @@ public struct HoldPieces: Sendable, Equatable {
         return true
     }
 
+    /// Drops the last `k` pieces.
+    public mutating func removeLast(_ k: Int) {
+        precondition(k >= 0 && k <= count)
+        count -= k
+    }
+
     /// Total units over all pieces.
     public var totalQuantity: Int64 {
         var sum: Int64 = 0

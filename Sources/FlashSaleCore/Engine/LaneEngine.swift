@@ -32,9 +32,10 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
 
     /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
     /// request costs one cache miss, not one per array:
-    /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`) ·
-    /// `40` ring cursor · `41` level · `42` region · `43` activated · `[44,48)` head of its chain in
-    /// `orders` · `[48, 48+offers)` accepted per offer.
+    /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`,
+    /// `activatedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` tags · `[44,48)` head of
+    /// its chain in `orders` · `[48, 48+offers)` accepted per offer · then, 8-byte aligned, units taken
+    /// per cap.
     @usableFromInline let orgState: UnsafeMutableRawPointer
     @usableFromInline let orgStride: Int
     @usableFromInline var holds = HoldBook()
@@ -57,18 +58,24 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Latest campaign time seen; holds expire against it.
     public private(set) var clockMillis: Int64 = .min
 
-    @usableFromInline static let outcomesOffset = 32, flagsOffset = 36, cursorOffset = 40
-    @usableFromInline static let levelOffset = 41, regionOffset = 42, activatedOffset = 43, ordersHeadOffset = 44
+    @usableFromInline static let outcomesOffset = 32, flagsOffset = 36, cursorOffset = 37
+    @usableFromInline static let levelOffset = 38, regionOffset = 39, tagsOffset = 40, ordersHeadOffset = 44
     @usableFromInline static let acceptedOffset = 48
+    /// Flag: the organisation completed the activation task (extra discount).
+    @usableFromInline static let activatedFlag: UInt8 = 2
+    /// Where the per-cap units taken start in an organisation's record.
+    @usableFromInline let capsOffset: Int
     /// Flag: one of the organisation's holds ended unsold (cancelled or expired), so a retransmit of its
     /// reservation can come while the offer's slot is free again.
     @usableFromInline static let endedHoldFlag: UInt8 = 1
 
     /// Bytes of decision state one organisation takes (a 64-byte-aligned record: recent request ids,
     /// outcomes, level, region, and one accepted-units byte per offer).
-    public static func stateBytesPerOrganisation(offerCount: Int) -> Int {
-        (acceptedOffset + offerCount + 63) / 64 * 64
+    public static func stateBytesPerOrganisation(offerCount: Int, capCount: Int = 0) -> Int {
+        (capsOffset(offerCount: offerCount) + 8 * capCount + 63) / 64 * 64
     }
+
+    static func capsOffset(offerCount: Int) -> Int { (acceptedOffset + offerCount + 7) / 8 * 8 }
 
     public init(rules: CampaignRules, ledger: StockLedger, lane: Int, laneCount: Int) {
         precondition(lane >= 0 && lane < laneCount && laneCount <= 255)
@@ -78,7 +85,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         self.laneCount = laneCount
         let orgs = rules.organisations.count
         localOrganisations = orgs / laneCount + (lane < orgs % laneCount ? 1 : 0)
-        orgStride = Self.stateBytesPerOrganisation(offerCount: rules.offerCount)
+        orgStride = Self.stateBytesPerOrganisation(offerCount: rules.offerCount, capCount: rules.capCount)
+        capsOffset = Self.capsOffset(offerCount: rules.offerCount)
         let bytes = max(1, localOrganisations) * orgStride
         orgState = .allocate(byteCount: bytes, alignment: 64)
         orgState.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
@@ -87,7 +95,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             let p = orgState + local * orgStride
             p.storeBytes(of: org.level.rawValue, toByteOffset: Self.levelOffset, as: UInt8.self)
             p.storeBytes(of: org.region, toByteOffset: Self.regionOffset, as: UInt8.self)
-            p.storeBytes(of: org.activated ? 1 : 0, toByteOffset: Self.activatedOffset, as: UInt8.self)
+            p.storeBytes(of: org.activated ? Self.activatedFlag : 0, toByteOffset: Self.flagsOffset, as: UInt8.self)
+            p.storeBytes(of: org.tags, toByteOffset: Self.tagsOffset, as: UInt32.self)
         }
         soldUnits = Array(repeating: 0, count: rules.itemCount)
         heldUnits = Array(repeating: 0, count: rules.itemCount)
@@ -293,25 +302,39 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             d.outcome = .invalid
             return
         }
-        // 2. Window.
-        guard rules.window.contains(r.campaignTimeMillis) else { d.outcome = .outsideWindow; return }
+        // 2. Window (and the offer's own waves, when it has them).
+        let t = r.campaignTimeMillis
+        if offer < rules.offerCount && rules.hasOwnWaves[offer] {
+            guard rules.window.contains(t, waves: rules.offerWaves[offer]) else { d.outcome = .outsideWindow; return }
+        } else {
+            guard rules.window.contains(t) else { d.outcome = .outsideWindow; return }
+        }
         // 3. Offer and quantity.
         guard offer < rules.offerCount else { d.outcome = .unknownOffer; return }
         guard r.quantity > 0 && r.quantity <= rules.maxQuantity[offer] else { d.outcome = .invalid; return }
-        // 4. Eligibility.
+        // 4. Eligibility: certification level, then region, tags and allow-list.
         guard o.load(fromByteOffset: Self.levelOffset, as: UInt8.self) >= rules.minimumLevel[offer].rawValue
         else { d.outcome = .ineligible; return }
+        let region = Int(o.load(fromByteOffset: Self.regionOffset, as: UInt8.self))
+        if rules.hasEligibility[offer] {
+            guard rules.admits(organisation: r.organisation, tags: o.load(fromByteOffset: Self.tagsOffset, as: UInt32.self),
+                               region: region, offer: offer) else { d.outcome = .ineligible; return }
+        }
         // 5. Limit.
         let acceptedCount = acceptedPointer(o, offer)
         guard acceptedCount.pointee < rules.limit[offer] else { d.outcome = .limit; return }
-        // 6. Stock.
+        // 6. Caps (bundles only; checked at load).
         let qty = Int64(r.quantity)
-        let activated = o.load(fromByteOffset: Self.activatedOffset, as: UInt8.self) != 0
+        if rules.hasCaps[offer] {
+            guard withinCaps(o, offer: offer, qty) else { d.outcome = .capReached; return }
+        }
+        // 7. Stock.
+        let activated = o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.activatedFlag != 0
         let unitPrice = rules.price[offer].unitPrice(activated: activated)
         if rules.isReservation[offer] {
             var pieces = HoldPieces()
-            let region = Int(o.load(fromByteOffset: Self.regionOffset, as: UInt8.self))
-            guard reserve(qty, offer: offer, region: region, into: &pieces) else { d.outcome = .soldOut; return }
+            guard take(qty, candidates: rules.candidateRange[offer &* rules.regionCount &+ region], at: t, into: &pieces)
+            else { d.outcome = .soldOut; return }
             acceptedCount.pointee &+= 1
             for i in 0..<pieces.count { heldUnits[pieces[i].item] &+= pieces[i].quantity }
             let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
@@ -327,20 +350,39 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         } else {
             let components = rules.bundleComponents(offer)
             guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
+            var pieces = HoldPieces()
+            for p in rules.pickRange[offer] {
+                let range = rules.candidateRange[rules.picks[p].candidateBase &+ region]
+                guard take(rules.picks[p].quantityPerUnit &* qty, candidates: range, at: t, into: &pieces) else {
+                    // All or nothing: what the earlier components took goes back.
+                    for i in 0..<pieces.count { ledger.release(pieces[i].quantity, of: pieces[i].item, to: lane) }
+                    for c in components { ledger.release(c.quantityPerUnit &* qty, of: c.item, to: lane) }
+                    d.outcome = .soldOut
+                    return
+                }
+            }
             acceptedCount.pointee &+= 1
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
+            for i in 0..<pieces.count { soldUnits[pieces[i].item] &+= pieces[i].quantity }
+            if rules.hasCaps[offer] { addToCaps(o, offer: offer, qty) }
             rememberOrder(o, r.requestId, offer: r.offer, .accepted, priceFen: unitPrice &* qty,
                           holdExpiryMillis: 0)
             d.outcome = .accepted
             d.priceFen = unitPrice &* qty
+            d.pieces = pieces
         }
     }
-    /// Takes `qty` units for a reservation from the candidates in preference order, or nothing.
+
+    /// Takes `need` units from the items of `candidates` (a range of `rules.candidates`) that are on sale
+    /// at `t`, in that order, adding a piece per item it took from; or takes nothing more and returns false
+    /// (also when the pieces would pass `HoldPieces.capacity`).
     @usableFromInline
-    func reserve(_ qty: Int64, offer: Int, region: Int, into pieces: inout HoldPieces) -> Bool {
-        var need = qty
-        for idx in rules.candidateRange[offer &* rules.regionCount &+ region] {
+    func take(_ need: Int64, candidates: Range<Int>, at t: Int64, into pieces: inout HoldPieces) -> Bool {
+        var need = need
+        let first = pieces.count
+        for idx in candidates {
             let item = Int(rules.candidates[idx])
+            if rules.hasAllotments && !rules.isSellable(item, at: t) { continue }
             let got = ledger.takeAvailable(need, of: item, home: lane)
             if got > 0 {
                 guard pieces.append(item: item, quantity: got) else {
@@ -351,9 +393,38 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                 if need == 0 { return true }
             }
         }
-        for i in 0..<pieces.count { ledger.release(pieces[i].quantity, of: pieces[i].item, to: lane) }
-        pieces = HoldPieces()
+        for i in first..<pieces.count { ledger.release(pieces[i].quantity, of: pieces[i].item, to: lane) }
+        pieces.removeLast(pieces.count - first)
         return false
+    }
+
+    @inlinable @inline(__always)
+    func capUsed(_ o: UnsafeMutableRawPointer, _ cap: Int) -> UnsafeMutablePointer<Int64> {
+        (o + (capsOffset &+ cap &* 8)).assumingMemoryBound(to: Int64.self)
+    }
+
+    /// Whether an order of `qty` of bundle `offer` keeps the organisation within every cap it touches.
+    /// (Every item of a pick is under the pick's cap, so the units per cap are known before any is taken.)
+    @usableFromInline
+    func withinCaps(_ o: UnsafeMutableRawPointer, offer: Int, _ qty: Int64) -> Bool {
+        for cap in 0..<rules.capCount {
+            var units: Int64 = 0
+            for c in rules.bundleComponents(offer) where rules.itemCap[c.item] == Int32(cap) { units &+= c.quantityPerUnit &* qty }
+            for p in rules.pickRange[offer] where rules.picks[p].cap == Int32(cap) { units &+= rules.picks[p].quantityPerUnit &* qty }
+            if units > 0 && units > rules.capLimit[cap] &- capUsed(o, cap).pointee { return false }
+        }
+        return true
+    }
+
+    /// Adds an accepted order's units to the organisation's caps.
+    @usableFromInline
+    func addToCaps(_ o: UnsafeMutableRawPointer, offer: Int, _ qty: Int64) {
+        for c in rules.bundleComponents(offer) where rules.itemCap[c.item] >= 0 {
+            capUsed(o, Int(rules.itemCap[c.item])).pointee &+= c.quantityPerUnit &* qty
+        }
+        for p in rules.pickRange[offer] where rules.picks[p].cap >= 0 {
+            capUsed(o, Int(rules.picks[p].cap)).pointee &+= rules.picks[p].quantityPerUnit &* qty
+        }
     }
 
     /// Confirm or cancel of the hold created by reservation `r.reference`.
@@ -442,7 +513,27 @@ extension LaneEngine {
                 guard !o1, !o2 else { return false }
                 soldUnits[c.item] = sum
             }
+            // The picked components' units are the pieces, in pick order, each from one of its items.
+            var next = 0
+            for p in rules.pickRange[Int(d.offer)] {
+                let (units, o1) = rules.picks[p].quantityPerUnit.multipliedReportingOverflow(by: Int64(d.quantity))
+                guard !o1 else { return false }
+                var need = units
+                while need > 0 {
+                    guard next < d.pieces.count, rules.pickItems[p].contains(Int32(truncatingIfNeeded: d.pieces[next].item)),
+                          d.pieces[next].quantity > 0, d.pieces[next].quantity <= need else { return false }
+                    need -= d.pieces[next].quantity
+                    next += 1
+                }
+            }
+            guard next == d.pieces.count else { return false }
+            for i in 0..<d.pieces.count {
+                let (sum, overflow) = soldUnits[d.pieces[i].item].addingReportingOverflow(d.pieces[i].quantity)
+                guard !overflow else { return false }
+                soldUnits[d.pieces[i].item] = sum
+            }
             acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
+            if rules.hasCaps[Int(d.offer)] { addToCaps(org(local), offer: Int(d.offer), Int64(d.quantity)) }
             rememberOrder(org(local), d.requestId, offer: d.offer, .accepted, priceFen: d.priceFen,
                           holdExpiryMillis: 0)
             remember()

@@ -3,20 +3,47 @@
 /// `validate()` checks the cross-references (component items, reservation models, regions);
 /// the engine assumes a validated campaign.
 public struct Campaign: Sendable {
+    /// At most this many units of the cap's items, over all offers, per organisation (e.g. 50,000 fen
+    /// of a subsidy pool however many bundles it buys). Units of ACCEPTED bundles count.
+    public struct Cap: Sendable, Equatable {
+        /// What the cap is on (the profile's item id).
+        public var name: String
+        public var perOrganisation: Int64
+        public init(name: String, perOrganisation: Int64) {
+            self.name = name
+            self.perOrganisation = perOrganisation
+        }
+    }
+
     public var name: String
     public var window: SaleWindow
     public var regions: [String]
     public var items: [StockItem]
     public var offers: [Offer]
     public var population: Population
+    /// Organisation tags (industry, size, …): bit `i` of `Organisation.tags` is `tags[i]`. At most 32.
+    public var tags: [String]
+    public var caps: [Cap]
 
-    public init(name: String, window: SaleWindow, regions: [String], items: [StockItem], offers: [Offer], population: Population) {
+    public init(name: String, window: SaleWindow, regions: [String], items: [StockItem], offers: [Offer],
+                population: Population, tags: [String] = [], caps: [Cap] = []) {
         self.name = name
         self.window = window
         self.regions = regions
         self.items = items
         self.offers = offers
         self.population = population
+        self.tags = tags
+        self.caps = caps
+    }
+
+    /// The items a pick may take from (every region's candidates).
+    public func candidates(of pick: Offer.Pick) -> [Int] {
+        switch pick.source {
+        case .items(let list): return list
+        case .model(let model):
+            return items.indices.filter { if case .hardware(model, _, _, _) = items[$0].kind { true } else { false } }
+        }
     }
 
     /// The problems that make this campaign unusable, empty when it is sound.
@@ -31,6 +58,22 @@ public struct Campaign: Sendable {
             if case .hardware(_, _, _, let r) = item.kind, Int(r) >= regions.count {
                 problems.append("items[\(i)] \(item.name): unknown region index \(r)")
             }
+            if let c = item.cap, c < 0 || c >= caps.count { problems.append("items[\(i)] \(item.name): unknown cap \(c)") }
+            if item.sellableUntilMillis <= item.sellableFromMillis { problems.append("items[\(i)] \(item.name): never sellable") }
+        }
+        if tags.count > 32 { problems.append("tags: at most 32 organisation tags") }
+        for (i, cap) in caps.enumerated() where cap.perOrganisation < 1 {
+            problems.append("caps[\(i)] \(cap.name): the cap per organisation must be ≥ 1")
+        }
+        // Item stocks are 64-bit and so are their sums (a reservation's stock, a pick's, an offer's):
+        // refused here rather than trapping in a report or a restart.
+        var byModel: [String: Int64] = [:]
+        for item in items {
+            if case .hardware(let m, _, _, _) = item.kind {
+                let (sum, overflow) = byModel[m, default: 0].addingReportingOverflow(item.initial)
+                if overflow { problems.append("items: the stock of model \(m) over its items passes 2^63 − 1 units"); break }
+                byModel[m] = sum
+            }
         }
         for (i, offer) in offers.enumerated() {
             if offer.limitPerOrganisation < 1 || offer.limitPerOrganisation > 255 {
@@ -39,17 +82,47 @@ public struct Campaign: Sendable {
             if offer.maxQuantity < 1 { problems.append("offers[\(i)] \(offer.name): max quantity must be ≥ 1") }
             switch offer.kind {
             case .bundle(let components):
-                if components.isEmpty { problems.append("offers[\(i)] \(offer.name): a bundle needs components") }
+                if components.isEmpty && offer.picks.isEmpty { problems.append("offers[\(i)] \(offer.name): a bundle needs components") }
                 for c in components where c.item < 0 || c.item >= items.count || c.quantityPerUnit < 1 {
                     problems.append("offers[\(i)] \(offer.name): bad component (item \(c.item), quantity \(c.quantityPerUnit))")
                 }
                 for c in components where c.quantityPerUnit.multipliedReportingOverflow(by: Int64(max(offer.maxQuantity, 1))).overflow {
                     problems.append("offers[\(i)] \(offer.name): \(c.quantityPerUnit) units × max quantity \(offer.maxQuantity) overflow 64 bits")
                 }
+                for p in offer.picks {
+                    let cands = candidates(of: p)
+                    if cands.isEmpty || cands.contains(where: { $0 < 0 || $0 >= items.count }) || p.quantityPerUnit < 1 {
+                        problems.append("offers[\(i)] \(offer.name): bad pick (\(p.source), quantity \(p.quantityPerUnit))")
+                        continue
+                    }
+                    if p.quantityPerUnit.multipliedReportingOverflow(by: Int64(max(offer.maxQuantity, 1))).overflow {
+                        problems.append("offers[\(i)] \(offer.name): \(p.quantityPerUnit) units × max quantity \(offer.maxQuantity) overflow 64 bits")
+                    }
+                    // A cap is checked before any stock is taken, so a pick's items must share one cap (or none).
+                    if Set(cands.map { items[$0].cap }).count > 1 {
+                        problems.append("offers[\(i)] \(offer.name): the items of pick \(p.source) are under different caps")
+                    }
+                }
+                if offer.picks.count > HoldPieces.capacity {
+                    problems.append("offers[\(i)] \(offer.name): at most \(HoldPieces.capacity) picked components")
+                }
             case .reservation(let model, let hold):
                 if hold <= 0 { problems.append("offers[\(i)] \(offer.name): hold time must be positive") }
                 let stocked = items.contains { if case .hardware(let m, _, _, _) = $0.kind { m == model } else { false } }
                 if !stocked { problems.append("offers[\(i)] \(offer.name): no hardware item stocks model \(model)") }
+                if !offer.picks.isEmpty { problems.append("offers[\(i)] \(offer.name): a reservation has no picked components") }
+                if items.contains(where: { if case .hardware(model, _, _, _) = $0.kind { $0.cap != nil } else { false } }) {
+                    problems.append("offers[\(i)] \(offer.name): model \(model) has items under a per-organisation cap; caps apply to bundles only")
+                }
+            }
+            if let regs = offer.eligibility.regions, regs.contains(where: { Int($0) >= regions.count }) {
+                problems.append("offers[\(i)] \(offer.name): eligibility names an unknown region")
+            }
+            if tags.count < 32, (offer.eligibility.allTags | offer.eligibility.anyTags) >> tags.count != 0 {
+                problems.append("offers[\(i)] \(offer.name): eligibility names an unknown tag")
+            }
+            for w in offer.waves where w.endOfDayMillis <= w.startOfDayMillis {
+                problems.append("offers[\(i)] \(offer.name): a wave ends before it starts")
             }
         }
         for (i, org) in population.organisations.enumerated() where Int(org.region) >= regions.count {

@@ -1,4 +1,4 @@
-/// What the rules need to know about one organisation. Four bytes, so a population of millions
+/// What the rules need to know about one organisation. Eight bytes, so a population of millions
 /// stays small and cache-friendly.
 public struct Organisation: Sendable, Equatable {
     public var level: CertificationLevel
@@ -6,11 +6,14 @@ public struct Organisation: Sendable, Equatable {
     public var region: UInt8
     /// Completed the activation task that earns the extra discount.
     public var activated: Bool
+    /// Bit `i` set: the organisation has tag `Campaign.tags[i]` (industry, size, …).
+    public var tags: UInt32
 
-    public init(level: CertificationLevel, region: UInt8, activated: Bool) {
+    public init(level: CertificationLevel, region: UInt8, activated: Bool, tags: UInt32 = 0) {
         self.level = level
         self.region = region
         self.activated = activated
+        self.tags = tags
     }
 }
 

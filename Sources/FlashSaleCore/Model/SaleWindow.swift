@@ -26,7 +26,12 @@ public struct SaleWindow: Sendable, Equatable {
     }
 
     @inlinable
-    public func contains(_ t: Int64) -> Bool {
+    public func contains(_ t: Int64) -> Bool { contains(t, waves: waves) }
+
+    /// Whether `t` is inside the window and, when `waves` is not empty, inside one of those daily waves
+    /// (an offer's own waves replace the campaign's).
+    @inlinable
+    public func contains(_ t: Int64, waves: [Wave]) -> Bool {
         guard t >= opensMillis && t < closesMillis else { return false }
         if waves.isEmpty { return true }
         let tod = ((t % Self.dayMillis) + Self.dayMillis) % Self.dayMillis
