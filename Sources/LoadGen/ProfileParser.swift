@@ -47,6 +47,7 @@ func gigabytes(_ bytes: Int) -> String {
 
 struct ProfileParser {
     let file: String
+    static let itemKeys = ["id", "kind", "stock", "model", "vendor", "tier", "region"]
     static let trafficKeys = ["start", "time-scale", "requests", "arrivals", "phases", "popularity", "quantity", "behaviour"]
 
     func parse(_ yaml: String) throws(ProfileError) -> LoadProfile {
@@ -211,6 +212,19 @@ struct ProfileParser {
             items.append(item)
             itemNodes.append(node)
         }
+        // A reservation's stock is the sum of its model's items (reports and audits add them up): that
+        // sum must fit 64 bits like each stock does (it used to trap building the report, on restart too).
+        var modelStock: [String: Int64] = [:]
+        for (k, item) in items.enumerated() {
+            guard case .hardware(let model, _, _, _) = item.kind else { continue }
+            let (sum, overflow) = modelStock[model, default: 0].addingReportingOverflow(item.initial)
+            if overflow {
+                let node = itemNodes[k]
+                let stockNode = (try? node.map(allowed: Self.itemKeys))?.optional("stock") ?? node
+                throw stockNode.fail(.invalidValue, "the hardware items of model \(model) would stock more than \(Int64.max) units together (64 bits); expected their stocks to sum to at most that")
+            }
+            modelStock[model] = sum
+        }
 
         var offers: [Offer] = []
         var offerNodes: [YValue] = []
@@ -260,8 +274,7 @@ struct ProfileParser {
     }
 
     func readItem(_ v: YValue, regions: [String]) throws(ProfileError) -> StockItem {
-        let all = ["id", "kind", "stock", "model", "vendor", "tier", "region"]
-        let first = try v.map(allowed: all)
+        let first = try v.map(allowed: Self.itemKeys)
         let kindNode = try first.required("kind", "license, hardware or subsidy")
         let kind = try kindNode.string("an item kind (license, hardware or subsidy)")
         let m: YMap
@@ -379,8 +392,20 @@ struct ProfileParser {
             if price.listPriceFen.multipliedReportingOverflow(by: Int64(maxQuantity) * 100).overflow {
                 throw list.fail(.invalidValue, "an order of max-quantity \(maxQuantity) at \(price.listPriceFen) fen would overflow the 64-bit price; lower the price or max-quantity")
             }
-            if let d = pm.optional("discount") { price.discountPercent = try d.percent() }
-            if let d = pm.optional("activation-extra") { price.activationExtraPercent = try d.percent() }
+            // Discounts that reach 100% sell for nothing (the price rule clamps at 0): refused where they stack up.
+            if let d = pm.optional("discount") {
+                price.discountPercent = try d.percent()
+                if price.discountPercent >= 100 {
+                    throw d.fail(.invalidValue, "a discount of \(price.discountPercent)% prices every order at 0; expected a discount below 100%")
+                }
+            }
+            if let d = pm.optional("activation-extra") {
+                price.activationExtraPercent = try d.percent()
+                let total = price.discountPercent + price.activationExtraPercent
+                if total >= 100 {
+                    throw d.fail(.invalidValue, "discount \(price.discountPercent)% + activation-extra \(price.activationExtraPercent)% = \(total)% prices activated organisations' orders at 0; expected the two together below 100%")
+                }
+            }
         }
         return Offer(name: id, kind: kind, minimumLevel: level, limitPerOrganisation: limit,
                      maxQuantity: maxQuantity, price: price)

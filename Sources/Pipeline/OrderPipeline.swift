@@ -308,8 +308,9 @@ public final class OrderPipeline {
                 wallNanos: end - start, offered: offered, shed: shed, sourceWaitNanos: waitNanos,
                 decisions: journal.acknowledged, outcomeCounts: journal.outcomeCounts, latency: journal.mergedLatency,
                 soldOutAtNanos: journal.soldOutAtNanos,
-                soldUnits: (0..<items).map { i in engines.reduce(0) { $0 + $1.soldUnits[i] } },
-                heldUnits: (0..<items).map { i in engines.reduce(0) { $0 + $1.heldUnits[i] } },
+                // Saturating: a total past 64 bits (never in a sound run) fails the invariants, not the process.
+                soldUnits: (0..<items).map { i in engines.map { $0.soldUnits[i] }.saturatingSum() },
+                heldUnits: (0..<items).map { i in engines.map { $0.heldUnits[i] }.saturatingSum() },
                 remainingUnits: (0..<items).map { ledger.remaining($0) },
                 minShardUnits: (0..<items).map { i in (0..<lanes).map { ledger.remaining(i, shard: $0) }.min() ?? 0 },
                 writer: writer.stats, recovery: writer.recovery, resumedRecords: resumed,

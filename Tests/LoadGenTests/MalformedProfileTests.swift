@@ -136,6 +136,22 @@ private let cases: [Case] = [
          message: "an order of max-quantity 2 would take 5000000000000000000 × 2 units of subsidy, more than 64 bits hold"),
     Case(name: "hold shorter than a millisecond", old: "hold: 5m", new: "hold: 0.1ms",
          kind: .notPositive, keyPath: "campaign.offers[1].hold", lineOf: "hold: 0.1ms", message: "expected at least 1ms"),
+    // A reservation's stock is the sum of its model's items: past Int64 it trapped building the report
+    // (exit 132), and on every restart.
+    Case(name: "model stock sum overflows", old: "    - { id: subsidy, kind: subsidy, stock: 1000000 }",
+         new: "    - { id: m1-north, kind: hardware, model: M1, vendor: deli, region: north, stock: 9223372036854775800 }\n    - { id: subsidy, kind: subsidy, stock: 1000000 }",
+         kind: .invalidValue, keyPath: "campaign.items[2].stock", lineOf: "stock: 9223372036854775800",
+         message: "the hardware items of model M1 would stock more than 9223372036854775807 units together"),
+    // Discounts stacking to 100% or more loaded and priced orders at 0.
+    Case(name: "discounts stack to 110%", old: "discount: 50%, activation-extra: 5%", new: "discount: 50%, activation-extra: 60%",
+         kind: .invalidValue, keyPath: "campaign.offers[0].price.activation-extra", lineOf: "activation-extra: 60%",
+         message: "discount 50% + activation-extra 60% = 110%"),
+    Case(name: "discounts stack to exactly 100%", old: "discount: 50%, activation-extra: 5%", new: "discount: 50%, activation-extra: 50%",
+         kind: .invalidValue, keyPath: "campaign.offers[0].price.activation-extra", lineOf: "activation-extra: 50%",
+         message: "= 100%"),
+    Case(name: "discount alone 100%", old: "discount: 50%, activation-extra: 5%", new: "discount: 100%",
+         kind: .invalidValue, keyPath: "campaign.offers[0].price.discount", lineOf: "discount: 100%",
+         message: "a discount of 100% prices every order at 0"),
 ]
 
 final class MalformedProfileTests: XCTestCase {
@@ -162,6 +178,7 @@ final class MalformedProfileTests: XCTestCase {
                 XCTAssertEqual(error.kind, c.kind, "\(c.name): \(error)")
                 XCTAssertEqual(error.keyPath, c.keyPath, "\(c.name): \(error)")
                 XCTAssertEqual(error.line, expectedLine, "\(c.name): \(error)")
+                XCTAssertNotNil(error.column, "\(c.name): \(error)")
                 XCTAssertTrue(error.message.contains(c.message), "\(c.name): \(error.message)")
                 XCTAssertEqual(error.file, "bad.yaml")
                 let expectedPrefix = "bad.yaml:\(expectedLine):"
