@@ -211,14 +211,20 @@ struct ProfileParser {
         var duration = phaseSeconds
         if let d = m.optional("duration") {
             duration = try d.durationSeconds()
-            // The phases are stretched or squeezed to fill the duration.
+            // The phases are stretched or squeezed to fill the duration, and the time scale with them
+            // (as `--duration` does): the run covers the same campaign time, so a spike written at
+            // 10:00 still lands at 10:00 (it used to move, and most requests fell outside the window).
             let f = duration / phaseSeconds
-            if abs(f - 1) > 1e-12 { traffic.phases = traffic.phases.map { $0.scaled(by: f) } }
+            if abs(f - 1) > 1e-12 {
+                traffic.phases = traffic.phases.map { $0.scaled(by: f) }
+                traffic.timeScale /= f
+            }
         }
-        // The campaign time a run covers (duration × time-scale) must fit the campaign clock, like "day N" < 100000.
+        // The campaign time a run covers (phases × time-scale as written, which `duration` does not
+        // change) must fit the campaign clock, like "day N" < 100000.
         let campaignSpanDays = duration * traffic.timeScale / 86_400
         if !(campaignSpanDays < 100_000) {
-            throw trafficKey("time-scale").fail(.invalidValue, "a run of \(duration) s at time-scale \(traffic.timeScale) covers \(Int(min(campaignSpanDays, 1e15))) days of campaign time; expected under 100000 days (lower the time-scale or the duration)",
+            throw trafficKey("time-scale").fail(.invalidValue, "phases of \(phaseSeconds) s at time-scale \(traffic.timeScale * duration / phaseSeconds) cover \(Int(min(campaignSpanDays, 1e15))) days of campaign time; expected under 100000 days (lower the time-scale or the phases)",
                                                 path: trafficNode.child("time-scale"))
         }
 
