@@ -39,7 +39,7 @@ public enum MachineMemory {
     /// The lowest memory limit on the way from this process's cgroups to their roots; nil when none is set.
     /// `/proc/self/cgroup` names the cgroups: `0::/path` (v2) and `N:...memory...:/path` (v1).
     static func cgroupLimitBytes(procSelfCgroup: String = "/proc/self/cgroup", root: String = "/sys/fs/cgroup") -> Int? {
-        guard let text = readWholeFile(procSelfCgroup) else { return nil }
+        guard let text = readWholeTextFile(procSelfCgroup) else { return nil }
         var lowest: Int?
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
@@ -58,7 +58,7 @@ public enum MachineMemory {
                 var path = String(parts[2])
                 while true {
                     let dir = path == "/" ? base : base + path
-                    if let value = readWholeFile(dir + "/" + file).flatMap({ Int($0.filter { !$0.isWhitespace }) }), value > 0 {
+                    if let value = readWholeTextFile(dir + "/" + file).flatMap({ Int($0.filter { !$0.isWhitespace }) }), value > 0 {
                         lowest = min(lowest ?? value, value)   // "max" (v2: no limit) does not parse
                     }
                     guard path != "/", let slash = path.lastIndex(of: "/") else { break }

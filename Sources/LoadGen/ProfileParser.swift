@@ -10,12 +10,39 @@ import Darwin
 extension LoadProfile {
     /// Reads and validates a profile file.
     public static func load(path: String) throws(ProfileError) -> LoadProfile {
-        guard let text = readWholeFile(path) else {
-            let why = unreadableReason(path) ?? "not UTF-8 text"
+        guard let bytes = readWholeFile(path) else {
+            let why = unreadableReason(path) ?? "read failed"
             throw ProfileError(.unreadable, file: path, line: nil, column: nil, keyPath: "",
                                message: "cannot read the file: \(why) (expected a readable UTF-8 YAML file)")
         }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw invalidUTF8(bytes, file: path)
+        }
         return try parse(yaml: text, file: path)
+    }
+
+    /// Parses and validates a profile given as bytes (which must be UTF-8); `file` names it in errors.
+    public static func parse(bytes: [UInt8], file: String) throws(ProfileError) -> LoadProfile {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw invalidUTF8(bytes, file: file) }
+        return try parse(yaml: text, file: file)
+    }
+
+    /// The error for bytes that are not UTF-8: the line and column of the first bad byte.
+    static func invalidUTF8(_ bytes: [UInt8], file: String) -> ProfileError {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        decoding: while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .error: break decoding
+            case .emptyInput: break decoding   // not reached for bytes that failed validation
+            }
+        }
+        let (line, column) = Located.lineAndColumn(of: offset, in: bytes)
+        let bad = bytes[min(offset, bytes.count - 1)]
+        return ProfileError(.syntax, file: file, line: line, column: column, keyPath: "",
+                            message: "not UTF-8 text: invalid byte 0x\(String(bad, radix: 16, uppercase: true)) at byte offset \(offset); expected a UTF-8 YAML file")
     }
 
     /// Parses and validates a profile; `file` names it in errors.
@@ -25,7 +52,47 @@ extension LoadProfile {
     }
 }
 
-func readWholeFile(_ path: String) -> String? {
+/// Lines and columns as the errors count them: lines 1-based, split at LF, CR LF or a lone CR (as the
+/// YAML parser does); columns 1-based, in Unicode scalars.
+enum Located {
+    /// Where byte `offset` of `bytes` is; the bytes before it must be UTF-8.
+    static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
+        var line = 1, lineStart = 0
+        var i = 0
+        let end = min(offset, bytes.count)
+        while i < end {
+            if bytes[i] == 0x0A || (bytes[i] == 0x0D && (i + 1 >= bytes.count || bytes[i + 1] != 0x0A)) {
+                line += 1
+                lineStart = i + 1
+            }
+            i += 1
+        }
+        // Scalars from the line start: every byte that is not a UTF-8 continuation byte starts one.
+        var column = 1
+        for b in bytes[lineStart..<end] where b & 0xC0 != 0x80 { column += 1 }
+        return (line, column)
+    }
+
+    /// The first scalar YAML does not allow in a stream (C0 controls other than tab, LF, CR; DEL; C1
+    /// controls other than NEL; surrogates; U+FFFE, U+FFFF), as a byte offset into the UTF-8 text.
+    static func firstForbiddenScalar(in text: String) -> (offset: Int, scalar: Unicode.Scalar)? {
+        var offset = 0
+        for u in text.unicodeScalars {
+            let v = u.value
+            let allowed = v == 0x09 || v == 0x0A || v == 0x0D || (0x20...0x7E).contains(v) || v == 0x85
+                || (0xA0...0xD7FF).contains(v) || (0xE000...0xFFFD).contains(v) || (0x10000...0x10FFFF).contains(v)
+            if !allowed { return (offset, u) }
+            offset += UTF8.width(u)
+        }
+        return nil
+    }
+}
+
+func readWholeTextFile(_ path: String) -> String? {
+    readWholeFile(path).flatMap { String(validating: $0, as: UTF8.self) }
+}
+
+func readWholeFile(_ path: String) -> [UInt8]? {
     guard let f = fopen(path, "rb") else { return nil }
     defer { fclose(f) }
     var bytes: [UInt8] = []
@@ -36,10 +103,14 @@ func readWholeFile(_ path: String) -> String? {
         if n < 65536 { break }
     }
     if ferror(f) != 0 { return nil }
-    return String(validating: bytes, as: UTF8.self)
+    return bytes
 }
 
 /// "12.3 GB" (decimal gigabytes, one decimal).
+extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
+
 func gigabytes(_ bytes: Int) -> String {
     let tenths = (bytes + 50_000_000) / 100_000_000
     return "\(tenths / 10).\(tenths % 10) GB"
@@ -47,6 +118,7 @@ func gigabytes(_ bytes: Int) -> String {
 
 struct ProfileParser {
     let file: String
+    static let itemKeys = ["id", "kind", "stock", "model", "vendor", "tier", "region"]
     static let trafficKeys = ["start", "time-scale", "requests", "arrivals", "phases", "popularity", "quantity", "behaviour"]
 
     func parse(_ yaml: String) throws(ProfileError) -> LoadProfile {
@@ -62,7 +134,7 @@ struct ProfileParser {
         } catch let e as YamlError {
             throw Self.syntaxError(e, file: file)
         } catch {
-            throw ProfileError(.syntax, file: file, line: nil, column: nil, keyPath: "", message: "not YAML: \(error)")
+            throw ProfileError(.syntax, file: file, line: 1, column: 1, keyPath: "", message: "not YAML: \(error)")
         }
         let top = YValue(node: root, path: "", file: file, fallbackMark: nil)
         guard case .mapping = root else {
@@ -88,19 +160,27 @@ struct ProfileParser {
             return located("scanner", c, problem, m)
         case .parser(let c, let p, let m, _): return located("parser", c, p, m)
         case .composer(let c, let p, let m, _): return located("composer", c, p, m)
-        case .reader(let problem, let offset, _, let yaml):
-            var line: Int?
-            if let offset {
-                let prefix = yaml.prefix(offset)
-                line = prefix.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+        case .reader(let problem, let offset, let value, let yaml):
+            // Control characters and the like: the reader gives a character offset (or none); the
+            // location is that of the first scalar YAML forbids, found here, else of the offset.
+            let bytes = Array(yaml.utf8)
+            var byteOffset: Int?
+            var shown = problem
+            if let bad = Located.firstForbiddenScalar(in: yaml) {
+                byteOffset = bad.offset
+                shown += " (U+\(String(bad.scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)))"
+            } else if let offset, let index = yaml.index(yaml.startIndex, offsetBy: offset, limitedBy: yaml.endIndex) {
+                byteOffset = yaml.utf8.distance(from: yaml.utf8.startIndex, to: index)
+                if value >= 0 { shown += " (U+\(String(value, radix: 16, uppercase: true).leftPadded(to: 4)))" }
             }
-            return ProfileError(.syntax, file: file, line: line, column: nil, keyPath: "",
-                                message: "not valid YAML (reader): \(problem)")
+            let (line, column) = Located.lineAndColumn(of: byteOffset ?? 0, in: bytes)
+            return ProfileError(.syntax, file: file, line: line, column: column, keyPath: "",
+                                message: "not valid YAML (reader): \(shown); expected printable text (a control character must be written as an escape in a double-quoted string)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ProfileError(.duplicateKey, file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
                                 message: "key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) appears twice in one mapping; expected each key once")
         default:
-            return ProfileError(.syntax, file: file, line: nil, column: nil, keyPath: "", message: "not valid YAML: \(e)")
+            return ProfileError(.syntax, file: file, line: 1, column: 1, keyPath: "", message: "not valid YAML: \(e)")
         }
     }
 
@@ -131,14 +211,20 @@ struct ProfileParser {
         var duration = phaseSeconds
         if let d = m.optional("duration") {
             duration = try d.durationSeconds()
-            // The phases are stretched or squeezed to fill the duration.
+            // The phases are stretched or squeezed to fill the duration, and the time scale with them
+            // (as `--duration` does): the run covers the same campaign time, so a spike written at
+            // 10:00 still lands at 10:00 (it used to move, and most requests fell outside the window).
             let f = duration / phaseSeconds
-            if abs(f - 1) > 1e-12 { traffic.phases = traffic.phases.map { $0.scaled(by: f) } }
+            if abs(f - 1) > 1e-12 {
+                traffic.phases = traffic.phases.map { $0.scaled(by: f) }
+                traffic.timeScale /= f
+            }
         }
-        // The campaign time a run covers (duration × time-scale) must fit the campaign clock, like "day N" < 100000.
+        // The campaign time a run covers (phases × time-scale as written, which `duration` does not
+        // change) must fit the campaign clock, like "day N" < 100000.
         let campaignSpanDays = duration * traffic.timeScale / 86_400
         if !(campaignSpanDays < 100_000) {
-            throw trafficKey("time-scale").fail(.invalidValue, "a run of \(duration) s at time-scale \(traffic.timeScale) covers \(Int(min(campaignSpanDays, 1e15))) days of campaign time; expected under 100000 days (lower the time-scale or the duration)",
+            throw trafficKey("time-scale").fail(.invalidValue, "phases of \(phaseSeconds) s at time-scale \(traffic.timeScale * duration / phaseSeconds) cover \(Int(min(campaignSpanDays, 1e15))) days of campaign time; expected under 100000 days (lower the time-scale or the phases)",
                                                 path: trafficNode.child("time-scale"))
         }
 
@@ -211,6 +297,19 @@ struct ProfileParser {
             items.append(item)
             itemNodes.append(node)
         }
+        // A reservation's stock is the sum of its model's items (reports and audits add them up): that
+        // sum must fit 64 bits like each stock does (it used to trap building the report, on restart too).
+        var modelStock: [String: Int64] = [:]
+        for (k, item) in items.enumerated() {
+            guard case .hardware(let model, _, _, _) = item.kind else { continue }
+            let (sum, overflow) = modelStock[model, default: 0].addingReportingOverflow(item.initial)
+            if overflow {
+                let node = itemNodes[k]
+                let stockNode = (try? node.map(allowed: Self.itemKeys))?.optional("stock") ?? node
+                throw stockNode.fail(.invalidValue, "the hardware items of model \(model) would stock more than \(Int64.max) units together (64 bits); expected their stocks to sum to at most that")
+            }
+            modelStock[model] = sum
+        }
 
         var offers: [Offer] = []
         var offerNodes: [YValue] = []
@@ -260,8 +359,7 @@ struct ProfileParser {
     }
 
     func readItem(_ v: YValue, regions: [String]) throws(ProfileError) -> StockItem {
-        let all = ["id", "kind", "stock", "model", "vendor", "tier", "region"]
-        let first = try v.map(allowed: all)
+        let first = try v.map(allowed: Self.itemKeys)
         let kindNode = try first.required("kind", "license, hardware or subsidy")
         let kind = try kindNode.string("an item kind (license, hardware or subsidy)")
         let m: YMap
@@ -379,8 +477,20 @@ struct ProfileParser {
             if price.listPriceFen.multipliedReportingOverflow(by: Int64(maxQuantity) * 100).overflow {
                 throw list.fail(.invalidValue, "an order of max-quantity \(maxQuantity) at \(price.listPriceFen) fen would overflow the 64-bit price; lower the price or max-quantity")
             }
-            if let d = pm.optional("discount") { price.discountPercent = try d.percent() }
-            if let d = pm.optional("activation-extra") { price.activationExtraPercent = try d.percent() }
+            // Discounts that reach 100% sell for nothing (the price rule clamps at 0): refused where they stack up.
+            if let d = pm.optional("discount") {
+                price.discountPercent = try d.percent()
+                if price.discountPercent >= 100 {
+                    throw d.fail(.invalidValue, "a discount of \(price.discountPercent)% prices every order at 0; expected a discount below 100%")
+                }
+            }
+            if let d = pm.optional("activation-extra") {
+                price.activationExtraPercent = try d.percent()
+                let total = price.discountPercent + price.activationExtraPercent
+                if total >= 100 {
+                    throw d.fail(.invalidValue, "discount \(price.discountPercent)% + activation-extra \(price.activationExtraPercent)% = \(total)% prices activated organisations' orders at 0; expected the two together below 100%")
+                }
+            }
         }
         return Offer(name: id, kind: kind, minimumLevel: level, limitPerOrganisation: limit,
                      maxQuantity: maxQuantity, price: price)

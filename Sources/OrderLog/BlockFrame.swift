@@ -74,6 +74,12 @@ enum BlockFrame {
             return .failure(.badBlock(file: path, offset: o64 + 12,
                                       expected: "record count in 1...\(rawLen / minRecordBytes), found \(count)"))
         }
+        // Sequences are 64-bit and never wrap: a block numbering records past 2^64 − 1 is damaged
+        // (read as is, its records would restart from 0 and pass the gap checks).
+        if first.addingReportingOverflow(UInt64(count)).overflow {
+            return .failure(.badBlock(file: path, offset: o64 + 16,
+                                      expected: "first sequence + record count within 64 bits, found first sequence \(first) and \(count) records"))
+        }
         if h.getLE(UInt32.self, at: 24) != 0 {
             return .failure(.badBlock(file: path, offset: o64 + 24, expected: "reserved 0"))
         }

@@ -613,6 +613,10 @@ public final class SegmentWriter: @unchecked Sendable {
             }
             let records = p.getLE(UInt64.self, at: 8)
             let last = p.getLE(UInt64.self, at: 16)
+            // No block numbers a record 2^64 − 1 (sequences never wrap), so neither does a sound marker.
+            if last == .max || records > last {
+                throw SegmentError.badEndMarker(file: path, offset: at + 16, expected: "a last sequence in \(base &- 1)...\(UInt64.max - 1) (sequences never wrap), found \(last) for \(records) records")
+            }
             if last &- base &+ 1 != records {
                 throw SegmentError.badEndMarker(file: path, offset: at + 8, expected: "record count \(last &- base &+ 1) for sequences \(base)...\(last), found \(records)")
             }

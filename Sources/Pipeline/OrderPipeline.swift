@@ -1,5 +1,10 @@
 import Dispatch
 import FlashSaleCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import OrderLog
 import Reports
@@ -14,6 +19,9 @@ public enum PipelineError: Error, CustomStringConvertible {
     /// The segment directory holds records the campaign's state cannot be rebuilt from (its first
     /// segments were removed, or nothing says which campaign wrote it).
     case journalCannotBeResumed(directory: String, reason: String)
+    /// A file of the segment directory (other than a segment) cannot be written, e.g. the directory is
+    /// read-only or immutable: `reason` is the system's.
+    case cannotWrite(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -23,6 +31,8 @@ public enum PipelineError: Error, CustomStringConvertible {
             "journal failed after \(acked) acknowledged decisions: \(e)"
         case .journalCannotBeResumed(let dir, let reason):
             "\(dir): cannot continue this journal: \(reason); use an empty --segments directory"
+        case .cannotWrite(let file, let reason):
+            "cannot write \(file): \(reason)"
         }
     }
 }
@@ -308,8 +318,9 @@ public final class OrderPipeline {
                 wallNanos: end - start, offered: offered, shed: shed, sourceWaitNanos: waitNanos,
                 decisions: journal.acknowledged, outcomeCounts: journal.outcomeCounts, latency: journal.mergedLatency,
                 soldOutAtNanos: journal.soldOutAtNanos,
-                soldUnits: (0..<items).map { i in engines.reduce(0) { $0 + $1.soldUnits[i] } },
-                heldUnits: (0..<items).map { i in engines.reduce(0) { $0 + $1.heldUnits[i] } },
+                // Saturating: a total past 64 bits (never in a sound run) fails the invariants, not the process.
+                soldUnits: (0..<items).map { i in engines.map { $0.soldUnits[i] }.saturatingSum() },
+                heldUnits: (0..<items).map { i in engines.map { $0.heldUnits[i] }.saturatingSum() },
                 remainingUnits: (0..<items).map { ledger.remaining($0) },
                 minShardUnits: (0..<items).map { i in (0..<lanes).map { ledger.remaining(i, shard: $0) }.min() ?? 0 },
                 writer: writer.stats, recovery: writer.recovery, resumedRecords: resumed,
@@ -422,8 +433,30 @@ public final class OrderPipeline {
     private func recordCampaignFingerprint(in directory: String, sameLanes: Bool) throws {
         let mine = String(rules.campaign.fingerprint, radix: 16)
         let lanes = sameLanes ? "lanes \(options.lanes)" : "lanes mixed"
-        try (mine + "\n" + rules.campaign.name + "\n" + lanes + "\n")
-            .write(toFile: directory + "/" + Self.fingerprintFile, atomically: true, encoding: .utf8)
+        try Self.replaceFile(directory + "/" + Self.fingerprintFile, with: mine + "\n" + rules.campaign.name + "\n" + lanes + "\n")
+    }
+
+    /// Writes `text` to `path` atomically (a temporary file renamed over it). A failure throws
+    /// `PipelineError.cannotWrite` naming `path` and the system's reason, and leaves `path` as it was.
+    static func replaceFile(_ path: String, with text: String) throws {
+        let temporary = path + ".tmp"
+        func fail() -> PipelineError {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            return .cannotWrite(file: path, reason: reason)
+        }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail() }
+        var bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { let e = fail(); close(fd); throw e }
+            done += n
+        }
+        guard close(fd) == 0 else { throw fail() }
+        guard rename(temporary, path) == 0 else { throw fail() }
     }
 
     /// A fresh path under `$TMPDIR` (or /tmp) for a run's segments when none is given.

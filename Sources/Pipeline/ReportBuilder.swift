@@ -13,7 +13,10 @@ public enum ReportBuilder {
         for i in items.indices {
             let r = result.remainingUnits[i], s = result.soldUnits[i], h = result.heldUnits[i]
             if r < 0 || result.minShardUnits[i] < 0 || s > items[i].initial { invariants.oversold += 1 }
-            if r + h + s != items[i].initial { invariants.conservationViolations += 1 }
+            // Checked: counts past 64 bits (a broken ledger) are a violation, not a trap.
+            let (rh, o1) = r.addingReportingOverflow(h)
+            let (rhs, o2) = rh.addingReportingOverflow(s)
+            if o1 || o2 || rhs != items[i].initial { invariants.conservationViolations += 1 }
         }
         if let audit {
             invariants.checkedSegments = true
@@ -38,8 +41,10 @@ public enum ReportBuilder {
                 kind = "reservation"
                 for (i, item) in items.enumerated() {
                     if case .hardware(let m, _, _, _) = item.kind, m == model {
-                        initial += item.initial
-                        remaining += result.remainingUnits[i]
+                        // The load refuses models whose stocks sum past 64 bits; remaining saturates
+                        // (a broken ledger then shows, rather than trapping the report).
+                        initial = initial.saturatingAdding(item.initial)
+                        remaining = remaining.saturatingAdding(result.remainingUnits[i])
                     }
                 }
             }

@@ -37,29 +37,56 @@ public struct SegmentAudit: Sendable {
                 guard d.quantity > 0, Int(d.quantity) <= rules.campaign.offers[offer].maxQuantity else {
                     audit.problems.append("record \(record.sequence): accepted quantity \(d.quantity) outside 1...\(rules.campaign.offers[offer].maxQuantity)"); return
                 }
-                for c in rules.bundleComponents(offer) { audit.soldUnits[c.item] += c.quantityPerUnit * Int64(d.quantity) }
-                audit.offerSold[offer] += Int64(d.quantity)
+                // Every sum is checked: a journal whose totals pass 64 bits sold more than any campaign has
+                // (components × max-quantity fit 64 bits: the load checks it).
+                for c in rules.bundleComponents(offer) where !Self.add(&audit.soldUnits[c.item], c.quantityPerUnit * Int64(d.quantity)) {
+                    audit.problems.append(Self.overflow(record.sequence, "units sold of item \(c.item)")); return
+                }
+                guard Self.add(&audit.offerSold[offer], Int64(d.quantity)) else {
+                    audit.problems.append(Self.overflow(record.sequence, "orders sold of offer \(offer)")); return
+                }
             case .held:
                 guard offer < rules.offerCount else { audit.problems.append("record \(record.sequence): unknown offer \(offer)"); return }
-                for i in 0..<d.pieces.count where d.pieces[i].item < rules.itemCount {
-                    audit.heldUnits[d.pieces[i].item] += d.pieces[i].quantity
+                for i in 0..<d.pieces.count where d.pieces[i].item >= rules.itemCount {
+                    audit.problems.append("record \(record.sequence): hold of unknown item \(d.pieces[i].item)"); return
+                }
+                for i in 0..<d.pieces.count where !Self.add(&audit.heldUnits[d.pieces[i].item], d.pieces[i].quantity) {
+                    audit.problems.append(Self.overflow(record.sequence, "units held of item \(d.pieces[i].item)")); return
                 }
                 holds[HoldBook.Key(d.organisation, d.requestId)] = (offer, d.pieces.totalQuantity, d.pieces)
-                audit.offerHeld[offer] += d.pieces.totalQuantity
+                guard Self.add(&audit.offerHeld[offer], d.pieces.totalQuantity) else {
+                    audit.problems.append(Self.overflow(record.sequence, "units held of offer \(offer)")); return
+                }
             case .confirmed, .released:
                 guard let h = holds.removeValue(forKey: HoldBook.Key(d.organisation, d.reference)) else {
                     audit.problems.append("record \(record.sequence): \(d.outcome) of hold \(d.reference) that is not active"); return
                 }
+                // What the hold added comes off again (cannot overflow); what is sold is checked.
                 for i in 0..<h.pieces.count {
                     audit.heldUnits[h.pieces[i].item] -= h.pieces[i].quantity
-                    if d.outcome == .confirmed { audit.soldUnits[h.pieces[i].item] += h.pieces[i].quantity }
+                    if d.outcome == .confirmed && !Self.add(&audit.soldUnits[h.pieces[i].item], h.pieces[i].quantity) {
+                        audit.problems.append(Self.overflow(record.sequence, "units sold of item \(h.pieces[i].item)")); return
+                    }
                 }
                 audit.offerHeld[h.offer] -= h.quantity
-                if d.outcome == .confirmed { audit.offerSold[h.offer] += h.quantity }
+                if d.outcome == .confirmed && !Self.add(&audit.offerSold[h.offer], h.quantity) {
+                    audit.problems.append(Self.overflow(record.sequence, "units sold of offer \(h.offer)")); return
+                }
             default:
                 break
             }
         }
         return audit
+    }
+
+    /// `total += amount` unless that passes 64 bits (then false, and `total` is unchanged).
+    static func add(_ total: inout Int64, _ amount: Int64) -> Bool {
+        let (sum, overflow) = total.addingReportingOverflow(amount)
+        if !overflow { total = sum }
+        return !overflow
+    }
+
+    static func overflow(_ sequence: UInt64, _ what: String) -> String {
+        "record \(sequence): \(what) pass 64 bits (more than any campaign has)"
     }
 }

@@ -37,7 +37,10 @@ public enum SummaryFormatter {
             let at = o.soldOutAtSeconds.map { fixed($0, 3) + " s" } ?? "-"
             // An offer's items may also be taken by other offers (a bundle's hardware that a
             // reservation also draws on): its own columns then add up to less than its initial.
-            let mark = o.sold + o.held + o.remaining < o.initial ? "*" : ""
+            // (Summed without trapping: a report read from a damaged run may hold any counts.)
+            let (sh, o1) = o.sold.addingReportingOverflow(o.held)
+            let (shr, o2) = sh.addingReportingOverflow(o.remaining)
+            let mark = !o1 && !o2 && shr < o.initial ? "*" : ""
             if !mark.isEmpty { anyShared = true }
             line("  " + pad(o.id + mark, 22) + pad(o.kind, 12) + lpad("\(o.initial)", 11) + lpad("\(o.sold)", 11)
                  + lpad("\(o.held)", 11) + lpad("\(o.remaining)", 11) + "  " + at)

@@ -159,14 +159,20 @@ struct RunExecution {
             FileHandle.standardError.write("flashsale: \(e)\n")
             switch e {
             case .logDoesNotMatchCampaign, .journalCannotBeResumed: throw ExitCodes.badInput
-            case .journalFailed: break
+            case .journalFailed, .cannotWrite: break   // I/O: a runtime failure (3)
             }
             throw ExitCodes.runtimeFailure
         } catch let e as SegmentError {
             // A damaged or foreign --segments directory is bad input (2), like another campaign's; a
             // failing disk is a runtime failure (3).
             if tty && showProgress { FileHandle.standardError.write("\n") }
-            FileHandle.standardError.write("flashsale: \(e)\n")
+            if case .io(let file, _, let operation, let code) = e, [EROFS, EPERM, EACCES].contains(code),
+               !["read", "fstat", "opendir", "lseek"].contains(operation) {
+                // A read-only, immutable or forbidden directory: one line naming the file (exit 3, I/O).
+                FileHandle.standardError.write("flashsale: cannot write \(file): \(String(cString: strerror(code)))\n")
+            } else {
+                FileHandle.standardError.write("flashsale: \(e)\n")
+            }
             // A directory or a symlink loop where a segment file should be is a damaged directory too.
             if case .io(_, _, _, let code) = e, code != EISDIR && code != ELOOP { throw ExitCodes.runtimeFailure }
             throw ExitCodes.badInput

@@ -136,6 +136,22 @@ private let cases: [Case] = [
          message: "an order of max-quantity 2 would take 5000000000000000000 × 2 units of subsidy, more than 64 bits hold"),
     Case(name: "hold shorter than a millisecond", old: "hold: 5m", new: "hold: 0.1ms",
          kind: .notPositive, keyPath: "campaign.offers[1].hold", lineOf: "hold: 0.1ms", message: "expected at least 1ms"),
+    // A reservation's stock is the sum of its model's items: past Int64 it trapped building the report
+    // (exit 132), and on every restart.
+    Case(name: "model stock sum overflows", old: "    - { id: subsidy, kind: subsidy, stock: 1000000 }",
+         new: "    - { id: m1-north, kind: hardware, model: M1, vendor: deli, region: north, stock: 9223372036854775800 }\n    - { id: subsidy, kind: subsidy, stock: 1000000 }",
+         kind: .invalidValue, keyPath: "campaign.items[2].stock", lineOf: "stock: 9223372036854775800",
+         message: "the hardware items of model M1 would stock more than 9223372036854775807 units together"),
+    // Discounts stacking to 100% or more loaded and priced orders at 0.
+    Case(name: "discounts stack to 110%", old: "discount: 50%, activation-extra: 5%", new: "discount: 50%, activation-extra: 60%",
+         kind: .invalidValue, keyPath: "campaign.offers[0].price.activation-extra", lineOf: "activation-extra: 60%",
+         message: "discount 50% + activation-extra 60% = 110%"),
+    Case(name: "discounts stack to exactly 100%", old: "discount: 50%, activation-extra: 5%", new: "discount: 50%, activation-extra: 50%",
+         kind: .invalidValue, keyPath: "campaign.offers[0].price.activation-extra", lineOf: "activation-extra: 50%",
+         message: "= 100%"),
+    Case(name: "discount alone 100%", old: "discount: 50%, activation-extra: 5%", new: "discount: 100%",
+         kind: .invalidValue, keyPath: "campaign.offers[0].price.discount", lineOf: "discount: 100%",
+         message: "a discount of 100% prices every order at 0"),
 ]
 
 final class MalformedProfileTests: XCTestCase {
@@ -162,6 +178,7 @@ final class MalformedProfileTests: XCTestCase {
                 XCTAssertEqual(error.kind, c.kind, "\(c.name): \(error)")
                 XCTAssertEqual(error.keyPath, c.keyPath, "\(c.name): \(error)")
                 XCTAssertEqual(error.line, expectedLine, "\(c.name): \(error)")
+                XCTAssertNotNil(error.column, "\(c.name): \(error)")
                 XCTAssertTrue(error.message.contains(c.message), "\(c.name): \(error.message)")
                 XCTAssertEqual(error.file, "bad.yaml")
                 let expectedPrefix = "bad.yaml:\(expectedLine):"
@@ -234,6 +251,49 @@ final class MalformedProfileTests: XCTestCase {
         let late = try LoadProfile.parse(yaml: base.replacingOccurrences(of: "start: \"day 0 09:59:50\"", with: "start: \"day 0 13:00\""),
                                          file: "late.yaml")
         XCTAssertTrue(late.warnings.first?.contains("after campaign.window closes (day 0 12:00:00)") ?? false, "\(late.warnings)")
+    }
+
+    /// Invalid UTF-8 used to name only the file, control characters only the line: both now give the
+    /// line and column of the first bad byte.
+    func testInvalidUTF8AndControlCharactersAreLocatedAtTheFirstBadByte() throws {
+        // base line 7: "  items:"; put the bad byte after "  ite" (column 6).
+        let lines = base.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(lines[6], "  items:")
+        let path = NSTemporaryDirectory() + "flashsale-badutf8-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for (label, bad) in [("lone continuation", [UInt8(0x80)]), ("0xFF", [0xFF]), ("truncated sequence", [0xE4, 0xB8]),
+                             ("overlong", [0xC0, 0xAF])] {
+            var bytes = Array(lines[0..<6].joined(separator: "\n").utf8) + Array("\n  ite".utf8)
+            bytes += bad + Array("ms:\n".utf8) + Array(lines[7...].joined(separator: "\n").utf8)
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+            XCTAssertThrowsError(try LoadProfile.load(path: path)) { e in
+                let e = e as! ProfileError
+                XCTAssertEqual(e.line, 7, "\(label): \(e)")
+                XCTAssertEqual(e.column, 6, "\(label): \(e)")
+                XCTAssertTrue(e.description.hasPrefix(path + ":7:6: error:"), "\(label): \(e)")
+                XCTAssertTrue(e.message.contains("not UTF-8"), "\(label): \(e)")
+            }
+        }
+        // Multi-byte characters before it count as one column each.
+        let accented = base.replacingOccurrences(of: "name: table", with: "name: tablé\u{4E2D}")
+        var bytes = Array(accented.utf8)
+        bytes.insert(0xFF, at: Array("name: tablé\u{4E2D}".utf8).count)
+        XCTAssertThrowsError(try LoadProfile.parse(bytes: bytes, file: "u.yaml")) { e in
+            XCTAssertEqual((e as! ProfileError).description.prefix(11), "u.yaml:1:13", "\(e)")
+        }
+        // Control characters (C0, DEL, C1, NUL), in plain and quoted scalars, LF and CR LF files.
+        for (label, char, lineEnd) in [("SOH", "\u{01}", "\n"), ("NUL", "\u{00}", "\n"), ("DEL", "\u{7F}", "\n"),
+                                       ("C1", "\u{9B}", "\n"), ("ESC in CRLF", "\u{1B}", "\r\n"), ("BEL quoted", "\u{07}", "\n")] {
+            var ls = lines
+            ls[6] = label == "BEL quoted" ? "  \"ite\(char)\": 1" : "  ite" + char + "ms:"
+            let yaml = ls.joined(separator: lineEnd)
+            XCTAssertThrowsError(try LoadProfile.parse(yaml: yaml, file: "c.yaml")) { e in
+                let e = e as! ProfileError
+                XCTAssertEqual(e.kind, .syntax, "\(label): \(e)")
+                XCTAssertEqual(e.line, 7, "\(label): \(e)")
+                XCTAssertEqual(e.column, label == "BEL quoted" ? 7 : 6, "\(label): \(e)")
+            }
+        }
     }
 
     func testUnreadableFileAndNonMappingDocument() {

@@ -173,7 +173,8 @@ public final class StockLedger: @unchecked Sendable {  // shards are atomics; th
     /// Units in the shards now. Exact only when no take or release is in flight.
     public func remaining(_ item: Int) -> Int64 {
         var sum: Int64 = 0
-        for s in 0..<shardCount { sum += counterPointer(item, s).pointee.load(ordering: .acquiring) }
+        // Saturating: refills past 64 bits would otherwise trap here (the shards themselves wrap).
+        for s in 0..<shardCount { sum = sum.saturatingAdding(counterPointer(item, s).pointee.load(ordering: .acquiring)) }
         return sum
     }
 

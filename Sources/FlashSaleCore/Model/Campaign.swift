@@ -75,7 +75,23 @@ public struct Campaign: Sendable {
                 byModel[m] = sum
             }
         }
+        // A reservation's stock is the sum of its model's items: it must fit 64 bits.
+        var modelStock: [String: Int64] = [:]
+        for (i, item) in items.enumerated() {
+            guard case .hardware(let model, _, _, _) = item.kind else { continue }
+            let (sum, overflow) = modelStock[model, default: 0].addingReportingOverflow(max(0, item.initial))
+            if overflow {
+                problems.append("items[\(i)] \(item.name): the items of model \(model) stock more than 64 bits hold together")
+                modelStock[model] = .max
+            } else {
+                modelStock[model] = sum
+            }
+        }
         for (i, offer) in offers.enumerated() {
+            let (discount, extra) = (offer.price.discountPercent, offer.price.activationExtraPercent)
+            if discount < 0 || extra < 0 || discount >= 100 || extra >= 100 - discount {   // no Int overflow either
+                problems.append("offers[\(i)] \(offer.name): discounts must be ≥ 0 and below 100% together, got \(offer.price.discountPercent)% + \(offer.price.activationExtraPercent)%")
+            }
             if offer.limitPerOrganisation < 1 || offer.limitPerOrganisation > 255 {
                 problems.append("offers[\(i)] \(offer.name): limit per organisation must be 1...255")
             }
