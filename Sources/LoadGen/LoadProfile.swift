@@ -68,12 +68,15 @@ public struct PopulationSpec: Sendable, Equatable {
     public var regions: [Double]
     /// Probability that an organisation completed the activation task.
     public var activated: Double
+    /// Probability of each of `Campaign.tags`, drawn independently per organisation (empty: no tags).
+    public var tags: [Double]
 
-    public init(organisations: Int, certification: [Double], regions: [Double], activated: Double) {
+    public init(organisations: Int, certification: [Double], regions: [Double], activated: Double, tags: [Double] = []) {
         self.organisations = organisations
         self.certification = certification
         self.regions = regions
         self.activated = activated
+        self.tags = tags
     }
 
     /// Dense ids `0..<organisations`; the same seed gives the same population.
@@ -103,7 +106,17 @@ public struct PopulationSpec: Sendable, Equatable {
             }
             initialized = n
         }
-        return Population(orgs)
+        guard tags.contains(where: { $0 > 0 }) else { return Population(orgs) }
+        // Tags from a stream of their own, so a profile without tags keeps its population.
+        var tagged = orgs
+        var tagRng = SplitMix64(seed: seed ^ 0x7461_6773_7461_6773) // "tagstags"
+        let cuts = tags.map { UInt64(($0 * Double(1 << 32)).rounded()) }
+        for i in 0..<n {
+            var bits: UInt32 = 0
+            for (t, cut) in cuts.enumerated() where tagRng.next() >> 32 < cut { bits |= 1 << UInt32(t) }
+            tagged[i].tags = bits
+        }
+        return Population(tagged)
     }
 
     /// Cumulative thresholds on `0..<total` (the last is exactly `total`).

@@ -32,8 +32,8 @@ public enum MachineMemory {
     }()
 
     /// Bytes per organisation a run holds: its decision state in the lanes plus its entry in the population.
-    public static func bytesPerOrganisation(offerCount: Int) -> Int {
-        LaneEngine.stateBytesPerOrganisation(offerCount: offerCount) + MemoryLayout<Organisation>.stride
+    public static func bytesPerOrganisation(offerCount: Int, capCount: Int = 0) -> Int {
+        LaneEngine.stateBytesPerOrganisation(offerCount: offerCount, capCount: capCount) + MemoryLayout<Organisation>.stride
     }
 
     /// The lowest memory limit on the way from this process's cgroups to their roots; nil when none is set.

@@ -118,7 +118,10 @@ func gigabytes(_ bytes: Int) -> String {
 
 struct ProfileParser {
     let file: String
-    static let itemKeys = ["id", "kind", "stock", "model", "vendor", "tier", "region"]
+    static let itemKeys = ["id", "kind", "stock", "model", "vendor", "tier", "region", "per-organisation-cap", "allotment"]
+    static let commonItemKeys = ["id", "kind", "stock", "per-organisation-cap", "allotment"]
+    /// At most this many allotments (waves or days) per item.
+    static let maxAllotments = 10_000
     static let trafficKeys = ["start", "time-scale", "requests", "arrivals", "phases", "popularity", "quantity", "behaviour"]
 
     func parse(_ yaml: String) throws(ProfileError) -> LoadProfile {
@@ -198,7 +201,8 @@ struct ProfileParser {
         let campaignNode = try m.required("campaign", "a mapping with window, regions, items, offers")
         let c = try readCampaign(campaignNode)
         let populationNode = try m.required("population", "a mapping with organisations, certification, regions, activated")
-        let pop = try readPopulation(populationNode, regions: c.regions, offers: c.offers, offerNodes: c.offerNodes)
+        let pop = try readPopulation(populationNode, regions: c.regions, tags: c.tags, capCount: c.caps.count,
+                                     offers: c.offers, offerNodes: c.offerNodes)
         let trafficNode = try m.required("traffic", "a mapping with start, time-scale, phases, ...")
         var traffic = try readTraffic(trafficNode, window: c.window, offers: c.offers)
 
@@ -235,7 +239,7 @@ struct ProfileParser {
                                        path: c.offerNodes[i].child("min-level"))
         }
         let campaign = Campaign(name: name, window: c.window, regions: c.regions, items: c.items,
-                                offers: c.offers, population: population)
+                                offers: c.offers, population: population, tags: c.tags, caps: c.caps)
         for problem in campaign.validate() {
             throw mapCampaignProblem(problem, campaign: campaignNode, itemNodes: c.itemNodes, offerNodes: c.offerNodes,
                                      populationNode: populationNode)
@@ -270,10 +274,22 @@ struct ProfileParser {
         var offers: [Offer]
         var itemNodes: [YValue]
         var offerNodes: [YValue]
+        var tags: [String]
+        var caps: [Campaign.Cap]
+    }
+
+    /// What an offer's keys may refer to.
+    struct OfferContext {
+        var items: [StockItem]
+        var declared: [String: [Int]]
+        var declaredOrder: [String]
+        var regions: [String]
+        var tags: [String]
+        var window: SaleWindow
     }
 
     func readCampaign(_ v: YValue) throws(ProfileError) -> CampaignParts {
-        let m = try v.map(allowed: ["window", "regions", "items", "offers"])
+        let m = try v.map(allowed: ["window", "regions", "tags", "items", "offers"])
         let window = try readWindow(try m.required("window", "a mapping with opens, closes and optional waves"))
 
         let regionsNode = try m.required("regions", "a list of region names")
@@ -284,18 +300,50 @@ struct ProfileParser {
             regions.append(name)
         }
         guard regions.count <= 255 else { throw regionsNode.fail(.invalidValue, "expected at most 255 regions, got \(regions.count)") }
+        var tags: [String] = []
+        if let tagsNode = m.optional("tags") {
+            for t in try tagsNode.list(of: "organisation tags") {
+                let name = try t.identifier("a tag name")
+                if tags.contains(name) { throw t.fail(.duplicateId, "duplicate tag '\(name)'; expected each tag once") }
+                tags.append(name)
+            }
+            guard tags.count <= 32 else { throw tagsNode.fail(.invalidValue, "expected at most 32 tags, got \(tags.count)") }
+        }
 
+        // Items as declared; an item with an allotment becomes one item per allotment (`id@day3`, …),
+        // each on sale from its wave or day on: `declared` maps the declared id to them.
         var items: [StockItem] = []
         var itemNodes: [YValue] = []
-        var itemIndex: [String: Int] = [:]
+        var declared: [String: [Int]] = [:]
+        var declaredOrder: [String] = []
+        var caps: [Campaign.Cap] = []
         for node in try m.required("items", "a list of stock items").list(nonEmpty: true, of: "stock items") {
-            let item = try readItem(node, regions: regions)
-            if itemIndex[item.name] != nil {
+            let spec = try readItem(node, regions: regions)
+            var item = spec.item
+            if declared[item.name] != nil {
                 throw node.fail(.duplicateId, "duplicate item id '\(item.name)'; expected unique item ids", path: node.child("id"))
             }
-            itemIndex[item.name] = items.count
-            items.append(item)
-            itemNodes.append(node)
+            if let cap = spec.cap {
+                item.cap = caps.count
+                caps.append(Campaign.Cap(name: item.name, perOrganisation: cap))
+            }
+            declaredOrder.append(item.name)
+            guard let allotment = spec.allotment else {
+                declared[item.name] = [items.count]
+                items.append(item)
+                itemNodes.append(node)
+                continue
+            }
+            var indices: [Int] = []
+            for part in try allotments(of: item, allotment, window: window) {
+                indices.append(items.count)
+                items.append(part)
+                itemNodes.append(node)
+            }
+            declared[item.name] = indices
+        }
+        guard items.count <= Int(UInt16.max) else {
+            throw v.fail(.invalidValue, "expected at most 65535 stock items (allotments included), got \(items.count)", path: v.child("items"))
         }
         // A reservation's stock is the sum of its model's items (reports and audits add them up): that
         // sum must fit 64 bits like each stock does (it used to trap building the report, on restart too).
@@ -314,8 +362,10 @@ struct ProfileParser {
         var offers: [Offer] = []
         var offerNodes: [YValue] = []
         var offerIds = Set<String>()
+        let context = OfferContext(items: items, declared: declared, declaredOrder: declaredOrder, regions: regions,
+                                   tags: tags, window: window)
         for node in try m.required("offers", "a list of offers").list(nonEmpty: true, of: "offers") {
-            let offer = try readOffer(node, items: items, itemIndex: itemIndex)
+            let offer = try readOffer(node, context)
             if !offerIds.insert(offer.name).inserted {
                 throw node.fail(.duplicateId, "duplicate offer id '\(offer.name)'; expected unique offer ids", path: node.child("id"))
             }
@@ -324,7 +374,7 @@ struct ProfileParser {
         }
         guard offers.count <= Int(UInt16.max) else { throw v.fail(.invalidValue, "expected at most 65535 offers") }
         return CampaignParts(window: window, regions: regions, items: items, offers: offers,
-                             itemNodes: itemNodes, offerNodes: offerNodes)
+                             itemNodes: itemNodes, offerNodes: offerNodes, tags: tags, caps: caps)
     }
 
     func readWindow(_ v: YValue) throws(ProfileError) -> SaleWindow {
@@ -335,20 +385,24 @@ struct ProfileParser {
         guard closes > opens else {
             throw closesNode.fail(.windowOrder, "the window closes (\(Self.showTime(closes))) before it opens (\(Self.showTime(opens))); expected closes after opens")
         }
-        var waves: [SaleWindow.Wave] = []
-        if let w = m.optional("waves") {
-            for wave in try w.list(of: "daily waves like \"10:00-10:30\"") {
-                let text = try wave.string("a daily wave like \"10:00-10:30\"")
-                let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-                guard parts.count == 2, let a = Units.timeOfDayMillis(String(parts[0])),
-                      let b = Units.timeOfDayMillis(String(parts[1])) else {
-                    throw wave.fail(.badTime, "expected a daily wave like \"10:00-10:30\" (HH:MM[:SS]-HH:MM[:SS]), got \"\(text)\"")
-                }
-                guard b > a else { throw wave.fail(.windowOrder, "the wave ends before it starts; expected start < end within one day, got \"\(text)\"") }
-                waves.append(.init(startOfDayMillis: a, endOfDayMillis: b))
-            }
-        }
+        let waves = try m.optional("waves").map { w throws(ProfileError) in try readWaves(w) } ?? []
         return SaleWindow(opensMillis: opens, closesMillis: closes, waves: waves)
+    }
+
+    /// A list of daily waves like "10:00-10:30".
+    func readWaves(_ w: YValue) throws(ProfileError) -> [SaleWindow.Wave] {
+        var waves: [SaleWindow.Wave] = []
+        for wave in try w.list(of: "daily waves like \"10:00-10:30\"") {
+            let text = try wave.string("a daily wave like \"10:00-10:30\"")
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let a = Units.timeOfDayMillis(String(parts[0])),
+                  let b = Units.timeOfDayMillis(String(parts[1])) else {
+                throw wave.fail(.badTime, "expected a daily wave like \"10:00-10:30\" (HH:MM[:SS]-HH:MM[:SS]), got \"\(text)\"")
+            }
+            guard b > a else { throw wave.fail(.windowOrder, "the wave ends before it starts; expected start < end within one day, got \"\(text)\"") }
+            waves.append(.init(startOfDayMillis: a, endOfDayMillis: b))
+        }
+        return waves
     }
 
     static func showTime(_ ms: Int64) -> String {
@@ -358,13 +412,88 @@ struct ProfileParser {
         return "day \(day) \(two(h)):\(two(mi))" + (s != 0 ? ":\(two(s))" : "")
     }
 
-    func readItem(_ v: YValue, regions: [String]) throws(ProfileError) -> StockItem {
+    /// An item as declared: the stock item, its per-organisation cap, its allotment.
+    struct ItemSpec {
+        var item: StockItem
+        var cap: Int64?
+        var allotment: Allotment?
+    }
+
+    /// Stock released in equal parts per wave or per day (`allotment: { units, per, carry-over }`).
+    struct Allotment {
+        var units: Int64
+        var perWave: Bool
+        var carryOver: Bool
+        var node: YValue
+    }
+
+    func readItem(_ v: YValue, regions: [String]) throws(ProfileError) -> ItemSpec {
+        let spec = try readStockItem(v, regions: regions)
+        let m = try v.map(allowed: Self.itemKeys)
+        var cap: Int64?
+        if let c = m.optional("per-organisation-cap") { cap = try c.positiveInt64("units one organisation may take across offers") }
+        var allotment: Allotment?
+        if let a = m.optional("allotment") {
+            let am = try a.map(allowed: ["units", "per", "carry-over"])
+            let units = try am.required("units", "the units released each wave or day").positiveInt64("units per allotment")
+            let perNode = try am.required("per", "wave or day")
+            let per = try perNode.string("wave or day")
+            guard per == "wave" || per == "day" else { throw perNode.fail(.invalidValue, "expected wave or day, got \"\(per)\"") }
+            var carry = true
+            if let c = am.optional("carry-over") { carry = try c.bool("whether units unsold in one allotment stay on sale later") }
+            allotment = Allotment(units: units, perWave: per == "wave", carryOver: carry, node: a)
+        }
+        return ItemSpec(item: spec, cap: cap, allotment: allotment)
+    }
+
+    /// The allotments of `item`: one item per wave (or day) of the window that releases units, named
+    /// `ID@dayN` (`ID@dayN-HH:MM` per wave), each `units` (the last one what is left), on sale from its
+    /// wave or day to the end of the window (carry-over) or of that wave or day.
+    func allotments(of item: StockItem, _ a: Allotment, window: SaleWindow) throws(ProfileError) -> [StockItem] {
+        let day = SaleWindow.dayMillis
+        var periods: [(from: Int64, until: Int64, label: String)] = []
+        if a.perWave && window.waves.isEmpty {
+            throw a.node.fail(.invalidValue, "an allotment per wave needs campaign.window.waves; expected per: day, or waves in the window", path: a.node.child("per"))
+        }
+        let firstDay = window.opensMillis / day, lastDay = (window.closesMillis - 1) / day
+        guard lastDay - firstDay < Int64(Self.maxAllotments) else {
+            throw a.node.fail(.invalidValue, "the window spans \(lastDay - firstDay + 1) days; expected at most \(Self.maxAllotments) allotments")
+        }
+        for d in firstDay...lastDay {
+            for w in a.perWave ? window.waves : [SaleWindow.Wave(startOfDayMillis: 0, endOfDayMillis: day)] {
+                let from = max(window.opensMillis, d * day + w.startOfDayMillis)
+                let until = min(window.closesMillis, d * day + w.endOfDayMillis)
+                guard from < until else { continue }
+                let label = a.perWave ? "day\(d)-" + String(Self.showTime(d * day + w.startOfDayMillis).split(separator: " ").last!) : "day\(d)"
+                periods.append((from, until, label))
+                guard periods.count <= Self.maxAllotments else {
+                    throw a.node.fail(.invalidValue, "expected at most \(Self.maxAllotments) allotments (waves in the window), got more")
+                }
+            }
+        }
+        guard !periods.isEmpty else { throw a.node.fail(.invalidValue, "no wave of the window releases units; expected at least one") }
+        var left = item.initial
+        var parts: [StockItem] = []
+        for (k, p) in periods.enumerated() where left > 0 {
+            let units = k == periods.count - 1 ? left : min(a.units, left)
+            left -= units
+            var part = item
+            part.name = item.name + "@" + p.label
+            part.initial = units
+            part.sellableFromMillis = p.from
+            part.sellableUntilMillis = a.carryOver ? window.closesMillis : p.until
+            parts.append(part)
+        }
+        return parts
+    }
+
+    func readStockItem(_ v: YValue, regions: [String]) throws(ProfileError) -> StockItem {
         let first = try v.map(allowed: Self.itemKeys)
         let kindNode = try first.required("kind", "license, hardware or subsidy")
         let kind = try kindNode.string("an item kind (license, hardware or subsidy)")
         let m: YMap
         switch kind {
-        case "license", "subsidy": m = try v.map(allowed: ["id", "kind", "stock"])
+        case "license", "subsidy": m = try v.map(allowed: Self.commonItemKeys)
         case "hardware": m = first
         default:
             var msg = "unknown item kind '\(kind)'"
@@ -396,8 +525,9 @@ struct ProfileParser {
         return i
     }
 
-    func readOffer(_ v: YValue, items: [StockItem], itemIndex: [String: Int]) throws(ProfileError) -> Offer {
-        let common = ["id", "kind", "price", "min-level", "limit", "max-quantity"]
+    func readOffer(_ v: YValue, _ context: OfferContext) throws(ProfileError) -> Offer {
+        let items = context.items
+        let common = ["id", "kind", "price", "min-level", "limit", "max-quantity", "eligibility", "waves"]
         let first = try v.map(allowed: common + ["components", "item", "model", "hold"])
         let kindNode = try first.required("kind", "bundle or reservation")
         let kindText = try kindNode.string("an offer kind (bundle or reservation)")
@@ -412,42 +542,63 @@ struct ProfileParser {
         }
         let id = try m.required("id", "the offer's id").identifier("an offer id")
         let kind: Offer.Kind
+        var picks: [Offer.Pick] = []
         var quantityNodes: [YValue] = []  // where each component's quantity is written (the component when omitted)
-        if kindText == "bundle" {
-            var components: [Offer.Component] = []
-            quantityNodes = []
-            func item(_ node: YValue) throws(ProfileError) -> Int {
-                let name = try node.identifier("an item id")
-                guard let i = itemIndex[name] else {
-                    var msg = "unknown item '\(name)'"
-                    if let s = Units.suggestion(for: name, among: items.map(\.name)) { msg += " (did you mean '\(s)'?)" }
-                    throw node.fail(.unknownItem, msg + "; expected an id from campaign.items")
-                }
-                return i
-            }
-            if let single = m.optional("item") {
-                if m.has("components") { throw single.fail(.invalidValue, "give either 'item' or 'components', not both") }
-                components = [Offer.Component(item: try item(single), quantityPerUnit: 1)]
-            } else {
-                let list = try m.required("components", "a list of { item, quantity } (or 'item: ID' for a single item)")
-                for c in try list.list(nonEmpty: true, of: "components { item, quantity }") {
-                    let cm = try c.map(allowed: ["item", "quantity"])
-                    let i = try item(try cm.required("item", "an item id from campaign.items"))
-                    var q: Int64 = 1
-                    let qn = cm.optional("quantity")
-                    if let qn { q = try qn.positiveInt64("units per unit ordered") }
-                    components.append(.init(item: i, quantityPerUnit: q))
-                    quantityNodes.append(qn ?? c)
-                }
-            }
-            kind = .bundle(components: components)
-        } else {
-            let modelNode = try m.required("model", "the hardware model reserved")
+        var pickNodes: [YValue] = []
+        func stockedModel(_ modelNode: YValue) throws(ProfileError) -> String {
             let model = try modelNode.identifier("a model name")
             let stocked = items.contains { if case .hardware(let mm, _, _, _) = $0.kind { mm == model } else { false } }
             guard stocked else {
                 throw modelNode.fail(.noHardwareForModel, "no hardware item stocks model '\(model)'; expected a model of a hardware item in campaign.items")
             }
+            return model
+        }
+        if kindText == "bundle" {
+            var components: [Offer.Component] = []
+            quantityNodes = []
+            /// A component on a declared item: fixed, or a pick among its allotments.
+            func add(_ node: YValue, quantity q: Int64, quantityNode: YValue) throws(ProfileError) {
+                let name = try node.identifier("an item id")
+                guard let parts = context.declared[name] else {
+                    var msg = "unknown item '\(name)'"
+                    if let s = Units.suggestion(for: name, among: context.declaredOrder) { msg += " (did you mean '\(s)'?)" }
+                    throw node.fail(.unknownItem, msg + "; expected an id from campaign.items")
+                }
+                if parts.count == 1 && items[parts[0]].sellableFromMillis == .min {
+                    components.append(.init(item: parts[0], quantityPerUnit: q))
+                    quantityNodes.append(quantityNode)
+                } else {
+                    picks.append(Offer.Pick(source: .items(parts), quantityPerUnit: q))
+                    pickNodes.append(quantityNode)
+                }
+            }
+            if let single = m.optional("item") {
+                if m.has("components") { throw single.fail(.invalidValue, "give either 'item' or 'components', not both") }
+                try add(single, quantity: 1, quantityNode: single)
+            } else {
+                let list = try m.required("components", "a list of { item, quantity } or { model, quantity } (or 'item: ID' for a single item)")
+                for c in try list.list(nonEmpty: true, of: "components { item, quantity } or { model, quantity }") {
+                    let cm = try c.map(allowed: ["item", "model", "quantity"])
+                    var q: Int64 = 1
+                    let qn = cm.optional("quantity")
+                    if let qn { q = try qn.positiveInt64("units per unit ordered") }
+                    if let modelNode = cm.optional("model") {
+                        // "N units of model M": allocated like a reservation (own region first, higher tier first).
+                        if cm.has("item") { throw modelNode.fail(.invalidValue, "give either 'item' or 'model' in a component, not both") }
+                        picks.append(Offer.Pick(source: .model(try stockedModel(modelNode)), quantityPerUnit: q))
+                        pickNodes.append(qn ?? c)
+                    } else {
+                        try add(try cm.required("item", "an item id from campaign.items (or 'model: M')"), quantity: q, quantityNode: qn ?? c)
+                    }
+                }
+                guard picks.count <= HoldPieces.capacity else {
+                    throw list.fail(.invalidValue, "\(picks.count) components are chosen at decision time (models or allotted items); expected at most \(HoldPieces.capacity), the pieces a decision journals")
+                }
+            }
+            kind = .bundle(components: components)
+        } else {
+            let modelNode = try m.required("model", "the hardware model reserved")
+            let model = try stockedModel(modelNode)
             let hold = try m.required("hold", "a hold time like \"5m\"").durationMillis()
             kind = .reservation(model: model, holdMillis: hold)
         }
@@ -462,6 +613,29 @@ struct ProfileParser {
         if case .bundle(let components) = kind {
             for (k, c) in components.enumerated() where c.quantityPerUnit.multipliedReportingOverflow(by: Int64(maxQuantity)).overflow {
                 throw quantityNodes[k].fail(.invalidValue, "an order of max-quantity \(maxQuantity) would take \(c.quantityPerUnit) × \(maxQuantity) units of \(items[c.item].name), more than 64 bits hold; lower the quantity or max-quantity")
+            }
+            for (k, p) in picks.enumerated() where p.quantityPerUnit.multipliedReportingOverflow(by: Int64(maxQuantity)).overflow {
+                throw pickNodes[k].fail(.invalidValue, "an order of max-quantity \(maxQuantity) would take \(p.quantityPerUnit) × \(maxQuantity) units, more than 64 bits hold; lower the quantity or max-quantity")
+            }
+            // A cap is checked before stock is taken: a component chosen at decision time must be under one cap or none.
+            for (k, p) in picks.enumerated() where Set(Campaign.candidates(of: p, in: items).map { items[$0].cap }).count > 1 {
+                throw pickNodes[k].fail(.invalidValue, "the items this component may take from are under different per-organisation caps; expected one cap for all of them, or none")
+            }
+        }
+        if case .reservation(let model, _) = kind,
+           let capped = items.first(where: { if case .hardware(model, _, _, _) = $0.kind { $0.cap != nil } else { false } }) {
+            throw v.fail(.invalidValue, "item \(capped.name.split(separator: "@").first!) of model \(model) has a per-organisation-cap; caps apply to bundles only (a reservation's items are chosen as it is decided)",
+                         path: v.child("model"))
+        }
+        let eligibility = try m.optional("eligibility").map { e throws(ProfileError) in try readEligibility(e, context) } ?? .everyone
+        var waves: [SaleWindow.Wave] = []
+        if let w = m.optional("waves") {
+            waves = try readWaves(w)
+            // An offer's waves lie inside the campaign's own (when it has any).
+            let list = try w.list(of: "daily waves")
+            for (k, wave) in waves.enumerated() where !context.window.waves.isEmpty
+                && !context.window.waves.contains(where: { $0.startOfDayMillis <= wave.startOfDayMillis && wave.endOfDayMillis <= $0.endOfDayMillis }) {
+                throw list[k].fail(.windowOrder, "the offer's wave is not inside one of campaign.window.waves; expected an offer's waves inside the campaign's")
             }
         }
         var price = Offer.PriceRule(listPriceFen: 0)
@@ -493,16 +667,59 @@ struct ProfileParser {
             }
         }
         return Offer(name: id, kind: kind, minimumLevel: level, limitPerOrganisation: limit,
-                     maxQuantity: maxQuantity, price: price)
+                     maxQuantity: maxQuantity, price: price, picks: picks, eligibility: eligibility, waves: waves)
+    }
+
+    /// `eligibility: { regions: [...], tags: [...], any-tags: [...], organisations: [3, "100-199", ...] }`.
+    func readEligibility(_ v: YValue, _ context: OfferContext) throws(ProfileError) -> Offer.Eligibility {
+        let m = try v.map(allowed: ["regions", "tags", "any-tags", "organisations"])
+        var e = Offer.Eligibility()
+        if let r = m.optional("regions") {
+            var regions: [UInt8] = []
+            for node in try r.list(nonEmpty: true, of: "region names") {
+                regions.append(UInt8(try resolveRegion(try node.identifier("a region name"), node, context.regions)))
+            }
+            e.regions = regions
+        }
+        func tagBits(_ key: String) throws(ProfileError) -> UInt32 {
+            guard let t = m.optional(key) else { return 0 }
+            var bits: UInt32 = 0
+            for node in try t.list(nonEmpty: true, of: "tag names") {
+                let name = try node.identifier("a tag name")
+                guard let i = context.tags.firstIndex(of: name) else {
+                    var msg = "unknown tag '\(name)'"
+                    if let s = Units.suggestion(for: name, among: context.tags) { msg += " (did you mean '\(s)'?)" }
+                    throw node.fail(.invalidValue, msg + "; expected one of campaign.tags" + (context.tags.isEmpty ? " (none declared)" : ": " + context.tags.joined(separator: ", ")))
+                }
+                bits |= 1 << UInt32(i)
+            }
+            return bits
+        }
+        e.allTags = try tagBits("tags")
+        e.anyTags = try tagBits("any-tags")
+        if let o = m.optional("organisations") {
+            var ranges: [ClosedRange<UInt32>] = []
+            for node in try o.list(nonEmpty: true, of: "organisation ids or ranges like \"100-199\"") {
+                let text = try node.string("an organisation id or a range like \"100-199\"")
+                let ends = text.split(separator: "-", omittingEmptySubsequences: false).map { UInt32($0.trimmingSpaces()) }
+                guard (ends.count == 1 || ends.count == 2), let lo = ends.first!, let hi = ends.last!, lo <= hi else {
+                    throw node.wrongType("an organisation id (0…4294967295) or a range like \"100-199\"")
+                }
+                ranges.append(lo...hi)
+            }
+            e.organisations = ranges
+        }
+        return e
     }
 
     // MARK: - population
 
-    func readPopulation(_ v: YValue, regions: [String], offers: [Offer], offerNodes: [YValue]) throws(ProfileError) -> PopulationSpec {
-        let m = try v.map(allowed: ["organisations", "certification", "regions", "activated"])
+    func readPopulation(_ v: YValue, regions: [String], tags: [String], capCount: Int, offers: [Offer],
+                        offerNodes: [YValue]) throws(ProfileError) -> PopulationSpec {
+        let m = try v.map(allowed: ["organisations", "certification", "regions", "activated", "tags"])
         let countNode = try m.required("organisations", "the number of organisations")
         let count = try countNode.positiveInt("organisations", max: Int(UInt32.max))
-        let perOrganisation = MachineMemory.bytesPerOrganisation(offerCount: offers.count)
+        let perOrganisation = MachineMemory.bytesPerOrganisation(offerCount: offers.count, capCount: capCount)
         // Refused here, in a millisecond, rather than by the OOM killer minutes into building the population.
         if let limit = MachineMemory.limit, count > limit.bytes / 5 * 4 / perOrganisation {
             let fits = limit.bytes / 5 * 4 / perOrganisation
@@ -525,6 +742,13 @@ struct ProfileParser {
         }
         var activated = 0.0
         if let a = m.optional("activated") { activated = try a.probability() }
+        var tagShares = [Double](repeating: 0, count: tags.count)
+        if let t = m.optional("tags") {
+            // Each tag independently: { manufacturing: 0.3, large: 0.1 } (not a distribution).
+            for entry in try t.map(allowed: tags).entries {
+                tagShares[tags.firstIndex(of: entry.key)!] = try entry.value.probability()
+            }
+        }
         // every offer must be reachable by someone
         for (i, o) in offers.enumerated() {
             let share = cert[Int(o.minimumLevel.rawValue)...].reduce(0, +)
@@ -533,7 +757,7 @@ struct ProfileParser {
                                          path: offerNodes[i].child("min-level"))
             }
         }
-        return PopulationSpec(organisations: count, certification: cert, regions: reg, activated: activated)
+        return PopulationSpec(organisations: count, certification: cert, regions: reg, activated: activated, tags: tagShares)
     }
 
     // MARK: - traffic

@@ -149,6 +149,11 @@ private struct Engine {
     let isReservation: [Bool]
     let eligibleStart: [Int]
     let organisationCount: Int
+    /// Offers whose eligibility goes beyond the level (region, tags, allow-list): an eligible arrival
+    /// redraws its organisation (up to `eligibilityRedraws` times) until one is admitted.
+    let eligibility: [Offer.Eligibility?]
+    let organisations: [Organisation]
+    static let eligibilityRedraws = 32
     /// Organisation ids sorted by certification level: "at or above L" is a suffix, "below L" a prefix.
     /// Empty when the ids already are in level order (generated populations are): then the index is the id.
     let byLevel: [UInt32]
@@ -206,6 +211,8 @@ private struct Engine {
 
         let orgs = profile.campaign.population.organisations
         organisationCount = orgs.count
+        organisations = orgs
+        eligibility = offers.map { $0.eligibility.isEveryone ? nil : $0.eligibility }
         var levelStart = [Int](repeating: 0, count: 5)
         for o in orgs { levelStart[Int(o.level.rawValue) + 1] += 1 }
         for i in 1..<5 { levelStart[i] += levelStart[i - 1] }
@@ -325,14 +332,26 @@ private struct Engine {
         let start = eligibleStart[offer]
         let rOrg = rng.next()
         let index: Int
+        var deliberatelyIneligible = false
         if start == 0 {
             index = Int(UInt64(organisationCount).multipliedFullWidth(by: rOrg).high)
         } else if ineligible.possible && ineligible.hit(rng.next()) {
             index = Int(UInt64(start).multipliedFullWidth(by: rOrg).high)
+            deliberatelyIneligible = true
         } else {
             index = start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rOrg).high)
         }
-        let organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: index) : byLevel[index]
+        var organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: index) : byLevel[index]
+        if let rule = eligibility[offer], !deliberatelyIneligible {
+            // Beyond the level: redraw among the level-eligible until the rules admit one (a few tries;
+            // a rule that admits almost nobody then shows as INELIGIBLE answers, not as a stall).
+            var tries = 0
+            while !rule.admits(organisations[Int(organisation)], id: organisation) && tries < Self.eligibilityRedraws {
+                let i = start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rng.next()).high)
+                organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: i) : byLevel[i]
+                tries += 1
+            }
+        }
         var sentAt = campaign
         if early.possible && early.hit(rng.next()) {
             sentAt = opensMillis - 1 - Int64(rng.below(earlySpreadMillis))

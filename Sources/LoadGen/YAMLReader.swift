@@ -79,6 +79,15 @@ struct YValue {
         return s
     }
 
+    /// true/false (also yes/no, on/off).
+    func bool(_ what: String) throws(ProfileError) -> Bool {
+        switch try string("true or false (\(what))").lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw wrongType("true or false (\(what))")
+        }
+    }
+
     // MARK: numbers
 
     func int64(_ what: String = "an integer") throws(ProfileError) -> Int64 {

@@ -35,8 +35,18 @@ public enum ReportBuilder {
             switch offer.kind {
             case .bundle(let cs):
                 kind = "bundle"
-                initial = cs.map { items[$0.item].initial / $0.quantityPerUnit }.min() ?? 0
-                remaining = cs.map { max(0, result.remainingUnits[$0.item]) / $0.quantityPerUnit }.min() ?? 0
+                // Whole bundles: the scarcest component decides; a picked component counts every item it
+                // may take from (all regions, all allotments).
+                var perComponent = cs.map { (items[$0.item].initial / $0.quantityPerUnit,
+                                             max(0, result.remainingUnits[$0.item]) / $0.quantityPerUnit) }
+                for p in offer.picks {
+                    let cands = rules.campaign.candidates(of: p)
+                    let stock = cands.map { items[$0].initial }.saturatingSum()
+                    let left = cands.map { max(0, result.remainingUnits[$0]) }.saturatingSum()
+                    perComponent.append((stock / p.quantityPerUnit, left / p.quantityPerUnit))
+                }
+                initial = perComponent.map(\.0).min() ?? 0
+                remaining = perComponent.map(\.1).min() ?? 0
             case .reservation(let model, _):
                 kind = "reservation"
                 for (i, item) in items.enumerated() {

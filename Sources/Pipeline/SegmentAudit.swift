@@ -42,6 +42,15 @@ public struct SegmentAudit: Sendable {
                 for c in rules.bundleComponents(offer) where !Self.add(&audit.soldUnits[c.item], c.quantityPerUnit * Int64(d.quantity)) {
                     audit.problems.append(Self.overflow(record.sequence, "units sold of item \(c.item)")); return
                 }
+                // Picked components (models, allotments): the units are the record's pieces.
+                let pickUnits = rules.campaign.offers[offer].picks.map { $0.quantityPerUnit * Int64(d.quantity) }.saturatingSum()
+                guard (0..<d.pieces.count).allSatisfy({ d.pieces[$0].item < rules.itemCount }),
+                      d.pieces.totalQuantity == pickUnits else {
+                    audit.problems.append("record \(record.sequence): accepted pieces (\(d.pieces.totalQuantity) units) do not match the offer's picked components (\(pickUnits))"); return
+                }
+                for i in 0..<d.pieces.count where !Self.add(&audit.soldUnits[d.pieces[i].item], d.pieces[i].quantity) {
+                    audit.problems.append(Self.overflow(record.sequence, "units sold of item \(d.pieces[i].item)")); return
+                }
                 guard Self.add(&audit.offerSold[offer], Int64(d.quantity)) else {
                     audit.problems.append(Self.overflow(record.sequence, "orders sold of offer \(offer)")); return
                 }

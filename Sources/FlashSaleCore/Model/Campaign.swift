@@ -38,7 +38,10 @@ public struct Campaign: Sendable {
     }
 
     /// The items a pick may take from (every region's candidates).
-    public func candidates(of pick: Offer.Pick) -> [Int] {
+    public func candidates(of pick: Offer.Pick) -> [Int] { Self.candidates(of: pick, in: items) }
+
+    /// The items of `items` a pick may take from (every region's candidates).
+    public static func candidates(of pick: Offer.Pick, in items: [StockItem]) -> [Int] {
         switch pick.source {
         case .items(let list): return list
         case .model(let model):
@@ -65,16 +68,7 @@ public struct Campaign: Sendable {
         for (i, cap) in caps.enumerated() where cap.perOrganisation < 1 {
             problems.append("caps[\(i)] \(cap.name): the cap per organisation must be ≥ 1")
         }
-        // Item stocks are 64-bit and so are their sums (a reservation's stock, a pick's, an offer's):
-        // refused here rather than trapping in a report or a restart.
-        var byModel: [String: Int64] = [:]
-        for item in items {
-            if case .hardware(let m, _, _, _) = item.kind {
-                let (sum, overflow) = byModel[m, default: 0].addingReportingOverflow(item.initial)
-                if overflow { problems.append("items: the stock of model \(m) over its items passes 2^63 − 1 units"); break }
-                byModel[m] = sum
-            }
-        }
+
         // A reservation's stock is the sum of its model's items: it must fit 64 bits.
         var modelStock: [String: Int64] = [:]
         for (i, item) in items.enumerated() {
@@ -99,6 +93,10 @@ public struct Campaign: Sendable {
             switch offer.kind {
             case .bundle(let components):
                 if components.isEmpty && offer.picks.isEmpty { problems.append("offers[\(i)] \(offer.name): a bundle needs components") }
+                for c in components where c.item >= 0 && c.item < items.count
+                    && (items[c.item].sellableFromMillis != .min || items[c.item].sellableUntilMillis != .max) {
+                    problems.append("offers[\(i)] \(offer.name): item \(items[c.item].name) is on sale only part of the campaign; take it with a pick, not a fixed component")
+                }
                 for c in components where c.item < 0 || c.item >= items.count || c.quantityPerUnit < 1 {
                     problems.append("offers[\(i)] \(offer.name): bad component (item \(c.item), quantity \(c.quantityPerUnit))")
                 }
@@ -136,6 +134,9 @@ public struct Campaign: Sendable {
             }
             if tags.count < 32, (offer.eligibility.allTags | offer.eligibility.anyTags) >> tags.count != 0 {
                 problems.append("offers[\(i)] \(offer.name): eligibility names an unknown tag")
+            }
+            if let list = offer.eligibility.organisations, let beyond = list.first(where: { Int($0.upperBound) >= population.count }) {
+                problems.append("offers[\(i)] \(offer.name): the allow-list names organisation \(beyond.upperBound), beyond the \(population.count) organisations")
             }
             for w in offer.waves where w.endOfDayMillis <= w.startOfDayMillis {
                 problems.append("offers[\(i)] \(offer.name): a wave ends before it starts")
