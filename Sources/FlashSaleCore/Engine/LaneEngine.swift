@@ -33,9 +33,10 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
     /// request costs one cache miss, not one per array:
     /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`,
-    /// `activatedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` tags · `[44,48)` head of
-    /// its chain in `orders` · `[48, 48+offers)` accepted per offer · then, 8-byte aligned, units taken
-    /// per cap.
+    /// `activatedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` a 32-bit filter of the
+    /// request ids in `orders` · `[44,48)` head of its chain in `orders` · `[48, 48+offers)` accepted per
+    /// offer · then, 8-byte aligned, units taken per cap. (Tags, needed by few offers, are read from
+    /// the population.)
     @usableFromInline let orgState: UnsafeMutableRawPointer
     @usableFromInline let orgStride: Int
     @usableFromInline var holds = HoldBook()
@@ -59,7 +60,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     public private(set) var clockMillis: Int64 = .min
 
     @usableFromInline static let outcomesOffset = 32, flagsOffset = 36, cursorOffset = 37
-    @usableFromInline static let levelOffset = 38, regionOffset = 39, tagsOffset = 40, ordersHeadOffset = 44
+    @usableFromInline static let levelOffset = 38, regionOffset = 39, orderFilterOffset = 40, ordersHeadOffset = 44
     @usableFromInline static let acceptedOffset = 48
     /// Flag: the organisation completed the activation task (extra discount).
     @usableFromInline static let activatedFlag: UInt8 = 2
@@ -96,7 +97,6 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             p.storeBytes(of: org.level.rawValue, toByteOffset: Self.levelOffset, as: UInt8.self)
             p.storeBytes(of: org.region, toByteOffset: Self.regionOffset, as: UInt8.self)
             p.storeBytes(of: org.activated ? Self.activatedFlag : 0, toByteOffset: Self.flagsOffset, as: UInt8.self)
-            p.storeBytes(of: org.tags, toByteOffset: Self.tagsOffset, as: UInt32.self)
         }
         soldUnits = Array(repeating: 0, count: rules.itemCount)
         heldUnits = Array(repeating: 0, count: rules.itemCount)
@@ -160,15 +160,24 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// The remembered order `requestId` of `offer` by the organisation at `o`, if any.
     @inlinable @inline(__always)
     func findOrder(_ o: UnsafeMutableRawPointer, _ requestId: UInt64, offer: UInt16) -> OrderMemory.Entry? {
+        // A clear filter bit proves the id is none of the organisation's orders without walking the chain
+        // (a cache miss per entry: ~8% of seckill-parity's time when every LIMIT walked it).
+        guard o.load(fromByteOffset: Self.orderFilterOffset, as: UInt32.self) & Self.filterBit(requestId) != 0 else { return nil }
         let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
         guard head != 0, let i = orders.find(head: head, requestId: requestId, offer: offer) else { return nil }
         return orders[i]
     }
 
+    /// The bit of `requestId` in an organisation's order filter.
+    @inlinable @inline(__always)
+    static func filterBit(_ requestId: UInt64) -> UInt32 { 1 << UInt32((requestId &* 0x9E37_79B9_7F4A_7C15) >> 59) }
+
     /// Remembers an ACCEPTED or HELD order of the organisation at `o`.
     @inlinable @inline(__always)
     func rememberOrder(_ o: UnsafeMutableRawPointer, _ requestId: UInt64, offer: UInt16,
                        _ state: OrderMemory.State, priceFen: Int64, holdExpiryMillis: Int64) {
+        let filter = (o + Self.orderFilterOffset).assumingMemoryBound(to: UInt32.self)
+        filter.pointee |= Self.filterBit(requestId)
         let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
         let newHead = orders.append(head: head, requestId: requestId, offer: offer, state: state, priceFen: priceFen,
                                     holdExpiryMillis: holdExpiryMillis)
@@ -317,7 +326,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         else { d.outcome = .ineligible; return }
         let region = Int(o.load(fromByteOffset: Self.regionOffset, as: UInt8.self))
         if rules.hasEligibility[offer] {
-            guard rules.admits(organisation: r.organisation, tags: o.load(fromByteOffset: Self.tagsOffset, as: UInt32.self),
+            guard rules.admits(organisation: r.organisation, tags: rules.organisations[Int(r.organisation)].tags,
                                region: region, offer: offer) else { d.outcome = .ineligible; return }
         }
         // 5. Limit.
