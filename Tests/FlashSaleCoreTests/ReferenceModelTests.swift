@@ -47,8 +47,15 @@ private struct ReferenceModel {
     private mutating func decide(_ r: OrderRequest) -> (Outcome, Outcome, Int64) {
         guard r.requestId != 0, let org = campaign.population[r.organisation] else { return (.invalid, .invalid, 0) }
         if let seen = recent[r.organisation, default: []].first(where: { $0.id == r.requestId }) {
-            let key = "\(r.organisation)/\(seen.outcome == .confirmed ? r.reference : r.requestId)"
-            return (.duplicate, seen.outcome, orders[key]?.price ?? 0)
+            var price: Int64 = 0
+            if seen.outcome == .accepted || seen.outcome == .held {
+                price = orders["\(r.organisation)/\(r.requestId)"]?.price ?? 0
+            } else if r.kind == .confirm || r.kind == .cancel,
+                      [.confirmed, .released, .holdExpired, .holdCancelled, .holdConfirmed].contains(seen.outcome),
+                      let o = orders["\(r.organisation)/\(r.reference)"], o.offer == r.offer, o.state != "accepted" {
+                price = o.price
+            }
+            return (.duplicate, seen.outcome, price)
         }
         // An order ACCEPTED or HELD is a retransmit however late, whatever the limit: the original answer.
         if r.kind == .buy, let o = orders["\(r.organisation)/\(r.requestId)"] {
@@ -67,7 +74,8 @@ private struct ReferenceModel {
     private mutating func fresh(_ r: OrderRequest, _ org: Organisation) -> (Outcome, Outcome, Int64) {
         let o = freshOutcome(r, org)
         let price = o == .accepted || o == .held ? orders["\(r.organisation)/\(r.requestId)"]!.price
-            : (r.kind == .confirm || r.kind == .cancel) && o != .noHold ? orders["\(r.organisation)/\(r.reference)"]?.price ?? 0 : 0
+            : (r.kind == .confirm || r.kind == .cancel) && o != .noHold && o != .unknownOffer
+                ? orders["\(r.organisation)/\(r.reference)"]?.price ?? 0 : 0
         if o == .duplicate { return (o, r.kind == .confirm ? .confirmed : .released, price) }
         return (o, o, price)
     }

@@ -264,8 +264,9 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             d.originalOutcome = original
             if original == .accepted || original == .held, let e = findOrder(o, r.requestId, offer: r.offer) {
                 answerRetransmit(e, &d)
-            } else if original == .confirmed, let e = findOrder(o, r.reference, offer: r.offer) {
-                d.priceFen = e.priceFen
+            } else if r.kind == .confirm || r.kind == .cancel, Self.answersAboutAHold(original),
+                      let e = findOrder(o, r.reference, offer: r.offer), e.state != .accepted {
+                d.priceFen = e.priceFen  // an answer about a hold carries the hold's price, repeated too
             }
             return
         }
@@ -287,6 +288,12 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         guard d.outcome != .duplicate else { return }
         d.originalOutcome = d.outcome
         remember(o, requestId: r.requestId, outcome: d.outcome)
+    }
+
+    /// Outcomes of a confirm or cancel that name an existing hold (and carry its price).
+    @inlinable
+    static func answersAboutAHold(_ o: Outcome) -> Bool {
+        o == .confirmed || o == .released || o == .holdExpired || o == .holdCancelled || o == .holdConfirmed
     }
 
     /// Puts a request into the organisation's retransmit ring (forgetting the oldest of its last k).
