@@ -286,6 +286,12 @@ struct ProfileParser {
         var regions: [String]
         var tags: [String]
         var window: SaleWindow
+
+        /// The id `item` was declared with (an allotment's item is named `ID@dayN…`).
+        func declaredName(of item: StockItem) -> String {
+            guard let k = items.firstIndex(of: item) else { return item.name }
+            return declaredOrder.first { declared[$0]?.contains(k) ?? false } ?? item.name
+        }
     }
 
     func readCampaign(_ v: YValue) throws(ProfileError) -> CampaignParts {
@@ -405,6 +411,16 @@ struct ProfileParser {
         return waves
     }
 
+    /// "10:00-10:30" (seconds when not whole minutes).
+    static func showWave(_ w: SaleWindow.Wave) -> String {
+        func clock(_ ms: Int64) -> String {
+            let h = ms / 3_600_000, mi = ms / 60_000 % 60, s = ms / 1000 % 60
+            func two(_ x: Int64) -> String { x < 10 ? "0\(x)" : "\(x)" }
+            return "\(two(h)):\(two(mi))" + (s != 0 ? ":\(two(s))" : "")
+        }
+        return clock(w.startOfDayMillis) + "-" + clock(w.endOfDayMillis)
+    }
+
     static func showTime(_ ms: Int64) -> String {
         let day = ms / 86_400_000, rest = ms % 86_400_000
         let h = rest / 3_600_000, mi = rest / 60_000 % 60, s = rest / 1000 % 60
@@ -425,6 +441,8 @@ struct ProfileParser {
         var perWave: Bool
         var carryOver: Bool
         var node: YValue
+        /// The `per` value (where a per-wave allotment without waves is reported).
+        var perNode: YValue
     }
 
     func readItem(_ v: YValue, regions: [String]) throws(ProfileError) -> ItemSpec {
@@ -441,7 +459,7 @@ struct ProfileParser {
             guard per == "wave" || per == "day" else { throw perNode.fail(.invalidValue, "expected wave or day, got \"\(per)\"") }
             var carry = true
             if let c = am.optional("carry-over") { carry = try c.bool("whether units unsold in one allotment stay on sale later") }
-            allotment = Allotment(units: units, perWave: per == "wave", carryOver: carry, node: a)
+            allotment = Allotment(units: units, perWave: per == "wave", carryOver: carry, node: a, perNode: perNode)
         }
         return ItemSpec(item: spec, cap: cap, allotment: allotment)
     }
@@ -453,7 +471,7 @@ struct ProfileParser {
         let day = SaleWindow.dayMillis
         var periods: [(from: Int64, until: Int64, label: String)] = []
         if a.perWave && window.waves.isEmpty {
-            throw a.node.fail(.invalidValue, "an allotment per wave needs campaign.window.waves; expected per: day, or waves in the window", path: a.node.child("per"))
+            throw a.perNode.fail(.invalidValue, "an allotment per wave needs campaign.window.waves; expected per: day, or waves in the window")
         }
         let firstDay = window.opensMillis / day, lastDay = (window.closesMillis - 1) / day
         guard lastDay - firstDay < Int64(Self.maxAllotments) else {
@@ -545,6 +563,7 @@ struct ProfileParser {
         var picks: [Offer.Pick] = []
         var quantityNodes: [YValue] = []  // where each component's quantity is written (the component when omitted)
         var pickNodes: [YValue] = []
+        var pickSourceNodes: [YValue] = []  // the `model` (or `item`) each pick was written with
         func stockedModel(_ modelNode: YValue) throws(ProfileError) -> String {
             let model = try modelNode.identifier("a model name")
             let stocked = items.contains { if case .hardware(let mm, _, _, _) = $0.kind { mm == model } else { false } }
@@ -570,6 +589,7 @@ struct ProfileParser {
                 } else {
                     picks.append(Offer.Pick(source: .items(parts), quantityPerUnit: q))
                     pickNodes.append(quantityNode)
+                    pickSourceNodes.append(node)
                 }
             }
             if let single = m.optional("item") {
@@ -587,18 +607,23 @@ struct ProfileParser {
                         if cm.has("item") { throw modelNode.fail(.invalidValue, "give either 'item' or 'model' in a component, not both") }
                         picks.append(Offer.Pick(source: .model(try stockedModel(modelNode)), quantityPerUnit: q))
                         pickNodes.append(qn ?? c)
+                        pickSourceNodes.append(modelNode)
                     } else {
                         try add(try cm.required("item", "an item id from campaign.items (or 'model: M')"), quantity: q, quantityNode: qn ?? c)
                     }
                 }
                 guard picks.count <= HoldPieces.capacity else {
-                    throw list.fail(.invalidValue, "\(picks.count) components are chosen at decision time (models or allotted items); expected at most \(HoldPieces.capacity), the pieces a decision journals")
+                    throw list.fail(.invalidValue, "\(picks.count) components are chosen at decision time (models or allotted items); expected at most \(HoldPieces.capacity), the pieces a decision journals",
+                                    at: m.entries.first { $0.key == "components" }?.keyMark)
                 }
             }
             kind = .bundle(components: components)
         } else {
             let modelNode = try m.required("model", "the hardware model reserved")
             let model = try stockedModel(modelNode)
+            if let capped = items.first(where: { if case .hardware(model, _, _, _) = $0.kind { $0.cap != nil } else { false } }) {
+                throw modelNode.fail(.invalidValue, "item \(context.declaredName(of: capped)) of model \(model) has a per-organisation-cap; caps apply to bundles only (a reservation's items are chosen as it is decided)")
+            }
             let hold = try m.required("hold", "a hold time like \"5m\"").durationMillis()
             kind = .reservation(model: model, holdMillis: hold)
         }
@@ -619,13 +644,8 @@ struct ProfileParser {
             }
             // A cap is checked before stock is taken: a component chosen at decision time must be under one cap or none.
             for (k, p) in picks.enumerated() where Set(Campaign.candidates(of: p, in: items).map { items[$0].cap }).count > 1 {
-                throw pickNodes[k].fail(.invalidValue, "the items this component may take from are under different per-organisation caps; expected one cap for all of them, or none")
+                throw pickSourceNodes[k].fail(.invalidValue, "the items this component may take from are under different per-organisation caps; expected one cap for all of them, or none")
             }
-        }
-        if case .reservation(let model, _) = kind,
-           let capped = items.first(where: { if case .hardware(model, _, _, _) = $0.kind { $0.cap != nil } else { false } }) {
-            throw v.fail(.invalidValue, "item \(capped.name.split(separator: "@").first!) of model \(model) has a per-organisation-cap; caps apply to bundles only (a reservation's items are chosen as it is decided)",
-                         path: v.child("model"))
         }
         let eligibility = try m.optional("eligibility").map { e throws(ProfileError) in try readEligibility(e, context) } ?? .everyone
         var waves: [SaleWindow.Wave] = []
@@ -635,7 +655,8 @@ struct ProfileParser {
             let list = try w.list(of: "daily waves")
             for (k, wave) in waves.enumerated() where !context.window.waves.isEmpty
                 && !context.window.waves.contains(where: { $0.startOfDayMillis <= wave.startOfDayMillis && wave.endOfDayMillis <= $0.endOfDayMillis }) {
-                throw list[k].fail(.windowOrder, "the offer's wave is not inside one of campaign.window.waves; expected an offer's waves inside the campaign's")
+                let campaignWaves = context.window.waves.map(Self.showWave).joined(separator: ", ")
+                throw list[k].fail(.windowOrder, "the offer's wave \(Self.showWave(wave)) is not inside one of campaign.window.waves (\(campaignWaves)); expected an offer's waves inside the campaign's")
             }
         }
         var price = Offer.PriceRule(listPriceFen: 0)
@@ -687,9 +708,7 @@ struct ProfileParser {
             for node in try t.list(nonEmpty: true, of: "tag names") {
                 let name = try node.identifier("a tag name")
                 guard let i = context.tags.firstIndex(of: name) else {
-                    var msg = "unknown tag '\(name)'"
-                    if let s = Units.suggestion(for: name, among: context.tags) { msg += " (did you mean '\(s)'?)" }
-                    throw node.fail(.invalidValue, msg + "; expected one of campaign.tags" + (context.tags.isEmpty ? " (none declared)" : ": " + context.tags.joined(separator: ", ")))
+                    throw node.fail(.invalidValue, Self.unknownTag(name, context.tags))
                 }
                 bits |= 1 << UInt32(i)
             }
@@ -702,14 +721,23 @@ struct ProfileParser {
             for node in try o.list(nonEmpty: true, of: "organisation ids or ranges like \"100-199\"") {
                 let text = try node.string("an organisation id or a range like \"100-199\"")
                 let ends = text.split(separator: "-", omittingEmptySubsequences: false).map { UInt32($0.trimmingSpaces()) }
-                guard (ends.count == 1 || ends.count == 2), let lo = ends.first!, let hi = ends.last!, lo <= hi else {
+                guard (ends.count == 1 || ends.count == 2), let lo = ends.first!, let hi = ends.last! else {
                     throw node.wrongType("an organisation id (0…4294967295) or a range like \"100-199\"")
+                }
+                guard lo <= hi else {
+                    throw node.fail(.invalidValue, "the range \"\(text)\" ends before it starts; expected \"low-high\" with low ≤ high")
                 }
                 ranges.append(lo...hi)
             }
             e.organisations = ranges
         }
         return e
+    }
+
+    static func unknownTag(_ name: String, _ tags: [String]) -> String {
+        var msg = "unknown tag '\(name)'"
+        if let s = Units.suggestion(for: name, among: tags) { msg += " (did you mean '\(s)'?)" }
+        return msg + "; expected one of campaign.tags" + (tags.isEmpty ? " (none declared)" : ": " + tags.joined(separator: ", "))
     }
 
     // MARK: - population
@@ -725,6 +753,14 @@ struct ProfileParser {
             let fits = limit.bytes / 5 * 4 / perOrganisation
             throw countNode.fail(.invalidValue, "\(count) organisations need about \(gigabytes(count * perOrganisation)) of memory (\(perOrganisation) B each with \(offers.count) offers) and \(limit.source) \(gigabytes(limit.bytes)); "
                 + (fits > 0 ? "expected at most \(fits) organisations here (80% of that memory)" : "not even one organisation fits in 80% of that memory"))
+        }
+        // An allow-list names organisations of the population: located at the entry (Campaign.validate()
+        // would only name the offer).
+        for (i, o) in offers.enumerated() {
+            guard let list = o.eligibility.organisations, let k = list.firstIndex(where: { Int($0.upperBound) >= count }) else { continue }
+            let entry = (try? offerNodes[i].entry("eligibility")?.entry("organisations")?.list(of: "organisation ids"))?[k]
+            throw (entry ?? offerNodes[i]).fail(.invalidValue, "organisation \(list[k].upperBound) is beyond the population (\(count) organisations, ids 0-\(count - 1)); expected allow-list ids below population.organisations",
+                                                path: entry == nil ? offerNodes[i].child("eligibility.organisations") : nil)
         }
         var cert = [Double](repeating: 0.25, count: 4)
         if let c = m.optional("certification") {
@@ -745,6 +781,12 @@ struct ProfileParser {
         var tagShares = [Double](repeating: 0, count: tags.count)
         if let t = m.optional("tags") {
             // Each tag independently: { manufacturing: 0.3, large: 0.1 } (not a distribution).
+            if case .mapping(let raw) = t.node {
+                for k in raw.keys {
+                    guard let name = k.string, !tags.contains(name) else { continue }
+                    throw t.fail(.unknownKey, Self.unknownTag(name, tags), at: k.mark, path: t.child(name))
+                }
+            }
             for entry in try t.map(allowed: tags).entries {
                 tagShares[tags.firstIndex(of: entry.key)!] = try entry.value.probability()
             }
@@ -924,5 +966,14 @@ struct ProfileParser {
             }
         }
         return b
+    }
+}
+
+extension YValue {
+    /// The value of `key` when this is a mapping that has it, unchecked (to locate a problem in keys already read).
+    func entry(_ key: String) -> YValue? {
+        guard case .mapping(let m) = node else { return nil }
+        for (k, v) in m where k.string == key { return YValue(node: v, path: child(key), file: file, fallbackMark: k.mark) }
+        return nil
     }
 }
