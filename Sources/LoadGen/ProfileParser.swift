@@ -238,6 +238,18 @@ struct ProfileParser {
             throw c.offerNodes[i].fail(.invalidValue, "no organisation is certified '\(offer.minimumLevel)' or above (population too small for its certification shares); expected at least one eligible organisation",
                                        path: c.offerNodes[i].child("min-level"))
         }
+        // Eligibility beyond the level (regions, tags, allow-list) must admit someone certified enough.
+        for (i, offer) in c.offers.enumerated() where !offer.eligibility.isEveryone {
+            let admitted = population.organisations.indices.contains {
+                population.organisations[$0].level >= offer.minimumLevel
+                    && offer.eligibility.admits(population.organisations[$0], id: UInt32($0))
+            }
+            if !admitted {
+                let keys = ["id", "kind", "price", "min-level", "limit", "max-quantity", "eligibility", "waves", "components", "item", "model", "hold"]
+                let at = (try? c.offerNodes[i].map(allowed: keys))?.optional("eligibility") ?? c.offerNodes[i]
+                throw at.fail(.invalidValue, "no organisation of the population passes this offer's eligibility and min-level '\(offer.minimumLevel)' together; expected at least one (levels come in id blocks, none first: an allow-list of low ids may hold only uncertified organisations)")
+            }
+        }
         let campaign = Campaign(name: name, window: c.window, regions: c.regions, items: c.items,
                                 offers: c.offers, population: population, tags: c.tags, caps: c.caps)
         for problem in campaign.validate() {
@@ -475,7 +487,7 @@ struct ProfileParser {
         }
         let firstDay = window.opensMillis / day, lastDay = (window.closesMillis - 1) / day
         guard lastDay - firstDay < Int64(Self.maxAllotments) else {
-            throw a.node.fail(.invalidValue, "the window spans \(lastDay - firstDay + 1) days; expected at most \(Self.maxAllotments) allotments")
+            throw a.node.fail(.invalidValue, "the window spans \(lastDay - firstDay + 1) days, each releasing an allotment; expected at most \(Self.maxAllotments) allotments")
         }
         for d in firstDay...lastDay {
             for w in a.perWave ? window.waves : [SaleWindow.Wave(startOfDayMillis: 0, endOfDayMillis: day)] {
@@ -518,7 +530,10 @@ struct ProfileParser {
             if let s = Units.suggestion(for: kind, among: ["license", "hardware", "subsidy"]) { msg += " (did you mean '\(s)'?)" }
             throw kindNode.fail(.invalidValue, msg + "; expected license, hardware or subsidy")
         }
-        let id = try m.required("id", "the item's id").identifier("an item id")
+        let idNode = try m.required("id", "the item's id")
+        let id = try idNode.identifier("an item id")
+        // `@` names an item's allotments (`pro-license@day3`): a declared id with one could clash.
+        guard !id.contains("@") else { throw idNode.fail(.invalidValue, "an item id may not contain '@' (it names allotments, e.g. \(id.split(separator: "@").first ?? "id")@day3); got '\(id)'") }
         let stock = try m.required("stock", "the initial stock (a positive integer)").positiveInt64("initial stock")
         switch kind {
         case "hardware":

@@ -153,6 +153,9 @@ private struct Engine {
     /// redraws its organisation (up to `eligibilityRedraws` times) until one is admitted.
     let eligibility: [Offer.Eligibility?]
     let organisations: [Organisation]
+    let minimumLevel: [CertificationLevel]
+    /// Per offer with an allow-list: its ranges clipped to the population, and how many ids they hold.
+    let allowList: [(ranges: [ClosedRange<UInt32>], total: Int)?]
     static let eligibilityRedraws = 32
     /// Organisation ids sorted by certification level: "at or above L" is a suffix, "below L" a prefix.
     /// Empty when the ids already are in level order (generated populations are): then the index is the id.
@@ -213,6 +216,14 @@ private struct Engine {
         organisationCount = orgs.count
         organisations = orgs
         eligibility = offers.map { $0.eligibility.isEveryone ? nil : $0.eligibility }
+        minimumLevel = offers.map(\.minimumLevel)
+        let population = UInt32(clamping: orgs.count)
+        allowList = offers.map { offer in
+            guard let list = offer.eligibility.organisations, population > 0 else { return nil }
+            let clipped = list.filter { $0.lowerBound < population }.map { $0.lowerBound...min($0.upperBound, population - 1) }
+            let total = clipped.reduce(0) { $0 + Int($1.upperBound - $1.lowerBound) + 1 }
+            return total > 0 ? (clipped, total) : nil
+        }
         var levelStart = [Int](repeating: 0, count: 5)
         for o in orgs { levelStart[Int(o.level.rawValue) + 1] += 1 }
         for i in 1..<5 { levelStart[i] += levelStart[i - 1] }
@@ -343,12 +354,26 @@ private struct Engine {
         }
         var organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: index) : byLevel[index]
         if let rule = eligibility[offer], !deliberatelyIneligible {
-            // Beyond the level: redraw among the level-eligible until the rules admit one (a few tries;
-            // a rule that admits almost nobody then shows as INELIGIBLE answers, not as a stall).
+            // Beyond the level: redraw until the rules and the level admit one (a few tries; a rule that
+            // admits almost nobody then shows as INELIGIBLE answers, not as a stall). With an allow-list
+            // the draws come from the list itself, so a short list of a large population is still served.
+            let level = minimumLevel[offer]
+            func admitted(_ id: UInt32) -> Bool {
+                organisations[Int(id)].level >= level && rule.admits(organisations[Int(id)], id: id)
+            }
             var tries = 0
-            while !rule.admits(organisations[Int(organisation)], id: organisation) && tries < Self.eligibilityRedraws {
-                let i = start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rng.next()).high)
-                organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: i) : byLevel[i]
+            while !admitted(organisation) && tries < Self.eligibilityRedraws {
+                if let list = allowList[offer] {
+                    var k = UInt64(list.total).multipliedFullWidth(by: rng.next()).high
+                    for r in list.ranges {
+                        let size = UInt64(r.upperBound - r.lowerBound) + 1
+                        if k < size { organisation = r.lowerBound + UInt32(k); break }
+                        k -= size
+                    }
+                } else {
+                    let i = start + Int(UInt64(organisationCount - start).multipliedFullWidth(by: rng.next()).high)
+                    organisation = byLevel.isEmpty ? UInt32(truncatingIfNeeded: i) : byLevel[i]
+                }
                 tries += 1
             }
         }

@@ -83,6 +83,13 @@ private struct RuleCase {
 }
 
 private let ruleCases: [RuleCase] = [
+    RuleCase(name: "eligibility that admits nobody certified enough",
+             edits: [("organisations: [3, \"100-199\", \" 500 - 599 \"]", "organisations: [3]")],
+             kind: .invalidValue, keyPath: "campaign.offers[2].eligibility", lineOf: "organisations: [3]", columnAt: "{ tags:",
+             message: "no organisation of the population passes this offer's eligibility"),
+    RuleCase(name: "an item id with '@'", edits: [("id: lic,", "id: lic@x,")],
+             kind: .invalidValue, keyPath: "campaign.items[0].id", lineOf: "id: lic@x,", columnAt: "lic@x,",
+             message: "an item id may not contain '@'"),
     RuleCase(name: "allotment per wave without window waves",
              edits: [(", waves: [\"10:00-10:30\", \"14:00-14:30\"] }", " }")],
              kind: .invalidValue, keyPath: "campaign.items[2].allotment.per", lineOf: "per: wave", columnAt: "wave, carry-over",
@@ -269,8 +276,9 @@ final class CampaignRulesProfileTests: XCTestCase {
         XCTAssertEqual(share(0b011), 0.075, accuracy: 0.02)
         XCTAssertTrue(orgs.allSatisfy { $0.tags >> 3 == 0 }, "only declared tags")
         // A tag left out of population.tags is never drawn; 0 and 1 are exact.
-        let exact = try parse([("{ manufacturing: 0.3, retail: 0.25, large: 0.1 }", "{ manufacturing: 1, retail: 0% }")]).campaign.population
-        XCTAssertTrue(exact.organisations.allSatisfy { $0.tags == 0b001 })
+        // (large: 1 keeps offer 2's eligibility satisfiable: a rule nobody passes is refused at load.)
+        let exact = try parse([("{ manufacturing: 0.3, retail: 0.25, large: 0.1 }", "{ manufacturing: 1, retail: 0%, large: 1 }")]).campaign.population
+        XCTAssertTrue(exact.organisations.allSatisfy { $0.tags == 0b101 })
     }
 
     /// A profile without tags keeps the population (and fingerprint) it had before `tags` existed; declaring

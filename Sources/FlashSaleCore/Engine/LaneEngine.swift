@@ -115,8 +115,13 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         for offer in rules.campaign.offers where sales < enough {
             switch offer.kind {
             case .bundle(let components):
-                let n = components.map { rules.campaign.items[$0.item].initial / max($0.quantityPerUnit, 1) }.min() ?? 0
-                sales += min(n, enough)
+                // Whole bundles the stock allows: the scarcest component, fixed or picked, decides.
+                let items = rules.campaign.items
+                let fixed = components.map { items[$0.item].initial / max($0.quantityPerUnit, 1) }
+                let picked = offer.picks.map { p in
+                    rules.campaign.candidates(of: p).map { items[$0].initial }.saturatingSum() / max(p.quantityPerUnit, 1)
+                }
+                sales += min((fixed + picked).min() ?? 0, enough)
             case .reservation(let model, _):
                 for item in rules.campaign.items where sales < enough {
                     if case .hardware(model, _, _, _) = item.kind { sales += min(item.initial, enough) }
