@@ -20,11 +20,14 @@ let package = Package(
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "LoadGen", targets: ["LoadGen"]),
         .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "OrderServer", targets: ["OrderServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // `flashsale serve`: HTTP/1.1 on SwiftNIO (NIOPosix, NIOHTTP1), not a framework (docs/http-api.md).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries (installed by tools/setup).
@@ -47,9 +50,15 @@ let package = Package(
         ]),
         // Router, lanes, journal stage, acknowledger, backpressure.
         .target(name: "Pipeline", dependencies: ["FlashSaleCore", "OrderLog", "LoadGen", "Reports"], swiftSettings: hotPath),
+        // `flashsale serve`: the HTTP front of an OrderService (connections, parsing, in-order answers).
+        .target(name: "OrderServer", dependencies: [
+            "FlashSaleCore", "Pipeline",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // The command-line tool: thin, over the libraries.
         .executableTarget(name: "flashsale", dependencies: [
-            "FlashSaleCore", "OrderLog", "LoadGen", "Reports", "Pipeline", "CJemalloc",
+            "FlashSaleCore", "OrderLog", "LoadGen", "Reports", "Pipeline", "OrderServer", "CJemalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -65,5 +74,9 @@ let package = Package(
                     swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["flashsale"],
                     swiftSettings: testSettings),
+        .testTarget(name: "OrderServerTests", dependencies: [
+            "OrderServer", "Pipeline", "FlashSaleCore", "LoadGen", "OrderLog",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: testSettings),
     ]
 )

@@ -136,3 +136,10 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+/// The profile grammar's durations ("500ms", "30s", "5m", "2h", "3d", a bare number of seconds), for
+/// other commands' options.
+public enum DurationText {
+    /// Seconds, or nil when `text` is no duration.
+    public static func seconds(_ text: String) -> Double? { Units.durationSeconds(text) }
+}

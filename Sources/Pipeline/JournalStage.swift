@@ -57,7 +57,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     func submit(_ batch: LaneBatch) {
         guard failure == nil else {
             // The writer failed: nothing more is acknowledged. The batch is recycled unacknowledged.
-            pools[batch.lane].release(batch)
+            finish(batch, durable: false)
             return
         }
         let n = batch.decisions.count
@@ -85,7 +85,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     /// unrecorded, so that a source waiting for room wakes up and can stop.
     private func abandonPending() {
         failed.value.store(true, ordering: .releasing)
-        for batch in pending[pendingHead...] { pools[batch.lane].release(batch) }
+        for batch in pending[pendingHead...] { finish(batch, durable: false) }
         pending.removeAll(keepingCapacity: true)
         pendingHead = 0
     }
@@ -117,12 +117,17 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
             let batch = pending[pendingHead]
             pendingHead += 1
             record(batch, ackNanos: now)
-            pools[batch.lane].release(batch)
+            finish(batch, durable: true)
         }
         if pendingHead == pending.count {
             pending.removeAll(keepingCapacity: true)
             pendingHead = 0
         }
+    }
+
+    /// Hands a served batch to its completion (which gives it back), or recycles it.
+    private func finish(_ batch: LaneBatch, durable: Bool) {
+        if let completion = batch.completion { completion(batch, durable) } else { pools[batch.lane].release(batch) }
     }
 
     private func record(_ batch: LaneBatch, ackNanos: UInt64) {

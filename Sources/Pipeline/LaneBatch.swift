@@ -17,15 +17,25 @@ final class LaneBatch: @unchecked Sendable {
     var lastSequence: UInt64 = 0
     /// Out of its pool (owned by a stage). A batch returned twice would be handed to two stages.
     var isOut = false
+    /// Served requests: where each request's answer goes (the producer's token, parallel to `requests`).
+    let tokens: UnsafeMutableBufferPointer<UInt64>
+    /// Served requests: called once, on the journal's queue, when the batch is acknowledged (`true`: its
+    /// decisions are durable) or abandoned after a journal failure (`false`). It owns the batch from
+    /// then on and must give it back (`BatchPool.release`) once it has read the decisions.
+    var completion: (@Sendable (LaneBatch, Bool) -> Void)?
 
     init(lane: Int, capacity: Int) {
         self.lane = lane
         requests = .allocate(capacity: capacity)
+        tokens = .allocate(capacity: capacity)
         decisions = []
         decisions.reserveCapacity(capacity + 64)
     }
 
-    deinit { requests.deallocate() }
+    deinit {
+        requests.deallocate()
+        tokens.deallocate()
+    }
 
     var isFull: Bool { count == requests.count }
 }
@@ -53,6 +63,7 @@ final class BatchPool: @unchecked Sendable {  // free list behind a Mutex, count
         precondition(batch.isOut, "a lane batch was returned to its pool twice")
         batch.isOut = false
         batch.count = 0
+        batch.completion = nil
         batch.decisions.removeAll(keepingCapacity: true)
         free.withLock { $0.append(batch) }
         available.signal()

@@ -333,7 +333,7 @@ public final class OrderPipeline {
     /// sequence, last campaign time, markers): with `markLanes` (every run on the directory used this lane
     /// count) the markers are, per lane, the last request it journaled (nil for a lane that journaled
     /// none); otherwise there are none.
-    private func rebuild(from directory: String, lastSequence: UInt64,
+    func rebuild(from directory: String, lastSequence: UInt64,
                          markLanes: Bool) throws -> (Int, UInt64, Int64, [ResumeMarker?]) {
         guard lastSequence > 0 else { return (0, 0, .min, []) }
         let reader = try SegmentReader(directory: directory)
@@ -403,7 +403,7 @@ public final class OrderPipeline {
 
     /// Refuses a directory written by another campaign (or by an unknown one). Returns whether every run
     /// on the directory, this one included, has this run's lane count.
-    private func checkCampaignFingerprint(in directory: String, hasRecords: Bool) throws -> Bool {
+    func checkCampaignFingerprint(in directory: String, hasRecords: Bool) throws -> Bool {
         let path = directory + "/" + Self.fingerprintFile
         let mine = String(rules.campaign.fingerprint, radix: 16)
         var sameLanes = !hasRecords
@@ -430,7 +430,7 @@ public final class OrderPipeline {
     /// Records this campaign's fingerprint and the lane count of every run on the directory ("lanes N",
     /// or "lanes mixed" once runs differed). Written once the directory is known to be usable, so a
     /// refused restart changes nothing.
-    private func recordCampaignFingerprint(in directory: String, sameLanes: Bool) throws {
+    func recordCampaignFingerprint(in directory: String, sameLanes: Bool) throws {
         let mine = String(rules.campaign.fingerprint, radix: 16)
         let lanes = sameLanes ? "lanes \(options.lanes)" : "lanes mixed"
         try Self.replaceFile(directory + "/" + Self.fingerprintFile, with: mine + "\n" + rules.campaign.name + "\n" + lanes + "\n")

@@ -12,7 +12,7 @@ struct Flashsale: ParsableCommand {
         2 bad arguments, profile or input (a damaged or foreign --segments directory included); 3 a runtime failure (I/O, a journal that cannot be written); 99 a performance gate failed; \
         130 interrupted by Ctrl-C (the run still drains, seals its segments and reports); 143 terminated by SIGTERM.
         """,
-        subcommands: [RunCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self],
+        subcommands: [RunCommand.self, ServeCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self],
         defaultSubcommand: nil)
 
     /// Parses and runs like ArgumentParser's default `main`, but maps usage errors to exit code 2 (the

@@ -233,6 +233,10 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         if local < localOrganisations { flashsale_prefetch(org(local)) }
     }
 
+    /// Whether a hold of this lane expires at or before `t` (one may have already ended: then a clock
+    /// advance releases nothing).
+    public func hasExpiredHolds(at t: Int64) -> Bool { holds.earliestExpiry <= t }
+
     /// Advances the lane's campaign clock to `t`, releasing every hold that expired by then.
     public func advanceClock(to t: Int64, into out: inout [Decision]) {
         if t > clockMillis { clockMillis = t }
@@ -491,6 +495,35 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             if toLedger && !releasesAfterJournal { ledger.release(hold.pieces[i].quantity, of: hold.pieces[i].item, to: lane) }
             heldUnits[hold.pieces[i].item] &-= hold.pieces[i].quantity
         }
+    }
+
+    /// What this lane remembers of an earlier request: its outcome (the original one), and for an order
+    /// ACCEPTED or HELD its offer, price and hold (and what became of the hold). nil when the request is
+    /// neither among the organisation's last `retransmitMemory` requests nor an order sold or held.
+    public struct Remembered: Sendable, Equatable {
+        public var outcome: Outcome
+        public var offer: UInt16?
+        public var priceFen: Int64
+        public var holdExpiryMillis: Int64
+        public var holdState: OrderMemory.State?
+    }
+
+    /// Looks up an earlier request of an organisation of this lane (on the lane's queue).
+    public func lookup(organisation: UInt32, requestId: UInt64) -> Remembered? {
+        let orgIndex = Int(organisation)
+        guard requestId != 0, orgIndex < rules.organisations.count, orgIndex % laneCount == lane else { return nil }
+        let o = org(localIndex(organisation))
+        let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
+        if head != 0, let i = orders.find(head: head, requestId: requestId) {
+            let e = orders[i]
+            return Remembered(outcome: e.originalOutcome, offer: e.offer, priceFen: e.priceFen,
+                              holdExpiryMillis: e.holdExpiryMillis, holdState: e.state == .accepted ? nil : e.state)
+        }
+        for i in 0..<Self.retransmitMemory where recentId(o, i) == requestId {
+            let outcome = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
+            return Remembered(outcome: outcome, offer: nil, priceFen: 0, holdExpiryMillis: 0, holdState: nil)
+        }
+        return nil
     }
 
     /// Accepted orders (or active-or-confirmed holds) of `organisation` on `offer`.

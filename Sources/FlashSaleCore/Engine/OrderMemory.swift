@@ -57,6 +57,17 @@ public struct OrderMemory: ~Copyable {
 
     deinit { entries.deallocate() }
 
+    /// The index of the newest entry of `requestId`, under any offer, in the chain starting at `head`.
+    public func find(head: UInt32, requestId: UInt64) -> Int? {
+        var link = head
+        while link != 0 {
+            let i = Int(link &- 1)
+            if entries[i].requestId == requestId { return i }
+            link = entries[i].next
+        }
+        return nil
+    }
+
     /// The index of the entry of `requestId` under `offer` in the chain starting at `head` (index + 1,
     /// 0 for an empty chain), or nil.
     @inlinable @inline(__always)

@@ -1,0 +1,45 @@
+import FlashSaleCore
+
+/// The campaign as the API names it: offers by id, and what `GET /v1/offers` reports about each.
+struct Catalogue: Sendable {
+    struct OfferInfo: Sendable {
+        var id: String
+        var index: UInt16
+        var isReservation: Bool
+        /// Per component: the items it may take from, and the units one order unit takes.
+        var components: [(items: [Int], perUnit: Int64)]
+    }
+
+    let offers: [OfferInfo]
+    let byId: [String: UInt16]
+    let window: SaleWindow
+
+    init(rules: CampaignRules) {
+        let c = rules.campaign
+        var list: [OfferInfo] = []
+        for (i, offer) in c.offers.enumerated() {
+            var components: [(items: [Int], perUnit: Int64)] = []
+            switch offer.kind {
+            case .bundle(let cs):
+                components = cs.map { ([$0.item], $0.quantityPerUnit) }
+                components += offer.picks.map { (c.candidates(of: $0), $0.quantityPerUnit) }
+            case .reservation(let model, _):
+                let items = c.items.indices.filter { if case .hardware(model, _, _, _) = c.items[$0].kind { true } else { false } }
+                components = [(items, 1)]
+            }
+            list.append(OfferInfo(id: offer.name, index: UInt16(i), isReservation: offer.kind.isReservation, components: components))
+        }
+        offers = list
+        byId = Dictionary(list.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })
+        window = c.window
+    }
+
+    /// Whole units of the offer left: the scarcest component decides (atomics only; no lane is asked).
+    func remaining(_ offer: OfferInfo, _ stock: (Int) -> Int64) -> Int64 {
+        offer.components.map { c in c.items.map { max(0, stock($0)) }.saturatingSum() / max(1, c.perUnit) }.min() ?? 0
+    }
+}
+
+extension Offer.Kind {
+    var isReservation: Bool { if case .reservation = self { true } else { false } }
+}

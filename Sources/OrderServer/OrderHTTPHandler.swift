@@ -1,0 +1,337 @@
+import FlashSaleCore
+import NIOCore
+import NIOHTTP1
+import Pipeline
+
+/// One connection's requests: parsed, routed, answered in the order they came (pipelined requests are
+/// decided concurrently; their answers wait for the earlier ones). Confined to the connection's loop.
+final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // confined to its event loop
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// What a request is answered with.
+    enum Answer {
+        case decision(Decision, journalSequence: UInt64)
+        case journalFailed
+        case response(Response)
+    }
+
+    struct Response {
+        var status: HTTPResponseStatus
+        var body: String
+        var headers: [(String, String)] = []
+        /// Close the connection once this is written (bad framing, oversized body, Connection: close).
+        var close = false
+    }
+
+    let server: OrderHTTPServer
+    let loop: LoopState
+    private var context: ChannelHandlerContext?
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var bodyTooLarge = false
+    private var counted = false
+    private var closed = false
+    /// Requests numbered as they come; answers written strictly in that order.
+    private var nextSequence: UInt64 = 0
+    private var nextToWrite: UInt64 = 0
+    private var ready: [UInt64: (Response, keepAlive: Bool)] = [:]
+    private var keepAliveOf: [UInt64: Bool] = [:]
+
+    init(server: OrderHTTPServer, loop: LoopState) {
+        self.server = server
+        self.loop = loop
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelActive(context: ChannelHandlerContext) {
+        counted = true
+        if server.connections.add(1, ordering: .relaxed).newValue > server.configuration.maxConnections {
+            closed = true
+            context.close(promise: nil)  // refused cleanly: the others are not disturbed
+            return
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        if counted { server.connections.subtract(1, ordering: .relaxed); counted = false }
+        ready.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
+            closed = true
+            context.close(promise: nil)  // a client that sends nothing (or too slowly) holds no connection
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closed else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = nil
+            bodyTooLarge = false
+        case .body(var chunk):
+            guard !bodyTooLarge else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > server.configuration.maxBodyBytes {
+                bodyTooLarge = true
+                body = nil
+                return
+            }
+            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            let sequence = nextSequence
+            nextSequence += 1
+            keepAliveOf[sequence] = h.isKeepAlive
+            if bodyTooLarge {
+                answer(sequence, .response(Self.error(.payloadTooLarge, "the body is larger than \(server.configuration.maxBodyBytes) bytes", close: true)))
+                return
+            }
+            route(h, body, sequence: sequence)
+        }
+    }
+
+    // MARK: routing
+
+    private func route(_ h: HTTPRequestHead, _ body: ByteBuffer?, sequence: UInt64) {
+        let (path, query) = Self.split(h.uri)
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        func method(_ allowed: HTTPMethod, _ run: () -> Void) {
+            if h.method == allowed { run() } else {
+                answer(sequence, .response(Self.error(.methodNotAllowed, "use \(allowed.rawValue)", headers: [("Allow", allowed.rawValue)])))
+            }
+        }
+        switch parts {
+        case ["", "v1", "orders"]:
+            method(.POST) { order(h, body, sequence: sequence, kind: .buy, reference: 0) }
+        case _ where parts.count == 4 && parts[0] == "" && parts[1] == "v1" && parts[2] == "orders":
+            method(.GET) { lookup(parts[3], query, sequence: sequence) }
+        case _ where parts.count == 5 && parts[0] == "" && parts[1] == "v1" && parts[2] == "holds"
+                && (parts[4] == "confirm" || parts[4] == "cancel"):
+            method(.POST) {
+                guard let hold = UInt64(parts[3]), hold > 0 else {
+                    return answer(sequence, .response(Self.error(.badRequest, "the hold id is the reservation's request id, a positive integer", field: "hold")))
+                }
+                order(h, body, sequence: sequence, kind: parts[4] == "confirm" ? .confirm : .cancel, reference: hold)
+            }
+        case ["", "v1", "offers"]:
+            method(.GET) { answer(sequence, .response(Response(status: .ok, body: offersJSON()))) }
+        case ["", "healthz"]:
+            method(.GET) { answer(sequence, .response(Response(status: .ok, body: "{\"status\":\"ok\"}"))) }
+        case ["", "readyz"]:
+            method(.GET) {
+                let ready = server.service.isAccepting && !server.draining.load(ordering: .acquiring)
+                let why = server.service.journalFailed ? "the journal failed" : "draining"
+                answer(sequence, .response(ready ? Response(status: .ok, body: "{\"status\":\"ready\"}")
+                                           : Self.error(.serviceUnavailable, why, headers: [("Retry-After", "1")])))
+            }
+        default:
+            answer(sequence, .response(Self.error(.notFound, "no such endpoint: \(path)")))
+        }
+    }
+
+    /// POST /v1/orders, /v1/holds/{id}/confirm, /v1/holds/{id}/cancel.
+    private func order(_ h: HTTPRequestHead, _ body: ByteBuffer?, sequence: UInt64, kind: RequestKind, reference: UInt64) {
+        if server.draining.load(ordering: .acquiring) || !server.service.isAccepting {
+            let why = server.service.journalFailed ? "the journal failed; nothing more is decided" : "the server is stopping"
+            return answer(sequence, .response(Self.error(.serviceUnavailable, why, headers: [("Retry-After", "1")])))
+        }
+        let r: OrderRequest
+        do {
+            r = try parseOrder(h, body, kind: kind, reference: reference)
+        } catch {
+            return answer(sequence, .response(Self.error(.badRequest, error.message, field: error.field)))
+        }
+        if ready.count + Int(nextSequence - nextToWrite) > server.configuration.maxPendingPerConnection {
+            return answer(sequence, .response(Self.error(.tooManyRequests, "too many unanswered requests on this connection", headers: [("Retry-After", "1")])))
+        }
+        if !loop.submit(r, from: self, sequence: sequence) {
+            answer(sequence, .response(Self.error(.tooManyRequests, "overloaded: every lane's batches are in flight; nothing was decided",
+                                                  headers: [("Retry-After", "1")])))
+        }
+    }
+
+    private func parseOrder(_ h: HTTPRequestHead, _ body: ByteBuffer?, kind: RequestKind, reference: UInt64) throws(FlatJSON.ParseError) -> OrderRequest {
+        let bytes = body.map { Array($0.readableBytesView) } ?? []
+        guard !bytes.isEmpty else { throw FlatJSON.ParseError(message: "expected a JSON object body", field: nil) }
+        let json = try FlatJSON(bytes: bytes)
+        let known: Set<String> = ["request_id", "organisation", "offer", "quantity", "campaign_time_ms"]
+        if let unknown = json.values.keys.sorted().first(where: { !known.contains($0) }) {
+            throw FlatJSON.ParseError(message: "unknown field; expected \(known.sorted().joined(separator: ", "))", field: unknown)
+        }
+        var requestId = try json.requestId("request_id", required: false)
+        if let key = h.headers.first(name: "Idempotency-Key") {
+            guard let k = UInt64(key), k > 0 else {
+                throw FlatJSON.ParseError(message: "the Idempotency-Key header must be the request id, a positive integer", field: "Idempotency-Key")
+            }
+            if let id = requestId, id != k { throw FlatJSON.ParseError(message: "differs from the Idempotency-Key header", field: "request_id") }
+            requestId = k
+        }
+        guard let id = requestId else { throw FlatJSON.ParseError(message: "missing (or send an Idempotency-Key header)", field: "request_id") }
+        let org = try json.integer("organisation", in: 0...Int64(UInt32.max), required: true)!
+        guard org < Int64(server.service.rules.campaign.population.count) else {
+            throw FlatJSON.ParseError(message: "unknown organisation (the campaign has \(server.service.rules.campaign.population.count))", field: "organisation")
+        }
+        let offerName = try json.string("offer", required: true)!
+        guard let offer = server.catalogue.byId[offerName] else {
+            throw FlatJSON.ParseError(message: "unknown offer; GET /v1/offers lists them", field: "offer")
+        }
+        let quantity = try json.integer("quantity", in: 1...Int64(Int32.max), required: false) ?? 1
+        let time: Int64
+        if let now = server.campaignNow() {
+            if json["campaign_time_ms"] != nil {
+                throw FlatJSON.ParseError(message: "this server's clock is wall time: the campaign time is not taken from requests", field: "campaign_time_ms")
+            }
+            time = now
+        } else {
+            time = try json.integer("campaign_time_ms", in: 0...8_640_000_000_000, required: true)!
+        }
+        return OrderRequest(requestId: id, campaignTimeMillis: time, intendedSendNanos: server.service.nanosSinceStart(),
+                            organisation: UInt32(org), offer: offer, kind: kind, quantity: Int32(quantity), reference: reference)
+    }
+
+    /// GET /v1/orders/{request_id}?organisation=N.
+    private func lookup(_ idText: String, _ query: [String: String], sequence: UInt64) {
+        guard let id = UInt64(idText), id > 0 else {
+            return answer(sequence, .response(Self.error(.badRequest, "expected a positive integer request id", field: "request_id")))
+        }
+        guard let orgText = query["organisation"], let org = UInt32(orgText),
+              Int(org) < server.service.rules.campaign.population.count else {
+            return answer(sequence, .response(Self.error(.badRequest, "expected ?organisation=N, an organisation of the campaign", field: "organisation")))
+        }
+        let eventLoop = context!.eventLoop
+        let offers = server.catalogue.offers
+        server.service.lookup(organisation: org, requestId: id) { [self] found in
+            let response: Response
+            if let f = found {
+                var s = "{\"request_id\":\(id),\"organisation\":\(org),\"outcome\":\"\(f.outcome.name)\",\"price_fen\":\(f.priceFen)"
+                if let o = f.offer, Int(o) < offers.count { s += ",\"offer\":" + Self.quoted(offers[Int(o)].id) }
+                if let state = f.holdState {
+                    s += ",\"hold\":{\"id\":\(id),\"expires_at_ms\":\(f.holdExpiryMillis),\"state\":\"\(Self.name(state))\"}"
+                }
+                response = Response(status: .ok, body: s + "}")
+            } else {
+                response = Self.error(.notFound, "no decision remembered for this request (beyond an organisation's last 4 requests only orders sold or held are)")
+            }
+            eventLoop.execute { self.answer(sequence, .response(response)) }
+        }
+    }
+
+    private func offersJSON() -> String {
+        let service = server.service
+        var s = "{\"window\":{\"opens_ms\":\(server.catalogue.window.opensMillis),\"closes_ms\":\(server.catalogue.window.closesMillis)}"
+        if let now = server.campaignNow() { s += ",\"campaign_time_ms\":\(now)" }
+        s += ",\"offers\":["
+        for (i, o) in server.catalogue.offers.enumerated() {
+            let left = server.catalogue.remaining(o) { service.remaining(item: $0) }
+            if i > 0 { s += "," }
+            s += "{\"id\":" + Self.quoted(o.id) + ",\"kind\":\"\(o.isReservation ? "reservation" : "bundle")\",\"remaining\":\(left),\"sold_out\":\(left == 0)}"
+        }
+        return s + "]}"
+    }
+
+    // MARK: answering, in order
+
+    /// Records the answer to request `sequence` and writes every answer now due, in order.
+    func answer(_ sequence: UInt64, _ a: Answer) {
+        guard !closed, let context else { return }
+        let response: Response
+        switch a {
+        case .response(let r): response = r
+        case .journalFailed:
+            response = Self.error(.serviceUnavailable, "the journal failed: this order's decision is not durable and must be retried elsewhere or later",
+                                  headers: [("Retry-After", "1")])
+        case .decision(let d, let journalSequence):
+            response = Response(status: .ok, body: Self.decisionJSON(d, journalSequence))
+        }
+        ready[sequence] = (response, keepAliveOf.removeValue(forKey: sequence) ?? true)
+        var wrote = false
+        while let (r, keepAlive) = ready.removeValue(forKey: nextToWrite) {
+            nextToWrite += 1
+            write(r, keepAlive: keepAlive && !r.close, context: context)
+            wrote = true
+            if r.close || !keepAlive {
+                closed = true
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+                return
+            }
+        }
+        if wrote { context.flush() }
+    }
+
+    private func write(_ r: Response, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(r.body.utf8.count))
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        for (k, v) in r.headers { headers.add(name: k, value: v) }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: r.status, headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: r.body.utf8.count)
+        buffer.writeString(r.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if keepAlive { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
+    }
+
+    // MARK: JSON
+
+    static func decisionJSON(_ d: Decision, _ sequence: UInt64) -> String {
+        var s = "{\"request_id\":\(d.requestId),\"outcome\":\"\(d.outcome.name)\""
+        if d.outcome == .duplicate { s += ",\"original_outcome\":\"\(d.originalOutcome.name)\"" }
+        s += ",\"price_fen\":\(d.priceFen)"
+        if d.holdExpiryMillis != 0 { s += ",\"hold\":{\"id\":\(d.reference),\"expires_at_ms\":\(d.holdExpiryMillis)}" }
+        else if d.kind == .confirm || d.kind == .cancel { s += ",\"hold\":{\"id\":\(d.reference)}" }
+        return s + ",\"sequence\":\(sequence)}"
+    }
+
+    static func error(_ status: HTTPResponseStatus, _ message: String, field: String? = nil,
+                      headers: [(String, String)] = [], close: Bool = false) -> Response {
+        var s = "{\"error\":" + quoted(message)
+        if let field { s += ",\"field\":" + quoted(field) }
+        return Response(status: status, body: s + "}", headers: headers, close: close)
+    }
+
+    static func quoted(_ text: String) -> String {
+        var s = "\""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\"": s += "\\\""
+            case "\\": s += "\\\\"
+            case "\n": s += "\\n"
+            case "\r": s += "\\r"
+            case "\t": s += "\\t"
+            case _ where u.value < 0x20: s += "\\u00" + String(u.value >> 4, radix: 16) + String(u.value & 15, radix: 16)
+            default: s.unicodeScalars.append(u)
+            }
+        }
+        return s + "\""
+    }
+
+    static func name(_ s: OrderMemory.State) -> String {
+        switch s {
+        case .accepted: "accepted"
+        case .held: "active"
+        case .confirmed: "confirmed"
+        case .cancelled: "cancelled"
+        case .expired: "expired"
+        }
+    }
+
+    static func split(_ uri: String) -> (String, [String: String]) {
+        guard let q = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: q)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { query[String(kv[0])] = String(kv[1]) }
+        }
+        return (String(uri[..<q]), query)
+    }
+}

@@ -1,0 +1,156 @@
+import FlashSaleCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Pipeline
+import Synchronization
+
+/// `flashsale serve`: the order processor behind HTTP/1.1 (docs/http-api.md).
+///
+/// Guarantees: an order's 200 is sent only once its decision is durable per the service's durability;
+/// pipelined requests on one connection are answered in the order they came; an error answer (4xx, 5xx)
+/// never decides anything; a client that sends garbage or goes away disturbs no other connection.
+public final class OrderHTTPServer: @unchecked Sendable {  // configuration immutable; state on event loops / atomics
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        /// Connections beyond this are closed as soon as they are accepted.
+        public var maxConnections = 4096
+        /// A request body above this gets 413 and the connection is closed.
+        public var maxBodyBytes = 16 * 1024
+        /// A connection that sends nothing for this long is closed (slow or half-open clients).
+        public var idleTimeout: TimeAmount = .seconds(30)
+        /// Unanswered requests one connection may have in flight; more get 429.
+        public var maxPendingPerConnection = 4096
+        public var clock: CampaignClock = .request
+        public var eventLoops = System.coreCount
+        public init() {}
+    }
+
+    public let service: OrderService
+    public let configuration: Configuration
+    let catalogue: Catalogue
+    let group: MultiThreadedEventLoopGroup
+    private var channel: Channel?
+    let connections = Atomic<Int>(0)
+    let draining = Atomic<Bool>(false)
+    private let loopStates: Mutex<[ObjectIdentifier: LoopState]> = Mutex([:])
+
+    public init(service: OrderService, configuration: Configuration) {
+        self.service = service
+        self.configuration = configuration
+        catalogue = Catalogue(rules: service.rules)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
+    }
+
+    /// Binds and starts serving; returns the bound address (port 0 picks a free one).
+    public func start() throws -> SocketAddress {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { [unowned self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: self.configuration.idleTimeout))
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+                    try sync.addHandler(OrderHTTPHandler(server: self, loop: self.loopState(channel.eventLoop)))
+                }
+            }
+        let ch = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
+        channel = ch
+        return ch.localAddress!
+    }
+
+    /// The per-event-loop state (ingress, pending answers), made on first use.
+    func loopState(_ loop: EventLoop) -> LoopState {
+        loopStates.withLock { states in
+            let key = ObjectIdentifier(loop)
+            if let s = states[key] { return s }
+            let s = LoopState(loop: loop, service: service)
+            states[key] = s
+            return s
+        }
+    }
+
+    /// Stops taking orders (`/readyz` 503, orders 503), lets every accepted order be answered.
+    public func beginDraining() {
+        draining.store(true, ordering: .releasing)
+        service.beginDraining()
+        let states = loopStates.withLock { Array($0.values) }
+        for s in states { s.loop.execute { s.ingress.flush() } }
+    }
+
+    /// Drains, closes the listener and every connection, stops the service (seals the segments).
+    public func stop() throws {
+        beginDraining()
+        try service.stop()
+        // Answers are written on the loops after the last completion: give them a moment, then close.
+        let states = loopStates.withLock { Array($0.values) }
+        for s in states { try? s.loop.submit {}.wait() }
+        try? channel?.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// The campaign time of a request arriving now, with a wall clock.
+    func campaignNow() -> Int64? { configuration.clock.campaignMillis(nanosSinceStart: service.nanosSinceStart()) }
+}
+
+/// One event loop's share: its ingress into the service and the table of answers it waits for.
+/// Touched only on `loop`.
+final class LoopState: @unchecked Sendable {  // confined to `loop`
+    let loop: EventLoop
+    var ingress: OrderService.Ingress!
+    /// Unanswered requests, by token: who asked and which of its requests this is.
+    private var pending: [(handler: OrderHTTPHandler?, sequence: UInt64)] = []
+    private var free: [UInt32] = []
+    private var flushScheduled = false
+
+    init(loop: EventLoop, service: OrderService) {
+        self.loop = loop
+        ingress = service.makeIngress { [unowned self] batch in
+            // One hop per batch: the answers are written on the loop the requests came from.
+            self.loop.execute { self.complete(batch) }
+        }
+        pending.reserveCapacity(4096)
+    }
+
+    /// Hands `r` to the service; false when it is not taken (overload, draining).
+    func submit(_ r: OrderRequest, from handler: OrderHTTPHandler, sequence: UInt64) -> Bool {
+        let token: UInt32
+        if let f = free.popLast() {
+            token = f
+            pending[Int(f)] = (handler, sequence)
+        } else {
+            token = UInt32(pending.count)
+            pending.append((handler, sequence))
+        }
+        guard ingress.add(r, token: UInt64(token)) else {
+            pending[Int(token)] = (nil, 0)
+            free.append(token)
+            return false
+        }
+        if !flushScheduled {
+            // Every request read in this turn of the loop goes into the same batches: flushed after it.
+            flushScheduled = true
+            loop.execute { [unowned self] in
+                self.flushScheduled = false
+                self.ingress.flush()
+            }
+        }
+        return true
+    }
+
+    private func complete(_ batch: OrderService.DecidedBatch) {
+        batch.forEach { token, decision, sequence in
+            let t = Int(token)
+            guard t < pending.count, let handler = pending[t].handler else { return }
+            let requestSequence = pending[t].sequence
+            pending[t] = (nil, 0)
+            free.append(UInt32(t))
+            handler.answer(requestSequence, batch.durable ? .decision(decision, journalSequence: sequence) : .journalFailed)
+        }
+        batch.done()
+    }
+}

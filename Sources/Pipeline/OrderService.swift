@@ -1,0 +1,261 @@
+import Dispatch
+import FlashSaleCore
+import Foundation
+import OrderLog
+import Synchronization
+
+/// The pipeline as a long-running service: requests arrive from many producers (network event loops),
+/// each through its own `Ingress`, in lane batches; every batch goes back to the producer that filled it,
+/// in one completion, once its decisions are durable per the journal's durability.
+///
+/// The machinery is the in-process run's: `LaneEngine`s on serial lane queues, the `JournalStage` on its
+/// queue, `LaneBatch`es recycled through per-lane pools whose size bounds the work in flight (an ingress
+/// that finds no free batch answers OVERLOAD without deciding anything). A restart on a segment directory
+/// rebuilds the campaign from it first, exactly as `OrderPipeline.run` does (the same code), so a retry
+/// after a restart gets its original decision. `stop()` drains: everything accepted is decided, journaled,
+/// answered, and the segments are sealed.
+public final class OrderService: @unchecked Sendable {  // configuration immutable; state confined to queues
+    public let rules: CampaignRules
+    public let options: PipelineOptions
+    public var ledger: StockLedger { core.ledger }
+    public var engines: [LaneEngine] { core.engines }
+    /// Records rebuilt from the segment directory at start (0 for a fresh campaign).
+    public private(set) var resumedRecords = 0
+    public let segmentsDirectory: String
+    /// Monotonic time the service started: `OrderRequest.intendedSendNanos` counts from it.
+    public let startNanos: UInt64
+
+    let core: OrderPipeline
+    let writer: SegmentWriter
+    let journal: JournalStage
+    let pools: [BatchPool]
+    let laneQueues: [DispatchQueue]
+    private var timers: [DispatchSourceTimer] = []
+    private let ownsDirectory: Bool
+    private let draining = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    /// Batches handed to lanes and not yet completed (drain waits for 0).
+    private let inFlight = Atomic<Int>(0)
+
+    /// Opens (or resumes) the campaign's journal and starts the lanes.
+    /// - Parameter expireEveryMillis: with a wall clock, how often each lane's clock is advanced to
+    ///   `clock()` so holds expire even when no traffic comes (nil: only requests advance the clocks).
+    public init(rules: CampaignRules, options: PipelineOptions, clock: (@Sendable () -> Int64)? = nil,
+                expireEveryMillis: Int? = nil) throws {
+        self.rules = rules
+        self.options = options
+        core = OrderPipeline(rules: rules, options: options)
+        let directory = options.segmentsDirectory ?? OrderPipeline.temporaryDirectory()
+        ownsDirectory = options.segmentsDirectory == nil
+        segmentsDirectory = directory
+        var writerOptions = options.writer
+        if writerOptions.durability == .batch { writerOptions.backgroundSync = true }
+        writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.segmentSink)
+        let sameLanes = try core.checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
+        let (resumed, _, _, _) = try core.rebuild(from: directory, lastSequence: writer.nextSequence &- 1, markLanes: sameLanes)
+        resumedRecords = resumed
+        try core.recordCampaignFingerprint(in: directory, sameLanes: sameLanes)
+        let lanes = options.lanes
+        pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
+        laneQueues = (0..<lanes).map { DispatchQueue(label: "flashsale.service.lane\($0)", qos: .userInteractive) }
+        startNanos = monotonicNanos()
+        journal = JournalStage(writer: writer, ledger: core.ledger, returnsReleasedUnits: OrderPipeline.releasesAfterJournal(lanes: lanes),
+                               pools: pools, pace: .open, runStartNanos: startNanos, offerCount: rules.offerCount,
+                               batchCapacity: options.batchCapacity)
+        let journal = self.journal
+        writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
+        if options.writer.durability == .batch {
+            let t = DispatchSource.makeTimerSource(queue: journal.queue)
+            let ms = max(1, options.writer.groupCommitMillis)
+            t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(ms))
+            t.setEventHandler { journal.groupCommitTick() }
+            t.resume()
+            timers.append(t)
+        }
+        if let clock, let every = expireEveryMillis {
+            let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "flashsale.service.expiry"))
+            t.schedule(deadline: .now() + .milliseconds(every), repeating: .milliseconds(every))
+            t.setEventHandler { [weak self] in self?.advanceClocks(to: clock()) }
+            t.resume()
+            timers.append(t)
+        }
+    }
+
+    deinit {
+        writer.onDurable = nil
+        for t in timers { t.cancel() }
+    }
+
+    /// Whether the service takes new requests (not draining, not stopped, journal sound).
+    public var isAccepting: Bool {
+        !draining.load(ordering: .acquiring) && !journal.failed.value.load(ordering: .acquiring)
+    }
+
+    /// Whether the journal failed (nothing more is acknowledged).
+    public var journalFailed: Bool { journal.failed.value.load(ordering: .acquiring) }
+
+    /// Monotonic nanoseconds since the service started (for `OrderRequest.intendedSendNanos`).
+    public func nanosSinceStart() -> UInt64 { monotonicNanos() &- startNanos }
+
+    // MARK: producers
+
+    /// One producer's way in: fills a batch per lane and hands them over on `flush()`. Not thread-safe:
+    /// one per producer thread (an event loop), used only there.
+    public final class Ingress: @unchecked Sendable {  // confined to its producer
+        let service: OrderService
+        let deliver: @Sendable (DecidedBatch) -> Void
+        private var current: [LaneBatch?]
+
+        init(service: OrderService, deliver: @escaping @Sendable (DecidedBatch) -> Void) {
+            self.service = service
+            self.deliver = deliver
+            current = Array(repeating: nil, count: service.options.lanes)
+        }
+
+        /// Adds a request; its answer comes back with `token`. False when the request is not taken:
+        /// the lane has no free batch (overload) or the service is draining or failed. Nothing is decided then.
+        public func add(_ r: OrderRequest, token: UInt64) -> Bool {
+            guard service.isAccepting else { return false }
+            let lane = Int(r.organisation % UInt32(service.options.lanes))
+            if current[lane] == nil {
+                guard let b = service.pools[lane].acquire(wait: false) else { return false }
+                current[lane] = b
+            }
+            let b = current[lane]!
+            b.requests[b.count] = r
+            b.tokens[b.count] = token
+            b.count &+= 1
+            if b.isFull {
+                current[lane] = nil
+                service.dispatch(b, deliver: deliver)
+            }
+            return true
+        }
+
+        /// Hands every partly filled batch to its lane (call at the end of each burst of reads).
+        public func flush() {
+            for lane in current.indices {
+                if let b = current[lane] {
+                    current[lane] = nil
+                    service.dispatch(b, deliver: deliver)
+                }
+            }
+        }
+    }
+
+    /// A producer's ingress; `deliver` is called on the journal's queue once per batch (hop to the
+    /// producer's own thread there, read the decisions, then call `DecidedBatch.done()`).
+    public func makeIngress(deliver: @escaping @Sendable (DecidedBatch) -> Void) -> Ingress {
+        Ingress(service: self, deliver: deliver)
+    }
+
+    /// A batch's answers, in request order: `forEach` gives each request's token and decision.
+    public struct DecidedBatch: @unchecked Sendable {  // owned by one thread at a time, until `done()`
+        let batch: LaneBatch
+        let service: OrderService
+        /// False after a journal failure: nothing in the batch is acknowledged (answer 503).
+        public let durable: Bool
+
+        /// Every request's token, decision and journal sequence (a hold expiry the lane journaled first is
+        /// skipped: it is nobody's answer).
+        public func forEach(_ body: (UInt64, Decision, UInt64) -> Void) {
+            var k = 0
+            let n = batch.decisions.count
+            batch.decisions.withUnsafeBufferPointer { ds in
+                for (i, d) in ds.enumerated() where !d.isLaneExpiry {
+                    guard k < batch.count else { break }
+                    body(batch.tokens[k], d, durable ? batch.lastSequence &- UInt64(n &- 1 &- i) : 0)
+                    k += 1
+                }
+            }
+            // A batch abandoned before its lane decided it has no decisions: its tokens still need answers.
+            if !durable && k < batch.count {
+                for j in k..<batch.count {
+                    body(batch.tokens[j], Decision(request: batch.requests[j], outcome: .overload, lane: batch.lane), 0)
+                }
+            }
+        }
+
+        public var count: Int { batch.count }
+
+        /// Gives the batch back to its pool. Call exactly once, after `forEach`.
+        public func done() {
+            service.pools[batch.lane].release(batch)
+            service.inFlight.subtract(1, ordering: .releasing)
+        }
+    }
+
+    func dispatch(_ batch: LaneBatch, deliver: @escaping @Sendable (DecidedBatch) -> Void) {
+        inFlight.add(1, ordering: .relaxed)
+        batch.completion = { [unowned self] b, durable in deliver(DecidedBatch(batch: b, service: self, durable: durable)) }
+        batch.dispatchedNanos = monotonicNanos()
+        let engine = core.engines[batch.lane]
+        let journal = self.journal
+        laneQueues[batch.lane].async {
+            engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
+            journal.queue.async { journal.submit(batch) }
+        }
+    }
+
+    // MARK: clocks, reads, stop
+
+    /// Advances every lane's campaign clock to `t` (holds expire on time with no traffic); the releases
+    /// are journaled like any decision.
+    public func advanceClocks(to t: Int64) {
+        guard !stopped.load(ordering: .acquiring), !journal.failed.value.load(ordering: .acquiring) else { return }
+        for lane in 0..<options.lanes {
+            let engine = core.engines[lane], pool = pools[lane], journal = self.journal
+            laneQueues[lane].async {
+                guard t > engine.clockMillis || engine.hasExpiredHolds(at: t), let b = pool.acquire(wait: false) else { return }
+                engine.advanceClock(to: t, into: &b.decisions)
+                if b.decisions.isEmpty { pool.release(b) } else { journal.queue.async { journal.submit(b) } }
+            }
+        }
+    }
+
+    /// What the owning lane remembers of an earlier request; `answer` is called on the lane's queue.
+    public func lookup(organisation: UInt32, requestId: UInt64, answer: @escaping @Sendable (LaneEngine.Remembered?) -> Void) {
+        let lane = Int(organisation % UInt32(options.lanes))
+        let engine = core.engines[lane]
+        laneQueues[lane].async { answer(engine.lookup(organisation: organisation, requestId: requestId)) }
+    }
+
+    /// Units of `item` in stock now (atomics; cheap).
+    public func remaining(item: Int) -> Int64 { core.ledger.remaining(item) }
+
+    /// Decisions acknowledged so far, per outcome (read on the journal's queue).
+    public func outcomeCounts() -> [Int] { journal.queue.sync { journal.outcomeCounts } }
+
+    /// The journal's figures (on its queue).
+    public func journalFigures() -> (acknowledged: Int, durableWatermark: UInt64, stats: WriterStats) {
+        journal.queue.sync { (journal.acknowledged, writer.durableWatermark, writer.stats) }
+    }
+
+    /// Stops taking requests (call `Ingress.flush()` on every producer first, or let them flush).
+    public func beginDraining() { draining.store(true, ordering: .releasing) }
+
+    /// Drains and seals: waits until every batch handed to a lane was answered (up to `timeout`), then
+    /// fsyncs, seals the segments and stops the timers. Idempotent.
+    public func stop(timeout: Duration = .seconds(30)) throws {
+        beginDraining()
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for q in laneQueues { q.sync {} }
+            let pending = journal.queue.sync { () -> Int in journal.syncAndAcknowledge(); return journal.unacknowledgedBatches }
+            if pending == 0 && inFlight.load(ordering: .acquiring) == 0 { break }
+            usleep(1_000)
+        }
+        let failure: Error? = journal.queue.sync {
+            for t in timers { t.cancel() }
+            if journal.failure == nil {
+                do { try writer.close() } catch { return error }
+            } else {
+                try? writer.close()
+            }
+            return journal.failure
+        }
+        if ownsDirectory { try? FileManager.default.removeItem(atPath: segmentsDirectory) }
+        if let failure { throw PipelineError.journalFailed(underlying: failure, acknowledged: journal.acknowledged) }
+    }
+}

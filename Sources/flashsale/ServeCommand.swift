@@ -1,0 +1,190 @@
+import ArgumentParser
+import FlashSaleCore
+import Foundation
+import LoadGen
+import OrderLog
+import OrderServer
+import Pipeline
+
+/// `flashsale serve [PROFILE]`: the order processor of a real sale, over HTTP (docs/http-api.md).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the campaign's orders over HTTP/1.1 (POST /v1/orders, holds, offers, health).",
+        discussion: """
+        Decides orders from real clients with the same lanes, journal and rules as `run`. An order's \
+        200 answer is sent once its decision is durable per --durability; pipelined requests are \
+        answered in order; 400/404/405/413/429/503 answers decide nothing (docs/http-api.md). \
+        A --segments directory that holds records continues that campaign: a retry after a restart gets \
+        its original decision. SIGTERM or Ctrl-C stops taking orders, answers those in flight, seals the \
+        segments and exits 0 (SIGTERM) or 130 (Ctrl-C).
+        """)
+
+    @Argument(help: "A load profile (YAML): its campaign and population are served. Default: the built-in kaigong-opening demo.")
+    var profile: String?
+
+    @Option(help: ArgumentHelp("Address to listen on, HOST:PORT (port 0: any free port; the ready line says which).", valueName: "host:port"))
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: ArgumentHelp("Lanes (serial decision queues). Default: active cores.", valueName: "n"))
+    var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: ArgumentHelp("Segment directory (kept; a directory with records continues its campaign). Default: a temporary directory, removed on exit.", valueName: "dir"))
+    var segments: String?
+
+    @Option(help: ArgumentHelp("none: the OS decides; batch: group commit; sync: fsync before every answer.", valueName: "mode"))
+    var durability: Durability = .batch
+
+    @Option(help: ArgumentHelp("Campaign clock: wall (wall time mapped onto campaign time) or request (each request carries campaign_time_ms).", valueName: "wall|request"))
+    var clock: ClockMode = .wall
+
+    @Option(name: .customLong("opens-in"), help: ArgumentHelp("With --clock wall: the sale window opens this long after start, e.g. 10s or 2m (default 0s: open now).", valueName: "duration"))
+    var opensIn: String?
+
+    @Option(name: .customLong("campaign-epoch"), help: ArgumentHelp("With --clock wall: the instant of campaign day 0, 00:00 (RFC 3339, e.g. 2027-01-04T00:00:00+08:00).", valueName: "instant"))
+    var campaignEpoch: String?
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once; more are closed on accept.", valueName: "n"))
+    var maxConnections = 4096
+
+    @Flag(name: .customLong("allow-unauthenticated"), help: "Serve a non-loopback --listen address without authentication (tokens are not implemented yet).")
+    var allowUnauthenticated = false
+
+    @Option(help: ArgumentHelp("Event loop threads (tuning).", visibility: .hidden))
+    var eventLoops: Int?
+
+    enum ClockMode: String, ExpressibleByArgument, CaseIterable { case wall, request }
+
+    func parsedListen() throws -> (host: String, port: Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080") }
+        return (host, port)
+    }
+
+    func validate() throws {
+        let (host, _) = try parsedListen()
+        let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if !loopback && !allowUnauthenticated {
+            throw ValidationError("--listen \(listen) is not a loopback address: clients there would order unauthenticated; pass --allow-unauthenticated to do so anyway (--tokens is not implemented yet)")
+        }
+        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        if let e = eventLoops, e < 1 || e > 256 { throw ValidationError("--event-loops must be 1...256") }
+        if clock == .request && (opensIn != nil || campaignEpoch != nil) {
+            throw ValidationError("--opens-in and --campaign-epoch set a wall clock; with --clock request each request carries its campaign time")
+        }
+        if opensIn != nil && campaignEpoch != nil { throw ValidationError("give --opens-in or --campaign-epoch, not both") }
+        if let o = opensIn, DurationText.seconds(o) == nil { throw ValidationError("--opens-in \(o): expected a duration like 10s, 2m or 0") }
+        if let e = campaignEpoch, ISO8601DateFormatter().date(from: e) == nil {
+            throw ValidationError("--campaign-epoch \(e): expected an RFC 3339 instant like 2027-01-04T00:00:00+08:00")
+        }
+        if segments?.isEmpty == true { throw ValidationError("--segments needs a directory name") }
+    }
+
+    func run() throws {
+        let named = try LoadedProfile(path: profile, generatesTraffic: false)
+        let campaign = named.profile.campaign
+        let rules: CampaignRules
+        do { rules = try CampaignRules(campaign) } catch {
+            FileHandle.standardError.write("flashsale: \(error)\n")
+            throw ExitCodes.badInput
+        }
+        var campaignClock = CampaignClock.request
+        if clock == .wall {
+            if let e = campaignEpoch, let date = ISO8601DateFormatter().date(from: e) {
+                campaignClock = .epoch(date)
+            } else {
+                let seconds = opensIn.flatMap(DurationText.seconds) ?? 0
+                campaignClock = .opening(campaign.window.opensMillis, inMillis: Int64(seconds * 1000))
+            }
+        }
+        var writer = SegmentWriterOptions()
+        writer.durability = durability
+        let options = PipelineOptions(lanes: lanes, pace: .open, overloadPolicy: .shed, segmentsDirectory: segments, writer: writer)
+        let service: OrderService
+        do {
+            let c = campaignClock
+            let start = monotonicNanosForClock()
+            var expiryClock: (@Sendable () -> Int64)?
+            if c != .request {
+                expiryClock = { c.campaignMillis(nanosSinceStart: monotonicNanosForClock() &- start) ?? 0 }
+            }
+            service = try OrderService(rules: rules, options: options, clock: expiryClock,
+                                       expireEveryMillis: expiryClock == nil ? nil : 50)
+        } catch let e as PipelineError {
+            FileHandle.standardError.write("flashsale: \(e)\n")
+            switch e {
+            case .cannotWrite, .journalFailed: throw ExitCodes.runtimeFailure
+            default: throw ExitCodes.badInput
+            }
+        } catch let e as SegmentError {
+            FileHandle.standardError.write("flashsale: \(e)\n")
+            throw ExitCodes.badInput
+        }
+        var config = OrderHTTPServer.Configuration()
+        (config.host, config.port) = try parsedListen()
+        config.maxConnections = maxConnections
+        config.clock = campaignClock
+        if let e = eventLoops { config.eventLoops = e }
+        let server = OrderHTTPServer(service: service, configuration: config)
+        let address: String
+        do {
+            let bound = try server.start()
+            address = "http://\(config.host.contains(":") ? "[\(config.host)]" : config.host):\(bound.port ?? config.port)"
+        } catch {
+            FileHandle.standardError.write("flashsale: cannot listen on \(listen): \(error)\n")
+            try? service.stop()
+            throw ExitCodes.runtimeFailure
+        }
+        var opens = "window opens \(Self.show(campaign.window.opensMillis))"
+        if let now = campaignClock.campaignMillis(nanosSinceStart: 0) {
+            let inMillis = campaign.window.opensMillis - now
+            opens += inMillis > 0 ? " (in \(Self.seconds(inMillis)))" : " (open now: campaign time \(Self.show(now)))"
+        } else {
+            opens += " (campaign time from each request)"
+        }
+        let resumed = service.resumedRecords > 0 ? ", resumed \(service.resumedRecords) records" : ""
+        FileHandle.standardOutput.write(Data("flashsale serve: \(address) · campaign \(campaign.name) · \(opens) · lanes \(lanes), durability \(durability.rawValue)\(resumed)\n".utf8))
+
+        // Wait for SIGTERM or Ctrl-C, then drain: stop taking orders, answer those in flight, seal.
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var signalled: Int32 = 0
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { if signalled == 0 { signalled = sig; done.signal() } else { Foundation.exit(sig == SIGINT ? 130 : 143) } }
+            s.resume()
+            return s
+        }
+        done.wait()
+        FileHandle.standardError.write("flashsale serve: stopping: answering the orders in flight and sealing the segments\n")
+        do { try server.stop() } catch {
+            FileHandle.standardError.write("flashsale: \(error)\n")
+            throw ExitCodes.runtimeFailure
+        }
+        for s in sources { s.cancel() }
+        let figures = service.journalFigures()
+        FileHandle.standardError.write("flashsale serve: stopped after \(figures.acknowledged) decisions; durable up to record \(figures.durableWatermark)\n")
+        if signalled == SIGINT { throw ExitCodes.interrupted }
+    }
+
+    static func show(_ ms: Int64) -> String {
+        let day = ms / 86_400_000, rest = ms % 86_400_000
+        func two(_ x: Int64) -> String { x < 10 ? "0\(x)" : "\(x)" }
+        return "day \(day) \(two(rest / 3_600_000)):\(two(rest / 60_000 % 60)):\(two(rest / 1000 % 60))"
+    }
+
+    static func seconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000) s" : "\(Double(ms) / 1000) s" }
+}
+
+/// Monotonic nanoseconds (the serve command's campaign clock reads it).
+func monotonicNanosForClock() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
