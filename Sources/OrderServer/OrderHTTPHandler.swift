@@ -62,6 +62,12 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         context.fireChannelInactive()
     }
 
+    /// Bad framing (NIO's parser; `HTTPServerProtocolErrorHandler` already answered 400): close.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        closed = true
+        context.close(promise: nil)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
             closed = true

@@ -1,0 +1,378 @@
+import FlashSaleCore
+import Foundation
+import LoadGen
+import OrderLog
+@testable import OrderServer
+import Pipeline
+import XCTest
+
+/// A served campaign on an ephemeral loopback port: the real server, real sockets.
+final class ServedCampaign {
+    static let yaml = """
+    name: serve-test
+    seed: 3
+    campaign:
+      window: { opens: "day 0 10:00", closes: "day 0 12:00" }
+      regions: [east, north]
+      items:
+        - { id: lic, kind: license, stock: 500 }
+        - { id: x1-east, kind: hardware, model: X1, vendor: deli, tier: 2, region: east, stock: 300 }
+        - { id: x1-north, kind: hardware, model: X1, vendor: hik, tier: 1, region: north, stock: 300 }
+      offers:
+        - { id: bundle, kind: bundle, item: lic, limit: 2, max-quantity: 3, price: { list: 10000, discount: 10% } }
+        - { id: x1, kind: reservation, model: X1, hold: 5m, limit: 1, max-quantity: 2, price: { list: 2000 } }
+    population:
+      organisations: 1000
+      certification: { basic: 1.0 }
+    traffic:
+      phases: [ { constant: 1/s, for: 1s } ]
+    """
+    /// 10:00:01 on day 0: inside the window.
+    static let open: Int64 = 36_001_000
+
+    let service: OrderService
+    let server: OrderHTTPServer
+    let port: Int
+    let directory: String
+    let rules: CampaignRules
+
+    init(directory: String, lanes: Int = 2, durability: Durability = .batch, maxBodyBytes: Int = 16 * 1024,
+         idleTimeoutSeconds: Int64 = 30, maxConnections: Int = 4096) throws {
+        let profile = try LoadProfile.parse(yaml: Self.yaml, file: "serve-test.yaml")
+        rules = try CampaignRules(profile.campaign)
+        var writer = SegmentWriterOptions()
+        writer.durability = durability
+        self.directory = directory
+        service = try OrderService(rules: rules, options: PipelineOptions(lanes: lanes, overloadPolicy: .shed,
+                                                                          segmentsDirectory: directory, writer: writer))
+        var config = OrderHTTPServer.Configuration()
+        config.port = 0
+        config.clock = .request
+        config.maxBodyBytes = maxBodyBytes
+        config.idleTimeout = .seconds(idleTimeoutSeconds)
+        config.maxConnections = maxConnections
+        config.eventLoops = 2
+        server = OrderHTTPServer(service: service, configuration: config)
+        port = try server.start().port!
+    }
+
+    func stop() throws { try server.stop() }
+
+    func client() throws -> RawHTTPClient { try RawHTTPClient(port: port) }
+
+    static func order(_ id: UInt64, org: Int, offer: String = "bundle", qty: Int = 1, at t: Int64 = open) -> String {
+        RawHTTPClient.post("/v1/orders", "{\"request_id\":\(id),\"organisation\":\(org),\"offer\":\"\(offer)\",\"quantity\":\(qty),\"campaign_time_ms\":\(t)}")
+    }
+
+    static func hold(_ hold: UInt64, _ action: String, id: UInt64, org: Int, at t: Int64 = open + 1000) -> String {
+        RawHTTPClient.post("/v1/holds/\(hold)/\(action)", "{\"request_id\":\(id),\"organisation\":\(org),\"offer\":\"x1\",\"campaign_time_ms\":\(t)}")
+    }
+
+    /// Records journaled in the directory (after `stop`).
+    func journal() throws -> [OrderRecord] {
+        var out: [OrderRecord] = []
+        try SegmentReader(directory: directory).forEachRecord { out.append($0) }
+        return out
+    }
+}
+
+func temporaryDirectory(_ label: String) -> String {
+    let dir = NSTemporaryDirectory() + "flashsale-serve-\(label)-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+final class HTTPAPITests: XCTestCase {
+    func testEveryEndpointAnswersWithItsPromisedStatus() throws {
+        let dir = temporaryDirectory("endpoints")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir)
+        let c = try s.client()
+        var r = try c.exchange(ServedCampaign.order(1, org: 7, qty: 2))
+        XCTAssertEqual(r.status, 200, r.body)
+        XCTAssertEqual(r.json["outcome"] as? String, "ACCEPTED")
+        XCTAssertEqual(r.json["price_fen"] as? Int, 18_000, "2 × 10,000 fen at 10% off")
+        XCTAssertNotNil(r.json["sequence"] as? Int)
+        r = try c.exchange(ServedCampaign.order(1, org: 7, qty: 2))
+        XCTAssertEqual(r.json["outcome"] as? String, "DUPLICATE")
+        XCTAssertEqual(r.json["original_outcome"] as? String, "ACCEPTED")
+        XCTAssertEqual(r.json["price_fen"] as? Int, 18_000)
+        // The Idempotency-Key header carries the request id.
+        r = try c.exchange(RawHTTPClient.post("/v1/orders", "{\"organisation\":7,\"offer\":\"bundle\",\"campaign_time_ms\":\(ServedCampaign.open)}",
+                                              headers: "Idempotency-Key: 1\r\n"))
+        XCTAssertEqual(r.json["outcome"] as? String, "DUPLICATE", r.body)
+        // A reservation, its hold, a confirm, a second confirm, a cancel after it.
+        r = try c.exchange(ServedCampaign.order(2, org: 8, offer: "x1", qty: 2))
+        XCTAssertEqual(r.json["outcome"] as? String, "HELD", r.body)
+        let hold = r.json["hold"] as? [String: Any]
+        XCTAssertEqual(hold?["id"] as? Int, 2)
+        XCTAssertEqual(hold?["expires_at_ms"] as? Int, Int(ServedCampaign.open) + 300_000)
+        XCTAssertEqual(try c.exchange(ServedCampaign.hold(2, "confirm", id: 3, org: 8)).json["outcome"] as? String, "CONFIRMED")
+        r = try c.exchange(ServedCampaign.hold(2, "confirm", id: 4, org: 8))
+        XCTAssertEqual(r.json["outcome"] as? String, "DUPLICATE")
+        XCTAssertEqual(r.json["original_outcome"] as? String, "CONFIRMED")
+        XCTAssertEqual(try c.exchange(ServedCampaign.hold(2, "cancel", id: 5, org: 8)).json["outcome"] as? String, "HOLD_CONFIRMED")
+        XCTAssertEqual(try c.exchange(ServedCampaign.hold(2, "cancel", id: 6, org: 9)).json["outcome"] as? String, "NO_HOLD",
+                       "another organisation's hold")
+        // Business refusals are 200 too.
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(10, org: 8, offer: "x1")).json["outcome"] as? String, "LIMIT")
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(11, org: 9, at: 1_000)).json["outcome"] as? String, "OUTSIDE_WINDOW")
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(12, org: 9, qty: 3)).json["outcome"] as? String, "ACCEPTED")
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(13, org: 10, offer: "x1", qty: 2)).json["outcome"] as? String, "HELD")
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(14, org: 10, offer: "bundle", qty: 2)).json["outcome"] as? String, "ACCEPTED")
+        // Lookups.
+        r = try c.exchange(RawHTTPClient.get("/v1/orders/2?organisation=8"))
+        XCTAssertEqual(r.status, 200, r.body)
+        XCTAssertEqual(r.json["outcome"] as? String, "HELD")
+        XCTAssertEqual((r.json["hold"] as? [String: Any])?["state"] as? String, "confirmed")
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/v1/orders/11?organisation=9")).json["outcome"] as? String, "OUTSIDE_WINDOW")
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/v1/orders/999?organisation=9")).status, 404)
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/v1/orders/2")).status, 400)
+        // Offers, health.
+        r = try c.exchange(RawHTTPClient.get("/v1/offers"))
+        XCTAssertEqual(r.status, 200)
+        let offers = r.json["offers"] as? [[String: Any]] ?? []
+        XCTAssertEqual(offers.map { $0["id"] as? String }, ["bundle", "x1"])
+        XCTAssertEqual(offers.first?["remaining"] as? Int, 500 - 2 - 3 - 2)
+        XCTAssertEqual(offers.last?["remaining"] as? Int, 600 - 2 - 2)
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/healthz")).status, 200)
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/readyz")).status, 200)
+        // Errors.
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/nowhere")).status, 404)
+        r = try c.exchange("DELETE /v1/orders HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(r.status, 405)
+        XCTAssertEqual(r.headers["allow"], "POST")
+        r = try c.exchange(RawHTTPClient.post("/v1/orders", "{\"request_id\":20,\"organisation\":1,\"offer\":\"bundle\""))
+        XCTAssertEqual(r.status, 400)
+        XCTAssertNotNil(r.json["error"] as? String)
+        r = try c.exchange(RawHTTPClient.post("/v1/orders", "{\"request_id\":20,\"organisation\":1,\"offer\":\"nope\",\"campaign_time_ms\":1}"))
+        XCTAssertEqual(r.status, 400)
+        XCTAssertEqual(r.json["field"] as? String, "offer")
+        try s.stop()
+        XCTAssertEqual(try s.journal().count, 13, "errors decide nothing: 13 decisions were answered 200")
+    }
+
+    func testKeepAliveAndPipelinedRequestsAreAnsweredInOrder() throws {
+        let dir = temporaryDirectory("pipelined")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir)
+        let c = try s.client()
+        for round in 0..<3 {
+            // 60 pipelined requests in one write, to both lanes, with lookups and errors among them.
+            var text = ""
+            var expected: [String] = []
+            for k in 0..<60 {
+                let id = UInt64(round * 100 + k + 1)
+                switch k % 6 {
+                case 4: text += RawHTTPClient.get("/v1/offers"); expected.append("offers")
+                case 5: text += RawHTTPClient.get("/nowhere"); expected.append("404")
+                default: text += ServedCampaign.order(id, org: Int(id % 997), offer: k % 2 == 0 ? "bundle" : "x1"); expected.append("\(id)")
+                }
+            }
+            try c.send(text)
+            for e in expected {
+                let r = try c.readResponse()
+                switch e {
+                case "offers": XCTAssertNotNil(r.json["offers"], r.body)
+                case "404": XCTAssertEqual(r.status, 404)
+                default: XCTAssertEqual(r.json["request_id"] as? Int, Int(e), "answers come in request order")
+                }
+            }
+        }
+        try s.stop()
+    }
+
+    /// The same request id twice, and again after a restart on the same segments: the same decision,
+    /// and the stock taken once.
+    func testARetryAfterARestartGetsTheOriginalDecisionAndStockMovesOnce() throws {
+        let dir = temporaryDirectory("restart")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var s = try ServedCampaign(directory: dir)
+        var c = try s.client()
+        let first = try c.exchange(ServedCampaign.order(77, org: 5, qty: 3))
+        XCTAssertEqual(first.json["outcome"] as? String, "ACCEPTED")
+        let held = try c.exchange(ServedCampaign.order(78, org: 5, offer: "x1", qty: 2))
+        XCTAssertEqual(held.json["outcome"] as? String, "HELD")
+        try s.stop()
+        s = try ServedCampaign(directory: dir)
+        c = try s.client()
+        let again = try c.exchange(ServedCampaign.order(77, org: 5, qty: 3, at: ServedCampaign.open + 5_000))
+        XCTAssertEqual(again.json["outcome"] as? String, "DUPLICATE", again.body)
+        XCTAssertEqual(again.json["original_outcome"] as? String, "ACCEPTED")
+        XCTAssertEqual(again.json["price_fen"] as? Int, first.json["price_fen"] as? Int)
+        let heldAgain = try c.exchange(ServedCampaign.order(78, org: 5, offer: "x1", qty: 2, at: ServedCampaign.open + 5_000))
+        XCTAssertEqual(heldAgain.json["original_outcome"] as? String, "HELD")
+        XCTAssertEqual((heldAgain.json["hold"] as? [String: Any])?["expires_at_ms"] as? Int,
+                       (held.json["hold"] as? [String: Any])?["expires_at_ms"] as? Int)
+        XCTAssertEqual(s.service.remaining(item: 0), 497, "the bundle's licences were taken once")
+        XCTAssertEqual(s.service.remaining(item: 1) + s.service.remaining(item: 2), 598, "the hold took 2 units once")
+        try s.stop()
+    }
+
+    /// Malformed requests of every kind: each gets its promised status, decides nothing, and the server
+    /// keeps serving another client.
+    func testMalformedRequestsGetTheirStatusAndDecideNothing() throws {
+        let dir = temporaryDirectory("malformed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir, maxBodyBytes: 1024)
+        let t = ServedCampaign.open
+        func body(_ json: String) -> String { RawHTTPClient.post("/v1/orders", json) }
+        let cases: [(String, String, Int, String?)] = [  // name, raw request, status, field
+            ("empty body", body(""), 400, nil),
+            ("not JSON", body("hello"), 400, nil),
+            ("a list", body("[1,2]"), 400, nil),
+            ("truncated JSON", body("{\"request_id\":1,"), 400, nil),
+            ("trailing garbage", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)} x"), 400, nil),
+            ("duplicate key", body("{\"request_id\":1,\"request_id\":2,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("nested object", body("{\"request_id\":{\"a\":1},\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("missing request id", body("{\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("request id 0", body("{\"request_id\":0,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("negative request id", body("{\"request_id\":-5,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("request id past 2^64", body("{\"request_id\":18446744073709551616,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("request id a float", body("{\"request_id\":1.5,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("request id true", body("{\"request_id\":true,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "request_id"),
+            ("missing organisation", body("{\"request_id\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
+            ("organisation a string", body("{\"request_id\":1,\"organisation\":\"7\",\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
+            ("negative organisation", body("{\"request_id\":1,\"organisation\":-1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
+            ("unknown organisation", body("{\"request_id\":1,\"organisation\":1000,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
+            ("huge organisation", body("{\"request_id\":1,\"organisation\":99999999999,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
+            ("missing offer", body("{\"request_id\":1,\"organisation\":1,\"campaign_time_ms\":\(t)}"), 400, "offer"),
+            ("unknown offer", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"free-iphone\",\"campaign_time_ms\":\(t)}"), 400, "offer"),
+            ("offer a number", body("{\"request_id\":1,\"organisation\":1,\"offer\":0,\"campaign_time_ms\":\(t)}"), 400, "offer"),
+            ("quantity 0", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\",\"quantity\":0,\"campaign_time_ms\":\(t)}"), 400, "quantity"),
+            ("negative quantity", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\",\"quantity\":-3,\"campaign_time_ms\":\(t)}"), 400, "quantity"),
+            ("huge quantity", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\",\"quantity\":4294967296,\"campaign_time_ms\":\(t)}"), 400, "quantity"),
+            ("missing campaign time", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\"}"), 400, "campaign_time_ms"),
+            ("negative campaign time", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":-1}"), 400, "campaign_time_ms"),
+            ("unknown field", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t),\"price\":0}"), 400, "price"),
+            ("bad Idempotency-Key", RawHTTPClient.post("/v1/orders", "{\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}", headers: "Idempotency-Key: abc\r\n"), 400, "Idempotency-Key"),
+            ("Idempotency-Key differs from request_id", RawHTTPClient.post("/v1/orders", "{\"request_id\":1,\"organisation\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}", headers: "Idempotency-Key: 2\r\n"), 400, "request_id"),
+            ("bad hold id", RawHTTPClient.post("/v1/holds/abc/confirm", "{\"request_id\":1,\"organisation\":1,\"offer\":\"x1\",\"campaign_time_ms\":\(t)}"), 400, "hold"),
+            ("hold id 0", RawHTTPClient.post("/v1/holds/0/cancel", "{\"request_id\":1,\"organisation\":1,\"offer\":\"x1\",\"campaign_time_ms\":\(t)}"), 400, "hold"),
+            ("unknown hold action", RawHTTPClient.post("/v1/holds/5/refund", "{}"), 404, nil),
+            ("GET on orders", RawHTTPClient.get("/v1/orders"), 405, nil),
+            ("POST on offers", RawHTTPClient.post("/v1/offers", "{}"), 405, nil),
+            ("unknown path", RawHTTPClient.get("/v2/orders"), 404, nil),
+            ("oversized body", body("{\"request_id\":1,\"pad\":\"" + String(repeating: "x", count: 5000) + "\"}"), 413, nil),
+        ]
+        XCTAssertGreaterThanOrEqual(cases.count, 30)
+        for (name, raw, status, field) in cases {
+            let c = try s.client()
+            let r = try c.exchange(raw)
+            XCTAssertEqual(r.status, status, "\(name): \(r.body)")
+            if let field { XCTAssertEqual(r.json["field"] as? String, field, "\(name): \(r.body)") }
+            XCTAssertNotNil(r.json["error"] as? String, "\(name): an error body says why")
+        }
+        // Framing garbage: 400 and a closed connection (NIO's protocol error handler), or a close.
+        for garbage in ["GARBAGE\r\n\r\n", "POST /v1/orders HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+                        "\u{0}\u{1}\u{2}\u{3}\u{ff}\r\n\r\n", "GET / HTTP/9.9\r\n\r\n"] {
+            let c = try s.client()
+            try c.send(garbage)
+            if let r = try? c.readResponse() { XCTAssertEqual(r.status, 400, garbage.debugDescription) }
+            XCTAssertTrue(c.isClosedByServer(), "\(garbage.debugDescription): the connection is closed")
+        }
+        // A truncated request (the client goes away mid-body) and a half-sent header.
+        do {
+            let c = try s.client()
+            try c.send("POST /v1/orders HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"request_id\":9")
+        }
+        do {
+            let c = try s.client()
+            try c.send("POST /v1/orders HTTP/1.1\r\nHo")
+        }
+        // Another client is served all along, and nothing of the above was decided.
+        let good = try s.client()
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(500, org: 3)).json["outcome"] as? String, "ACCEPTED")
+        try s.stop()
+        let journal = try s.journal()
+        XCTAssertEqual(journal.count, 1, "only the good request was decided: \(journal.map(\.requestId))")
+        XCTAssertEqual(s.service.remaining(item: 0), 499)
+    }
+
+    /// A client that sends a request slowly, or nothing at all, is disconnected after the idle timeout;
+    /// others are served meanwhile.
+    func testIdleAndSlowClientsAreDisconnectedWithoutDisturbingOthers() throws {
+        let dir = temporaryDirectory("slow")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir, idleTimeoutSeconds: 1)
+        let idle = try s.client()
+        let slow = try s.client()
+        try slow.send("POST /v1/orders HTTP/1.1\r\nHost: t\r\n")
+        let good = try s.client()
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(1, org: 1)).status, 200)
+        // The active client sends every 0.5 s while the others stay silent past the 1 s timeout.
+        for id in UInt64(2)...4 {
+            usleep(500_000)
+            XCTAssertEqual(try good.exchange(ServedCampaign.order(id, org: Int(id))).status, 200, "the active client keeps its connection")
+        }
+        XCTAssertTrue(idle.isClosedByServer(), "an idle connection is closed")
+        XCTAssertTrue(slow.isClosedByServer(), "a request that never completes is dropped")
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(5, org: 5)).status, 200)
+        try s.stop()
+        XCTAssertEqual(try s.journal().count, 5)
+    }
+
+    /// 64 connections hammer scarce stock with pipelined orders and retransmits: no oversell, every
+    /// unit accounted for, the journal equals the answers, and every 200 ACCEPTED is in it.
+    func testSixtyFourConnectionsNeverOversellAndTheJournalMatchesTheAnswers() throws {
+        let dir = temporaryDirectory("load")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir)
+        final class Tally: @unchecked Sendable {
+            let lock = NSLock()
+            var outcomes: [String: Int] = [:]
+            var accepted: [UInt64: Int] = [:]  // request id → quantity
+            var errors: [String] = []
+        }
+        let tally = Tally()
+        DispatchQueue.concurrentPerform(iterations: 64) { k in
+            do {
+                let c = try s.client()
+                var local: [String: Int] = [:]
+                var acc: [UInt64: Int] = [:]
+                for round in 0..<10 {
+                    var text = ""
+                    var ids: [UInt64] = []
+                    for j in 0..<16 {
+                        let id = UInt64(k * 10_000 + round * 100 + j / 2 + 1)  // each id twice: a retransmit
+                        let qty = Int(id % 3) + 1
+                        text += ServedCampaign.order(id, org: Int((id &* 0x9E37_79B9_7F4A_7C15) >> 40) % 1000, offer: id % 4 == 0 ? "x1" : "bundle", qty: qty)
+                        ids.append(id)
+                    }
+                    try c.send(text)
+                    for id in ids {
+                        let r = try c.readResponse()
+                        let outcome = r.json["outcome"] as? String ?? "HTTP \(r.status)"
+                        local[outcome, default: 0] += 1
+                        if outcome == "ACCEPTED" { acc[id] = Int(id % 3) + 1 }
+                    }
+                }
+                tally.lock.lock()
+                for (o, n) in local { tally.outcomes[o, default: 0] += n }
+                for (id, q) in acc { tally.accepted[id] = q }
+                tally.lock.unlock()
+            } catch {
+                tally.lock.lock(); tally.errors.append("\(error)"); tally.lock.unlock()
+            }
+        }
+        XCTAssertEqual(tally.errors, [])
+        XCTAssertGreaterThan(tally.outcomes["SOLD_OUT", default: 0], 0, "the stock must run out: \(tally.outcomes)")
+        XCTAssertGreaterThan(tally.outcomes["DUPLICATE", default: 0], 0)
+        try s.stop()
+        let licences = tally.accepted.filter { $0.key % 4 != 0 }.values.reduce(0, +)
+        XCTAssertLessThanOrEqual(licences, 500, "oversold")
+        XCTAssertEqual(Int64(licences), 500 - s.service.remaining(item: 0), "every ACCEPTED licence answered, and only those, left the stock")
+        let audit = try SegmentAudit.read(directory: dir, rules: s.rules)
+        XCTAssertEqual(audit.problems, [])
+        XCTAssertEqual(audit.soldUnits[0], Int64(licences))
+        for i in 0..<3 {
+            XCTAssertEqual(s.service.remaining(item: i) + audit.soldUnits[i] + audit.heldUnits[i], s.rules.campaign.items[i].initial)
+        }
+        let journal = try s.journal()
+        let journaledAccepted = Set(journal.filter { $0.outcome == Outcome.accepted.rawValue }.map(\.requestId))
+        XCTAssertEqual(journaledAccepted, Set(tally.accepted.keys.filter { $0 % 4 != 0 }))
+        var answered = 0
+        for (_, n) in tally.outcomes { answered += n }
+        XCTAssertEqual(journal.filter { !($0.kind == RequestKind.expire.rawValue && $0.outcome == Outcome.released.rawValue) }.count, answered)
+    }
+}
