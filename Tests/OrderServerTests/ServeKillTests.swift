@@ -1,0 +1,143 @@
+import FlashSaleCore
+import Foundation
+import OrderLog
+import XCTest
+
+/// `flashsale serve` as a process: acknowledged means durable, whatever moment it is killed at.
+final class ServeKillTests: XCTestCase {
+    /// The `flashsale` executable next to this test bundle.
+    static let binary: String = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.path != "/" {
+            let candidate = url.deletingLastPathComponent().appendingPathComponent("flashsale").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            url.deleteLastPathComponent()
+        }
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root.path + "/.build/release/flashsale"
+    }()
+
+    /// Starts `flashsale serve` on a free port; returns the process and the port from its ready line.
+    func serve(_ profile: String, segments: String) throws -> (Process, Int) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["serve", profile, "--listen", "127.0.0.1:0", "--clock", "request", "--segments", segments,
+                       "--durability", "batch", "--lanes", "2"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: "http://127.0.0.1:"),
+              let port = Int(text[range.upperBound...].prefix(while: \.isNumber)) else {
+            p.terminate()
+            throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ready line: \(text)"])
+        }
+        return (p, port)
+    }
+
+    /// SIGKILL the server at 12 seeded moments under a load of pipelined orders from 4 connections, restart
+    /// it on the same segments each time: every decision a client got a 200 for is in the journal with
+    /// the same outcome and sequence, and the stock invariants hold on the journal.
+    func testEveryAcknowledgedDecisionSurvivesSIGKILL() throws {
+        let dir = temporaryDirectory("kill")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let profile = dir + "/serve-test.yaml"
+        try ServedCampaign.yaml.write(toFile: profile, atomically: true, encoding: .utf8)
+        let segments = dir + "/seg"
+
+        final class Acks: @unchecked Sendable {
+            let lock = NSLock()
+            var bySequence: [Int: (requestId: UInt64, outcome: String)] = [:]
+            var sent = 0
+        }
+        let acks = Acks()
+        var state: UInt64 = 12_345  // seeded kill moments
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        let rounds = 12
+        for round in 0..<rounds {
+            let (p, port) = try serve(profile, segments: segments)
+            let stop = Shared(false)
+            let group = DispatchGroup()
+            for conn in 0..<4 {
+                group.enter()
+                DispatchQueue.global().async {
+                    defer { group.leave() }
+                    guard let c = try? RawHTTPClient(port: port, timeoutSeconds: 5) else { return }
+                    var n = 0
+                    while !stop.value {
+                        var text = ""
+                        var ids: [UInt64] = []
+                        for _ in 0..<25 {
+                            n += 1
+                            let id = UInt64(round * 10_000_000 + conn * 1_000_000 + n)
+                            ids.append(id)
+                            text += ServedCampaign.order(id, org: Int((id &* 0x9E37_79B9_7F4A_7C15) >> 40) % 1000,
+                                                         offer: id % 5 == 0 ? "x1" : "bundle", qty: Int(id % 2) + 1)
+                        }
+                        guard (try? c.send(text)) != nil else { return }
+                        acks.lock.lock(); acks.sent += ids.count; acks.lock.unlock()
+                        for _ in ids {
+                            guard let r = try? c.readResponse() else { return }
+                            guard r.status == 200, let seq = r.json["sequence"] as? Int, let id = r.json["request_id"] as? Int,
+                                  let outcome = r.json["outcome"] as? String else { continue }
+                            acks.lock.lock(); acks.bySequence[seq] = (UInt64(id), outcome); acks.lock.unlock()
+                        }
+                    }
+                }
+            }
+            usleep(useconds_t(150_000 + next() % 350_000))
+            if round < rounds - 1 {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                stop.value = true
+                group.wait()
+            } else {
+                stop.value = true
+                group.wait()
+                kill(p.processIdentifier, SIGTERM)
+                p.waitUntilExit()
+                XCTAssertEqual(p.terminationStatus, 0, "SIGTERM drains and exits 0")
+            }
+        }
+        XCTAssertGreaterThanOrEqual(acks.sent, 20_000, "the load must be real")
+        var journal: [UInt64: OrderRecord] = [:]
+        try SegmentReader(directory: segments).forEachRecord { journal[$0.sequence] = $0 }
+        XCTAssertGreaterThan(acks.bySequence.count, 10_000)
+        var missing = 0
+        for (seq, ack) in acks.bySequence {
+            guard let r = journal[UInt64(seq)] else { missing += 1; continue }
+            XCTAssertEqual(r.requestId, ack.requestId, "record \(seq)")
+            XCTAssertEqual(Outcome(rawValue: r.outcome)?.name, ack.outcome, "record \(seq)")
+        }
+        XCTAssertEqual(missing, 0, "acknowledged decisions lost by a SIGKILL")
+        // The journal of the killed and restarted server sells no unit twice and no unit it did not have.
+        let profileRules = try CampaignRules(LoadProfile.parse(yaml: ServedCampaign.yaml, file: "serve-test.yaml").campaign)
+        let audit = try SegmentAudit.read(directory: segments, rules: profileRules)
+        XCTAssertEqual(audit.problems, [])
+        for i in profileRules.campaign.items.indices {
+            XCTAssertLessThanOrEqual(audit.soldUnits[i] + audit.heldUnits[i], profileRules.campaign.items[i].initial)
+        }
+    }
+}
+
+import LoadGen
+import Pipeline
+
+
+/// A flag the load threads poll.
+final class Shared<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+}
