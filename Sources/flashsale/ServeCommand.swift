@@ -53,6 +53,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Event loop threads (tuning).", visibility: .hidden))
     var eventLoops: Int?
 
+    @Flag(help: ArgumentHelp("Serve the network floor instead: a fixed 200 for every request, nothing decided (tools/bench-serve).", visibility: .hidden))
+    var floor = false
+
     enum ClockMode: String, ExpressibleByArgument, CaseIterable { case wall, request }
 
     func parsedListen() throws -> (host: String, port: Int) {
@@ -86,6 +89,7 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if floor { return try runFloor() }
         let named = try LoadedProfile(path: profile, generatesTraffic: false)
         let campaign = named.profile.campaign
         let rules: CampaignRules
@@ -171,6 +175,26 @@ struct ServeCommand: ParsableCommand {
         let figures = service.journalFigures()
         FileHandle.standardError.write("flashsale serve: stopped after \(figures.acknowledged) decisions; durable up to record \(figures.durableWatermark)\n")
         if signalled == SIGINT { throw ExitCodes.interrupted }
+    }
+
+    /// `--floor`: the bare NIO handler `tools/bench-serve` measures `serve` against.
+    func runFloor() throws {
+        let (host, port) = try parsedListen()
+        let server = FloorHTTPServer(eventLoops: eventLoops ?? ProcessInfo.processInfo.activeProcessorCount)
+        let bound = try server.start(host: host, port: port)
+        FileHandle.standardOutput.write(Data("flashsale serve --floor: http://\(host):\(bound.port ?? port) · a fixed 200 for every request\n".utf8))
+        let done = DispatchSemaphore(value: 0)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { done.signal() }
+            s.resume()
+            return s
+        }
+        done.wait()
+        for s in sources { s.cancel() }
+        server.stop()
     }
 
     static func show(_ ms: Int64) -> String {
