@@ -120,7 +120,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         case ["", "v1", "orders"]:
             method(.POST) { order(h, body, sequence: sequence, kind: .buy, reference: 0) }
         case _ where parts.count == 4 && parts[0] == "" && parts[1] == "v1" && parts[2] == "orders":
-            method(.GET) { lookup(parts[3], query, sequence: sequence) }
+            method(.GET) { lookup(h, parts[3], query, sequence: sequence) }
         case _ where parts.count == 5 && parts[0] == "" && parts[1] == "v1" && parts[2] == "holds"
                 && (parts[4] == "confirm" || parts[4] == "cancel"):
             method(.POST) {
@@ -157,6 +157,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         } catch {
             return answer(sequence, .response(Self.error(.badRequest, error.message, field: error.field)))
         }
+        if let refusal = authorise(h, organisation: r.organisation) { return answer(sequence, .response(refusal)) }
         if ready.count + Int(nextSequence - nextToWrite) > server.configuration.maxPendingPerConnection {
             return answer(sequence, .response(Self.error(.tooManyRequests, "too many unanswered requests on this connection", headers: [("Retry-After", "1")])))
         }
@@ -206,13 +207,16 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     }
 
     /// GET /v1/orders/{request_id}?organisation=N.
-    private func lookup(_ idText: String, _ query: [String: String], sequence: UInt64) {
+    private func lookup(_ h: HTTPRequestHead, _ idText: String, _ query: [String: String], sequence: UInt64) {
         guard let id = UInt64(idText), id > 0 else {
             return answer(sequence, .response(Self.error(.badRequest, "expected a positive integer request id", field: "request_id")))
         }
         guard let orgText = query["organisation"], let org = UInt32(orgText),
               Int(org) < server.service.rules.campaign.population.count else {
             return answer(sequence, .response(Self.error(.badRequest, "expected ?organisation=N, an organisation of the campaign", field: "organisation")))
+        }
+        if let refusal = authorise(h, organisation: org) {
+            return answer(sequence, .response(refusal))
         }
         let eventLoop = context!.eventLoop
         let offers = server.catalogue.offers
@@ -230,6 +234,20 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             }
             eventLoop.execute { self.answer(sequence, .response(response)) }
         }
+    }
+
+    /// nil when the request may act for `organisation`; otherwise the 401 or 403 to answer.
+    private func authorise(_ h: HTTPRequestHead, organisation: UInt32) -> Response? {
+        guard let tokens = server.configuration.tokens else { return nil }
+        let value = h.headers.first(name: "Authorization") ?? ""
+        guard value.hasPrefix("Bearer "), let org = tokens.organisation(for: value.dropFirst(7)) else {
+            return Self.error(.unauthorized, "expected Authorization: Bearer TOKEN with a token of this campaign",
+                              headers: [("WWW-Authenticate", "Bearer")])
+        }
+        guard org == organisation else {
+            return Self.error(.forbidden, "this token acts for another organisation", field: "organisation")
+        }
+        return nil
     }
 
     private func offersJSON() -> String {

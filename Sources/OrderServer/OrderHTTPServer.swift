@@ -23,6 +23,9 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         /// Unanswered requests one connection may have in flight; more get 429.
         public var maxPendingPerConnection = 4096
         public var clock: CampaignClock = .request
+        /// With tokens, orders, holds and lookups need `Authorization: Bearer TOKEN`, acting for the
+        /// token's organisation only (401 without a known token, 403 for another organisation).
+        public var tokens: TokenTable?
         public var eventLoops = System.coreCount
         public init() {}
     }

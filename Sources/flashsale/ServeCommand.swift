@@ -47,7 +47,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once; more are closed on accept.", valueName: "n"))
     var maxConnections = 4096
 
-    @Flag(name: .customLong("allow-unauthenticated"), help: "Serve a non-loopback --listen address without authentication (tokens are not implemented yet).")
+    @Option(help: ArgumentHelp("Bearer tokens, one 'TOKEN ORGANISATION' per line: orders, holds and lookups then need 'Authorization: Bearer TOKEN' and may act only for that organisation (401, 403).", valueName: "file"))
+    var tokens: String?
+
+    @Flag(name: .customLong("allow-unauthenticated"), help: "Serve a non-loopback --listen address without --tokens.")
     var allowUnauthenticated = false
 
     @Option(help: ArgumentHelp("Event loop threads (tuning).", visibility: .hidden))
@@ -71,8 +74,8 @@ struct ServeCommand: ParsableCommand {
     func validate() throws {
         let (host, _) = try parsedListen()
         let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
-        if !loopback && !allowUnauthenticated {
-            throw ValidationError("--listen \(listen) is not a loopback address: clients there would order unauthenticated; pass --allow-unauthenticated to do so anyway (--tokens is not implemented yet)")
+        if !loopback && !allowUnauthenticated && tokens == nil {
+            throw ValidationError("--listen \(listen) is not a loopback address: give --tokens FILE, or --allow-unauthenticated to let anyone there order for any organisation")
         }
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
@@ -96,6 +99,17 @@ struct ServeCommand: ParsableCommand {
         do { rules = try CampaignRules(campaign) } catch {
             FileHandle.standardError.write("flashsale: \(error)\n")
             throw ExitCodes.badInput
+        }
+        var tokenTable: TokenTable?
+        if let tokens {
+            guard let text = try? String(contentsOfFile: tokens, encoding: .utf8) else {
+                FileHandle.standardError.write("flashsale: --tokens \(tokens): cannot read it (expected a UTF-8 text file)\n")
+                throw ExitCodes.badInput
+            }
+            do { tokenTable = try TokenTable(text: text, file: tokens, organisations: campaign.population.count) } catch {
+                FileHandle.standardError.write("flashsale: error: \(error)\n")
+                throw ExitCodes.badInput
+            }
         }
         var campaignClock = CampaignClock.request
         if clock == .wall {
@@ -132,6 +146,7 @@ struct ServeCommand: ParsableCommand {
         var config = OrderHTTPServer.Configuration()
         (config.host, config.port) = try parsedListen()
         config.maxConnections = maxConnections
+        config.tokens = tokenTable
         config.clock = campaignClock
         if let e = eventLoops { config.eventLoops = e }
         let server = OrderHTTPServer(service: service, configuration: config)

@@ -37,7 +37,7 @@ final class ServedCampaign {
     let rules: CampaignRules
 
     init(directory: String, lanes: Int = 2, durability: Durability = .batch, maxBodyBytes: Int = 16 * 1024,
-         idleTimeoutSeconds: Int64 = 30, maxConnections: Int = 4096) throws {
+         idleTimeoutSeconds: Int64 = 30, maxConnections: Int = 4096, tokens: TokenTable? = nil) throws {
         let profile = try LoadProfile.parse(yaml: Self.yaml, file: "serve-test.yaml")
         rules = try CampaignRules(profile.campaign)
         var writer = SegmentWriterOptions()
@@ -52,6 +52,7 @@ final class ServedCampaign {
         config.idleTimeout = .seconds(idleTimeoutSeconds)
         config.maxConnections = maxConnections
         config.eventLoops = 2
+        config.tokens = tokens
         server = OrderHTTPServer(service: service, configuration: config)
         port = try server.start().port!
     }
@@ -310,6 +311,44 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(try good.exchange(ServedCampaign.order(5, org: 5)).status, 200)
         try s.stop()
         XCTAssertEqual(try s.journal().count, 5)
+    }
+
+    /// With tokens, organisation A cannot order, confirm, cancel or look up as B; no token or an unknown
+    /// one is 401. Refusals decide nothing.
+    func testWithTokensAnOrganisationActsOnlyForItself() throws {
+        let dir = temporaryDirectory("tokens")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = "# token organisation\nalpha-token-0000000001 1\n\nbravo-token-00000000002 2   # the second\n"
+        let tokens = try TokenTable(text: text, file: "tokens.txt", organisations: 1000)
+        XCTAssertEqual(tokens.count, 2)
+        let s = try ServedCampaign(directory: dir, tokens: tokens)
+        let c = try s.client()
+        let a = "Authorization: Bearer alpha-token-0000000001\r\n", b = "Authorization: Bearer bravo-token-00000000002\r\n"
+        func order(_ id: Int, org: Int, offer: String = "x1", _ auth: String) throws -> RawHTTPClient.Response {
+            try c.exchange(RawHTTPClient.post("/v1/orders", "{\"request_id\":\(id),\"organisation\":\(org),\"offer\":\"\(offer)\",\"campaign_time_ms\":\(ServedCampaign.open)}", headers: auth))
+        }
+        XCTAssertEqual(try order(1, org: 1, "").status, 401, "no token")
+        XCTAssertEqual(try order(1, org: 1, "Authorization: Bearer alpha-token-0000000002\r\n").status, 401, "a wrong token")
+        XCTAssertEqual(try order(1, org: 1, "Authorization: Basic YWxwaGE=\r\n").status, 401)
+        XCTAssertEqual(try order(1, org: 2, a).status, 403, "A ordering as B")
+        XCTAssertEqual(try order(1, org: 1, a).json["outcome"] as? String, "HELD")
+        // B cannot confirm or cancel A's hold, nor look up A's orders, even naming A.
+        for action in ["confirm", "cancel"] {
+            let r = try c.exchange(RawHTTPClient.post("/v1/holds/1/\(action)", "{\"request_id\":9,\"organisation\":1,\"offer\":\"x1\",\"campaign_time_ms\":\(ServedCampaign.open + 1)}", headers: b))
+            XCTAssertEqual(r.status, 403, action)
+        }
+        XCTAssertEqual(try c.exchange("GET /v1/orders/1?organisation=1 HTTP/1.1\r\nHost: t\r\n\(b)\r\n").status, 403)
+        XCTAssertEqual(try c.exchange("GET /v1/orders/1?organisation=1 HTTP/1.1\r\nHost: t\r\n\(a)\r\n").status, 200)
+        let confirm = try c.exchange(RawHTTPClient.post("/v1/holds/1/confirm", "{\"request_id\":3,\"organisation\":1,\"offer\":\"x1\",\"campaign_time_ms\":\(ServedCampaign.open + 2)}", headers: a))
+        XCTAssertEqual(confirm.json["outcome"] as? String, "CONFIRMED")
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/v1/offers")).status, 200, "offers and health need no token")
+        try s.stop()
+        XCTAssertEqual(try s.journal().map(\.requestId), [1, 3], "refused requests decided nothing")
+        // A bad tokens file is refused at its line.
+        XCTAssertThrowsError(try TokenTable(text: "short 1\n", file: "t.txt", organisations: 10)) { XCTAssertEqual("\($0)", "t.txt:1: token: at least 16 characters") }
+        XCTAssertThrowsError(try TokenTable(text: "\nalpha-token-0000000001 10\n", file: "t.txt", organisations: 10)) {
+            XCTAssertEqual("\($0)", "t.txt:2: organisation: expected an id below 10, got 10")
+        }
     }
 
     /// 64 connections hammer scarce stock with pipelined orders and retransmits: no oversell, every
