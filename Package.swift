@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         // `flashsale serve`: HTTP/1.1 on SwiftNIO (NIOPosix, NIOHTTP1), not a framework (docs/http-api.md).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // `GET /metrics`: Prometheus text exposition.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries (installed by tools/setup).
@@ -55,6 +58,7 @@ let package = Package(
             "FlashSaleCore", "Pipeline",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The command-line tool: thin, over the libraries.
         .executableTarget(name: "flashsale", dependencies: [

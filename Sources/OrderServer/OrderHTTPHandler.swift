@@ -1,3 +1,4 @@
+import Dispatch
 import FlashSaleCore
 import NIOCore
 import NIOHTTP1
@@ -131,6 +132,19 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             }
         case ["", "v1", "offers"]:
             method(.GET) { answer(sequence, .response(Response(status: .ok, body: offersJSON()))) }
+        case ["", "metrics"]:
+            method(.GET) {
+                let eventLoop = context!.eventLoop
+                let server = self.server
+                let loops = server.loops
+                DispatchQueue.global().async {
+                    let text = server.metrics.scrape(server, loops: loops)
+                    eventLoop.execute {
+                        self.answer(sequence, .response(Response(status: .ok, body: text,
+                                                                 headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])))
+                    }
+                }
+            }
         case ["", "healthz"]:
             method(.GET) { answer(sequence, .response(Response(status: .ok, body: "{\"status\":\"ok\"}"))) }
         case ["", "readyz"]:
@@ -276,7 +290,10 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
                                   headers: [("Retry-After", "1")])
         case .decision(let d, let journalSequence):
             response = Response(status: .ok, body: Self.decisionJSON(d, journalSequence))
+            let now = server.service.nanosSinceStart()
+            loop.figures.recordLatency(nanos: now > d.intendedSendNanos ? now &- d.intendedSendNanos : 0)
         }
+        loop.figures.countAnswer(status: response.status.code)
         ready[sequence] = (response, keepAliveOf.removeValue(forKey: sequence) ?? true)
         var wrote = false
         while let (r, keepAlive) = ready.removeValue(forKey: nextToWrite) {
@@ -294,7 +311,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
 
     private func write(_ r: Response, keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
+        if !r.headers.contains(where: { $0.0 == "Content-Type" }) { headers.add(name: "Content-Type", value: "application/json") }
         headers.add(name: "Content-Length", value: String(r.body.utf8.count))
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         for (k, v) in r.headers { headers.add(name: k, value: v) }

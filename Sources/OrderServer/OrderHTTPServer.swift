@@ -37,6 +37,7 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     private var channel: Channel?
     let connections = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
+    let metrics = ServerMetrics()
     private let loopStates: Mutex<[ObjectIdentifier: LoopState]> = Mutex([:])
 
     public init(service: OrderService, configuration: Configuration) {
@@ -77,6 +78,9 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         }
     }
 
+    /// Every event loop's state made so far.
+    var loops: [LoopState] { loopStates.withLock { Array($0.values) } }
+
     /// Stops taking orders (`/readyz` 503, orders 503), lets every accepted order be answered.
     public func beginDraining() {
         draining.store(true, ordering: .releasing)
@@ -105,6 +109,8 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
 final class LoopState: @unchecked Sendable {  // confined to `loop`
     let loop: EventLoop
     var ingress: OrderService.Ingress!
+    /// This loop's answers by status and answer latencies (for `/metrics`).
+    var figures = LoopFigures()
     /// Unanswered requests, by token: who asked and which of its requests this is.
     private var pending: [(handler: OrderHTTPHandler?, sequence: UInt64)] = []
     private var free: [UInt32] = []

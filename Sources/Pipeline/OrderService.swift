@@ -91,6 +91,9 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         !draining.load(ordering: .acquiring) && !journal.failed.value.load(ordering: .acquiring)
     }
 
+    /// Lane batches handed to lanes and not yet answered.
+    public var batchesInFlight: Int { inFlight.load(ordering: .relaxed) }
+
     /// Whether the journal failed (nothing more is acknowledged).
     public var journalFailed: Bool { journal.failed.value.load(ordering: .acquiring) }
 

@@ -397,7 +397,21 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(tally.errors, [])
         XCTAssertGreaterThan(tally.outcomes["SOLD_OUT", default: 0], 0, "the stock must run out: \(tally.outcomes)")
         XCTAssertGreaterThan(tally.outcomes["DUPLICATE", default: 0], 0)
+        let metrics = try s.client().exchange(RawHTTPClient.get("/metrics"))
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertTrue(metrics.headers["content-type"]?.hasPrefix("text/plain") ?? false)
+        var exported: [String: Int] = [:]
+        for line in metrics.body.split(separator: "\n") where line.hasPrefix("flashsale_decisions_total{") {
+            let name = line.split(separator: "\"")[1]
+            exported[String(name)] = Int(Double(line.split(separator: " ").last!)!)
+        }
+        XCTAssertTrue(metrics.body.contains("flashsale_answer_latency_seconds_count "), metrics.body)
+        XCTAssertTrue(metrics.body.contains("flashsale_http_answers_total{status=\"200\"}"), metrics.body)
         try s.stop()
+        var journaled: [String: Int] = [:]
+        for r in try s.journal() { journaled[Outcome(rawValue: r.outcome)!.name, default: 0] += 1 }
+        XCTAssertEqual(exported.filter { $0.value > 0 }, journaled, "/metrics counts equal the journal's")
+        XCTAssertEqual(journaled, tally.outcomes, "the answers equal the journal")
         let licences = tally.accepted.filter { $0.key % 4 != 0 }.values.reduce(0, +)
         XCTAssertLessThanOrEqual(licences, 500, "oversold")
         XCTAssertEqual(Int64(licences), 500 - s.service.remaining(item: 0), "every ACCEPTED licence answered, and only those, left the stock")

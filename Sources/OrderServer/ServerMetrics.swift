@@ -1,0 +1,122 @@
+import Dispatch
+import FlashSaleCore
+import Foundation
+import NIOCore
+import Pipeline
+import Prometheus
+import Synchronization
+
+/// `GET /metrics`: the service's figures in the Prometheus text exposition format.
+///
+/// Pull-based: nothing is recorded per order on a shared structure. Decisions by outcome come from the
+/// journal's acknowledged counts, answers by status and the answer-latency histogram from per-event-loop
+/// counters (each loop writes its own), the journal's and the process's figures from their sources; all
+/// are gathered when scraped, off the event loops, and set into a `PrometheusCollectorRegistry`.
+final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe; `exported` behind a Mutex
+    let registry = PrometheusCollectorRegistry()
+    let decisions: [Counter]
+    let answers: [String: Counter]
+    let connections, batchesInFlight, journalBytes, journalRecords, durableWatermark, residentBytes: Gauge
+    let fsyncs: Counter
+    private let exported = Mutex<[String: Int]>([:])
+    /// Upper bounds of the answer-latency buckets, seconds.
+    static let latencyBounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+    static let statuses = ["200", "400", "401", "403", "404", "405", "413", "429", "503"]
+
+    init() {
+        let registry = self.registry
+        decisions = Outcome.allCases.map {
+            registry.makeCounter(name: "flashsale_decisions_total", labels: [("outcome", $0.name)],
+                                 help: "Decisions acknowledged (durable and answered), by outcome; hold expiries included")
+        }
+        var a: [String: Counter] = [:]
+        for s in Self.statuses {
+            a[s] = registry.makeCounter(name: "flashsale_http_answers_total", labels: [("status", s)],
+                                        help: "HTTP answers written, by status (429: shed, nothing decided)")
+        }
+        answers = a
+        connections = registry.makeGauge(name: "flashsale_connections", help: "Open client connections")
+        batchesInFlight = registry.makeGauge(name: "flashsale_batches_in_flight", help: "Lane batches handed to lanes and not yet answered")
+        journalBytes = registry.makeGauge(name: "flashsale_journal_bytes", help: "Bytes the journal wrote (compressed, framed)")
+        journalRecords = registry.makeGauge(name: "flashsale_journal_records", help: "Records the journal wrote since start")
+        durableWatermark = registry.makeGauge(name: "flashsale_durable_watermark", help: "Highest journal sequence known durable")
+        residentBytes = registry.makeGauge(name: "flashsale_resident_memory_bytes", help: "Resident set size of the process")
+        fsyncs = registry.makeCounter(name: "flashsale_journal_fsyncs_total", help: "fsyncs of the journal since start")
+    }
+
+    /// Adds `to − last exported` to a counter (counters only go up; figures are totals).
+    private func advance(_ counter: Counter, key: String, to total: Int) {
+        let delta = exported.withLock { e -> Int in
+            let d = total - e[key, default: 0]
+            if d > 0 { e[key] = total }
+            return d
+        }
+        if delta > 0 { counter.increment(by: Int64(delta)) }
+    }
+
+    /// The exposition text (call off the event loops: it waits for each loop's counters).
+    func scrape(_ server: OrderHTTPServer, loops: [LoopState]) -> String {
+        let service = server.service
+        let counts = service.outcomeCounts()
+        for (i, c) in decisions.enumerated() where i < counts.count { advance(c, key: "d\(i)", to: counts[i]) }
+        var statusTotals = [Int](repeating: 0, count: Self.statuses.count)
+        var buckets = [UInt64](repeating: 0, count: Self.latencyBounds.count + 1)
+        var sumNanos: UInt64 = 0
+        for loop in loops {
+            guard let snapshot = try? loop.loop.submit({ loop.figures }).wait() else { continue }
+            for i in statusTotals.indices { statusTotals[i] += snapshot.answers[i] }
+            for i in buckets.indices { buckets[i] &+= snapshot.latencyBuckets[i] }
+            sumNanos &+= snapshot.latencySumNanos
+        }
+        for (i, s) in Self.statuses.enumerated() { advance(answers[s]!, key: "s\(s)", to: statusTotals[i]) }
+        let figures = service.journalFigures()
+        connections.set(Double(server.connections.load(ordering: .relaxed)))
+        batchesInFlight.set(Double(service.batchesInFlight))
+        journalBytes.set(Double(figures.stats.compressedBytes))
+        journalRecords.set(Double(figures.stats.records))
+        durableWatermark.set(Double(figures.durableWatermark))
+        residentBytes.set(Double(Self.residentBytes()))
+        advance(fsyncs, key: "fsyncs", to: Int(figures.stats.fsyncs))
+        var text = registry.emitToString()
+        // The answer-latency histogram, from the loops' buckets (cumulative, as the format wants).
+        text += "# HELP flashsale_answer_latency_seconds Time from an order's arrival to its answer (durable decision)\n"
+        text += "# TYPE flashsale_answer_latency_seconds histogram\n"
+        var cumulative: UInt64 = 0
+        for (i, bound) in Self.latencyBounds.enumerated() {
+            cumulative &+= buckets[i]
+            text += "flashsale_answer_latency_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
+        }
+        cumulative &+= buckets[Self.latencyBounds.count]
+        text += "flashsale_answer_latency_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
+        text += "flashsale_answer_latency_seconds_sum \(Double(sumNanos) / 1e9)\n"
+        text += "flashsale_answer_latency_seconds_count \(cumulative)\n"
+        return text
+    }
+
+    /// VmRSS of this process, bytes (0 where /proc is not there).
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb * 1024
+    }
+}
+
+/// One event loop's own counters (written only on the loop; copied on the loop for a scrape).
+struct LoopFigures: Sendable {
+    var answers = [Int](repeating: 0, count: ServerMetrics.statuses.count)
+    var latencyBuckets = [UInt64](repeating: 0, count: ServerMetrics.latencyBounds.count + 1)
+    var latencySumNanos: UInt64 = 0
+
+    mutating func countAnswer(status: UInt) {
+        if let i = ServerMetrics.statuses.firstIndex(of: String(status)) { answers[i] += 1 }
+    }
+
+    mutating func recordLatency(nanos: UInt64) {
+        latencySumNanos &+= nanos
+        let seconds = Double(nanos) / 1e9
+        var i = 0
+        while i < ServerMetrics.latencyBounds.count && seconds > ServerMetrics.latencyBounds[i] { i += 1 }
+        latencyBuckets[i] &+= 1
+    }
+}
