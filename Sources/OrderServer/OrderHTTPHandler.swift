@@ -198,10 +198,9 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             requestId = k
         }
         guard let id = requestId else { throw FlatJSON.ParseError(message: "missing (or send an Idempotency-Key header)", field: "request_id") }
+        // An id outside the campaign's organisations is decided (UNKNOWN_ORGANISATION), like any other
+        // business answer; only a value that is no organisation id at all is malformed.
         let org = try json.integer("organisation", in: 0...Int64(UInt32.max), required: true)!
-        guard org < Int64(server.service.rules.campaign.population.count) else {
-            throw FlatJSON.ParseError(message: "unknown organisation (the campaign has \(server.service.rules.campaign.population.count))", field: "organisation")
-        }
         let offerName = try json.string("offer", required: true)!
         guard let offer = server.catalogue.byId[offerName] else {
             throw FlatJSON.ParseError(message: "unknown offer; GET /v1/offers lists them", field: "offer")

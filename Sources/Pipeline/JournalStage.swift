@@ -97,6 +97,17 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         do { acknowledge(upTo: try writer.commit()) } catch { failure = error }
     }
 
+    /// A timer on `queue` that runs `groupCommitTick` every `millis` (group commit for `batch` durability
+    /// when traffic pauses); the caller keeps it and cancels it when done.
+    func startGroupCommitTimer(everyMillis millis: Int) -> DispatchSourceTimer {
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        let ms = max(1, millis)
+        t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(ms))
+        t.setEventHandler { [unowned self] in self.groupCommitTick() }
+        t.resume()
+        return t
+    }
+
     /// A background fsync finished: acknowledge what it covered.
     func acknowledgeDurable() {
         guard failure == nil else { return }

@@ -146,14 +146,7 @@ public final class OrderPipeline {
 
         // Group commit for `batch` durability when traffic pauses; progress reports.
         var timers: [DispatchSourceTimer] = []
-        if options.writer.durability == .batch {
-            let t = DispatchSource.makeTimerSource(queue: journal.queue)
-            let ms = max(1, options.writer.groupCommitMillis)
-            t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(ms))
-            t.setEventHandler { journal.groupCommitTick() }
-            t.resume()
-            timers.append(t)
-        }
+        if options.writer.durability == .batch { timers.append(journal.startGroupCommitTimer(everyMillis: options.writer.groupCommitMillis)) }
         if let every = options.progressInterval, let progress {
             let t = DispatchSource.makeTimerSource(queue: journal.queue)
             t.schedule(deadline: .now() + every, repeating: every)

@@ -64,14 +64,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
                                batchCapacity: options.batchCapacity)
         let journal = self.journal
         writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
-        if options.writer.durability == .batch {
-            let t = DispatchSource.makeTimerSource(queue: journal.queue)
-            let ms = max(1, options.writer.groupCommitMillis)
-            t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(ms))
-            t.setEventHandler { journal.groupCommitTick() }
-            t.resume()
-            timers.append(t)
-        }
+        if options.writer.durability == .batch { timers.append(journal.startGroupCommitTimer(everyMillis: options.writer.groupCommitMillis)) }
         if let clock, let every = expireEveryMillis {
             let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "flashsale.service.expiry"))
             t.schedule(deadline: .now() + .milliseconds(every), repeating: .milliseconds(every))

@@ -29,6 +29,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Lanes (serial decision queues). Default: active cores.", valueName: "n"))
     var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: ArgumentHelp("The organisations, instead of the profile's synthetic population: CSV (header id,level,region[,activated][,tags]) or NDJSON, ids 0…N−1 each once (docs/http-api.md).", valueName: "file"))
+    var organisations: String?
+
     @Option(help: ArgumentHelp("Segment directory (kept; a directory with records continues its campaign). Default: a temporary directory, removed on exit.", valueName: "dir"))
     var segments: String?
 
@@ -94,7 +97,13 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         if floor { return try runFloor() }
         let named = try LoadedProfile(path: profile, generatesTraffic: false)
-        let campaign = named.profile.campaign
+        var campaign = named.profile.campaign
+        if let organisations {
+            do { campaign.population = try OrganisationRegistry.load(path: organisations, campaign: campaign) } catch {
+                FileHandle.standardError.write("flashsale: error: \(error)\n")
+                throw ExitCodes.badInput
+            }
+        }
         let rules: CampaignRules
         do { rules = try CampaignRules(campaign) } catch {
             FileHandle.standardError.write("flashsale: \(error)\n")

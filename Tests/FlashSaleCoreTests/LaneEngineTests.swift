@@ -23,7 +23,7 @@ final class LaneEngineTests: XCTestCase {
         XCTAssertEqual(decide(e, request(3, org: 0, offer: 0, qty: 0)).last?.outcome, .invalid)
         XCTAssertEqual(decide(e, request(4, org: 0, offer: 0, qty: 4)).last?.outcome, .invalid, "over max quantity")
         XCTAssertEqual(decide(e, request(5, org: 2, offer: 0)).last?.outcome, .ineligible)
-        XCTAssertEqual(decide(e, request(6, org: 99_999, offer: 0)).last?.outcome, .invalid, "unknown organisation")
+        XCTAssertEqual(decide(e, request(6, org: 99_999, offer: 0)).last?.outcome, .unknownOrganisation)
         XCTAssertEqual(decide(e, request(0, org: 0, offer: 0)).last?.outcome, .invalid, "request id 0")
         XCTAssertEqual([ledger.remaining(0), ledger.remaining(1), ledger.remaining(2)], [100, 1000, 2_000_000])
         let accepted = decide(e, request(7, org: 0, offer: 0, qty: 2)).last!

@@ -45,7 +45,8 @@ private struct ReferenceModel {
     }
 
     private mutating func decide(_ r: OrderRequest) -> (Outcome, Outcome, Int64) {
-        guard r.requestId != 0, let org = campaign.population[r.organisation] else { return (.invalid, .invalid, 0) }
+        guard let org = campaign.population[r.organisation] else { return (.unknownOrganisation, .unknownOrganisation, 0) }
+        guard r.requestId != 0 else { return (.invalid, .invalid, 0) }
         if let seen = recent[r.organisation, default: []].first(where: { $0.id == r.requestId }) {
             var price: Int64 = 0
             if seen.outcome == .accepted || seen.outcome == .held {
@@ -242,7 +243,8 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertGreaterThan(stats.lateRetransmits, 100, "late retransmits of orders that took stock must be exercised")
         // The random mix must actually exercise every rule, or the comparison proves little.
         for o: Outcome in [.accepted, .held, .confirmed, .released, .soldOut, .limit, .duplicate, .ineligible,
-                           .outsideWindow, .holdExpired, .unknownOffer, .invalid, .noHold, .holdCancelled, .holdConfirmed] {
+                           .outsideWindow, .holdExpired, .unknownOffer, .invalid, .noHold, .holdCancelled, .holdConfirmed,
+                           .unknownOrganisation] {
             XCTAssertGreaterThan(stats.seen[o, default: 0], 0, "outcome \(o) never happened")
         }
     }

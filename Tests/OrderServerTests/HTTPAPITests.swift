@@ -121,6 +121,8 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(try c.exchange(ServedCampaign.order(12, org: 9, qty: 3)).json["outcome"] as? String, "ACCEPTED")
         XCTAssertEqual(try c.exchange(ServedCampaign.order(13, org: 10, offer: "x1", qty: 2)).json["outcome"] as? String, "HELD")
         XCTAssertEqual(try c.exchange(ServedCampaign.order(14, org: 10, offer: "bundle", qty: 2)).json["outcome"] as? String, "ACCEPTED")
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(15, org: 1000)).json["outcome"] as? String, "UNKNOWN_ORGANISATION",
+                       "an organisation outside the campaign gets its own answer")
         // Lookups.
         r = try c.exchange(RawHTTPClient.get("/v1/orders/2?organisation=8"))
         XCTAssertEqual(r.status, 200, r.body)
@@ -150,7 +152,7 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(r.status, 400)
         XCTAssertEqual(r.json["field"] as? String, "offer")
         try s.stop()
-        XCTAssertEqual(try s.journal().count, 13, "errors decide nothing: 13 decisions were answered 200")
+        XCTAssertEqual(try s.journal().count, 14, "errors decide nothing: 14 decisions were answered 200")
     }
 
     func testKeepAliveAndPipelinedRequestsAreAnsweredInOrder() throws {
@@ -235,7 +237,6 @@ final class HTTPAPITests: XCTestCase {
             ("missing organisation", body("{\"request_id\":1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
             ("organisation a string", body("{\"request_id\":1,\"organisation\":\"7\",\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
             ("negative organisation", body("{\"request_id\":1,\"organisation\":-1,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
-            ("unknown organisation", body("{\"request_id\":1,\"organisation\":1000,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
             ("huge organisation", body("{\"request_id\":1,\"organisation\":99999999999,\"offer\":\"bundle\",\"campaign_time_ms\":\(t)}"), 400, "organisation"),
             ("missing offer", body("{\"request_id\":1,\"organisation\":1,\"campaign_time_ms\":\(t)}"), 400, "offer"),
             ("unknown offer", body("{\"request_id\":1,\"organisation\":1,\"offer\":\"free-iphone\",\"campaign_time_ms\":\(t)}"), 400, "offer"),

@@ -24,8 +24,8 @@ public enum Outcome: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case holdExpired = 9
     /// The offer id does not exist in the campaign.
     case unknownOffer = 10
-    /// Malformed: quantity ≤ 0 or above the offer's maximum, unknown organisation, request id 0,
-    /// or a request kind that does not fit the offer.
+    /// Malformed: quantity ≤ 0 or above the offer's maximum, request id 0, a request routed to the
+    /// wrong lane, or a request kind that does not fit the offer.
     case invalid = 11
     /// Shed by the pipeline under overload (open model); never reached a lane.
     case overload = 12
@@ -39,6 +39,8 @@ public enum Outcome: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case holdCancelled = 15
     /// A cancel of a hold already confirmed: the sale stands.
     case holdConfirmed = 16
+    /// The organisation id is not in the campaign (its registry or population); nothing is taken.
+    case unknownOrganisation = 17
 
     /// The upper-case name used in reports, dumps and docs (e.g. `SOLD_OUT`).
     public var name: String {
@@ -60,6 +62,7 @@ public enum Outcome: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .capReached: "CAP_REACHED"
         case .holdCancelled: "HOLD_CANCELLED"
         case .holdConfirmed: "HOLD_CONFIRMED"
+        case .unknownOrganisation: "UNKNOWN_ORGANISATION"
         }
     }
 

@@ -261,8 +261,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     @usableFromInline
     func decide(_ r: OrderRequest, _ d: inout Decision) {
         let orgIndex = Int(r.organisation)
-        guard r.requestId != 0, orgIndex < rules.organisations.count,
-              orgIndex % laneCount == lane else { d.outcome = .invalid; return }
+        guard orgIndex < rules.organisations.count else { d.outcome = .unknownOrganisation; d.originalOutcome = .unknownOrganisation; return }
+        guard r.requestId != 0, orgIndex % laneCount == lane else { d.outcome = .invalid; return }
         let local = localIndex(r.organisation)
         let o = org(local)
         let k = Self.retransmitMemory
