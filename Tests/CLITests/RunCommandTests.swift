@@ -95,7 +95,7 @@ final class RunCommandTests: XCTestCase {
 
     /// A script that forgets its subcommand must not see success; asking for help still succeeds.
     func testAMissingSubcommandExitsTwoWithTheList() throws {
-        for (args, listed) in [([], "run, replay, capture, segments, gate"), (["segments"], "verify, dump, stats"),
+        for (args, listed) in [([], "run, serve, replay, capture, segments, gate"), (["segments"], "verify, dump, stats"),
                                (["capture"], "import, inspect")] {
             let r = try CommandRunner.run(args)
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
