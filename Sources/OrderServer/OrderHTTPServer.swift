@@ -81,15 +81,17 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     /// Every event loop's state made so far.
     var loops: [LoopState] { loopStates.withLock { Array($0.values) } }
 
-    /// Stops taking orders (`/readyz` 503, orders 503), lets every accepted order be answered.
+    /// Stops taking orders (`/readyz` 503, orders 503); what the loops already took is handed to the lanes
+    /// (waits for each loop to do so: call it off the event loops).
     public func beginDraining() {
         draining.store(true, ordering: .releasing)
         service.beginDraining()
         let states = loopStates.withLock { Array($0.values) }
-        for s in states { s.loop.execute { s.ingress.flush() } }
+        for s in states { try? s.loop.submit { s.ingress.flush() }.wait() }
     }
 
-    /// Drains, closes the listener and every connection, stops the service (seals the segments).
+    /// Drains (every order taken is decided, journaled and answered), closes the listener and every
+    /// connection, and stops the service (seals the segments). Call it off the event loops.
     public func stop() throws {
         beginDraining()
         try service.stop()
