@@ -41,6 +41,11 @@ public struct SegmentWriterOptions: Sendable {
     /// encoding and writing while the disk syncs. The watermark then advances when that fsync
     /// returns (and `SegmentWriter.onDurable` is called); it still never passes what was fsynced.
     public var backgroundSync: Bool = false
+    /// batch with `backgroundSync`: continuous group commit. An fsync starts as soon as something is
+    /// waiting and none is running (no wait for `groupCommitMillis`), so a record waits for at most the
+    /// fsync in flight and its own: acknowledgement latency about two fsyncs, not a timer period. The
+    /// caller commits again when a background fsync returns (`onDurable`), for what came meanwhile.
+    public var continuousGroupCommit: Bool = false
 
     public init() {}
 
@@ -276,6 +281,9 @@ public final class SegmentWriter: @unchecked Sendable {
     private func groupCommitDue() -> Bool {
         let pending = bytesSinceSync + wlen + rawLen
         guard blockRecords > 0 || wlen > 0 || syncedSeq < writtenSeq else { return false }
+        if options.continuousGroupCommit && options.backgroundSync {
+            return !background.withLock { $0.inFlight }
+        }
         return pending >= options.groupCommitBytes
             || monotonicNanos() &- lastSyncNanos >= Int64(options.groupCommitMillis) * 1_000_000
     }

@@ -112,6 +112,10 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     func acknowledgeDurable() {
         guard failure == nil else { return }
         acknowledge(upTo: writer.durableWatermark)
+        // Continuous group commit: what was journaled during that fsync goes into the next one at once.
+        if writer.options.continuousGroupCommit, pendingHead < pending.count {
+            do { acknowledge(upTo: try writer.commit()) } catch { failure = error }
+        }
     }
 
     /// End of run: fsync everything written and acknowledge it.

@@ -125,7 +125,10 @@ public final class OrderPipeline {
         defer { if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) } }
         var writerOptions = options.writer
         // Group commit fsyncs in the background: the journal keeps encoding while the disk syncs.
-        if writerOptions.durability == .batch { writerOptions.backgroundSync = true }
+        if writerOptions.durability == .batch {
+            writerOptions.backgroundSync = true
+            writerOptions.continuousGroupCommit = true
+        }
         let writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.segmentSink)
         let sameLanesThroughout = try checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
 

@@ -49,7 +49,10 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         ownsDirectory = options.segmentsDirectory == nil
         segmentsDirectory = directory
         var writerOptions = options.writer
-        if writerOptions.durability == .batch { writerOptions.backgroundSync = true }
+        if writerOptions.durability == .batch {
+            writerOptions.backgroundSync = true
+            writerOptions.continuousGroupCommit = true
+        }
         writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.segmentSink)
         let sameLanes = try core.checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
         let (resumed, _, _, _) = try core.rebuild(from: directory, lastSequence: writer.nextSequence &- 1, markLanes: sameLanes)

@@ -45,6 +45,38 @@ final class BackgroundSyncTests: XCTestCase {
         XCTAssertEqual(try SegmentReader(directory: dir).readAll().count, 60_000)
     }
 
+    /// Continuous group commit: with a group-commit period far longer than the test, a commit starts its
+    /// fsync at once when none is running (no timer wait), a commit during an fsync waits for it, and the
+    /// watermark still never passes what an fsync covered.
+    func testContinuousGroupCommitStartsTheFsyncAtOnceAndNeverRunsAhead() throws {
+        let dir = makeTempDir(); defer { removeDir(dir) }
+        let sinks = FaultySinks()
+        sinks.state.withLock { $0.fsyncDelayMicros = 20_000 }
+        var opts = options()
+        opts.groupCommitMillis = 60_000
+        opts.continuousGroupCommit = true
+        let w = try SegmentWriter(directory: dir, options: opts, sink: sinks.factory)
+        final class Highest: Sendable { let value = Mutex<UInt64>(0) }
+        let notified = Highest()
+        w.onDurable = { seq in notified.value.withLock { $0 = max($0, seq) } }
+        var rs = orderLikeRecords(10, seed: 1)
+        try w.append(&rs)
+        XCTAssertEqual(try w.commit(), 0, "not durable before its fsync returns")
+        var more = orderLikeRecords(10, seed: 2)
+        try w.append(&more)
+        XCTAssertEqual(try w.commit(), 0, "an fsync is in flight: the second commit waits for it")
+        let deadline = Date().addingTimeInterval(2)
+        while notified.value.withLock({ $0 }) < 10 && Date() < deadline { usleep(1_000) }
+        XCTAssertEqual(notified.value.withLock { $0 }, 10, "the first fsync started at once, without the 60 s period")
+        XCTAssertEqual(sinks.fsyncs, 1)
+        // The caller commits again when that fsync returns: the next one starts at once and covers the rest.
+        _ = try w.commit()
+        while notified.value.withLock({ $0 }) < 20 && Date() < deadline { usleep(1_000) }
+        XCTAssertEqual(w.durableWatermark, 20)
+        XCTAssertEqual(sinks.fsyncs, 2)
+        try w.close()
+    }
+
     func testBackgroundFsyncFailureStopsAcknowledgingAndKeepsWhatWasDurable() throws {
         let dir = makeTempDir(); defer { removeDir(dir) }
         let sinks = FaultySinks(failOnFsync: 3)
