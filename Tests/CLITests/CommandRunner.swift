@@ -47,6 +47,18 @@ enum CommandRunner {
                       stderr: String(decoding: errData.data, as: UTF8.self))
     }
 
+    /// Runs a system tool quietly (mount, chattr, …); its exit status, or −1 when it cannot start.
+    static func shell(_ tool: String, _ arguments: [String]) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
     static func temporaryDirectory(_ label: String) -> String {
         let dir = NSTemporaryDirectory() + "flashsale-cli-\(label)-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -18,7 +18,7 @@ final class DiskFullTests: XCTestCase {
             return XCTFail("no acknowledged count in: \(full.stderr)")
         }
 
-        XCTAssertEqual(Self.shell("/bin/mount", ["-o", "remount,size=64m", mountPoint]), 0)
+        XCTAssertEqual(CommandRunner.shell("/bin/mount", ["-o", "remount,size=64m", mountPoint]), 0)
         let report = mountPoint + "/r.json"
         let again = try CommandRunner.run(["run", "--segments", seg, "--duration", "1", "--progress", "never", "--report", report])
         XCTAssertEqual(again.status, 0, again.stderr + again.stdout)
@@ -59,25 +59,15 @@ final class DiskFullTests: XCTestCase {
     /// mounting is not allowed.
     private func tinyTmpfs(_ label: String, size: String = "2m") throws -> String {
         let mountPoint = CommandRunner.temporaryDirectory(label)
-        guard Self.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint]) == 0 else {
+        guard CommandRunner.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint]) == 0 else {
             try? FileManager.default.removeItem(atPath: mountPoint)
             throw XCTSkip("cannot mount a tmpfs here (needs root)")
         }
         addTeardownBlock {
-            _ = Self.shell("/bin/umount", [mountPoint])
+            _ = CommandRunner.shell("/bin/umount", [mountPoint])
             try? FileManager.default.removeItem(atPath: mountPoint)
         }
         return mountPoint
     }
 
-    private static func shell(_ tool: String, _ arguments: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
 }

@@ -10,8 +10,8 @@ final class UnwritableSegmentsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: seg) }
         let first = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--segments", seg, "--progress", "never"])
         XCTAssertEqual(first.status, 0, first.stderr)
-        guard Self.shell("/usr/bin/chattr", ["+i", seg]) == 0 else { throw XCTSkip("chattr +i is not available here (needs root and ext4)") }
-        defer { _ = Self.shell("/usr/bin/chattr", ["-i", seg]) }
+        guard CommandRunner.shell("/usr/bin/chattr", ["+i", seg]) == 0 else { throw XCTSkip("chattr +i is not available here (needs root and ext4)") }
+        defer { _ = CommandRunner.shell("/usr/bin/chattr", ["-i", seg]) }
         let again = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--segments", seg, "--progress", "never"])
         XCTAssertEqual(again.status, 3, again.stderr)
         XCTAssertEqual(again.stderr, "flashsale: cannot write \(seg)/campaign.fingerprint: Operation not permitted\n")
@@ -19,31 +19,21 @@ final class UnwritableSegmentsTests: XCTestCase {
 
     func testRestartOnAReadOnlyFileSystemNamesTheFileItCannotWrite() throws {
         let mountPoint = CommandRunner.temporaryDirectory("rofs")
-        guard Self.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", mountPoint]) == 0 else {
+        guard CommandRunner.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", mountPoint]) == 0 else {
             try? FileManager.default.removeItem(atPath: mountPoint)
             throw XCTSkip("cannot mount a tmpfs here (needs root)")
         }
         defer {
-            _ = Self.shell("/bin/umount", [mountPoint])
+            _ = CommandRunner.shell("/bin/umount", [mountPoint])
             try? FileManager.default.removeItem(atPath: mountPoint)
         }
         let seg = mountPoint + "/seg"
         let first = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--segments", seg, "--progress", "never"])
         XCTAssertEqual(first.status, 0, first.stderr)
-        XCTAssertEqual(Self.shell("/bin/mount", ["-o", "remount,ro", mountPoint]), 0)
+        XCTAssertEqual(CommandRunner.shell("/bin/mount", ["-o", "remount,ro", mountPoint]), 0)
         let again = try CommandRunner.run(["run", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--segments", seg, "--progress", "never"])
         XCTAssertEqual(again.status, 3, again.stderr)
         XCTAssertEqual(again.stderr, "flashsale: cannot write \(seg)/LOCK: Read-only file system\n")
     }
 
-    private static func shell(_ tool: String, _ arguments: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
 }
