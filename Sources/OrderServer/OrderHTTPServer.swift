@@ -78,6 +78,16 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         }
     }
 
+    /// HTTP answers written so far, by status code (waits for each loop: call it off the event loops).
+    public func answersByStatus() -> [String: Int] {
+        var totals: [String: Int] = [:]
+        for loop in loops {
+            guard let f = try? loop.loop.submit({ loop.figures }).wait() else { continue }
+            for (i, s) in ServerMetrics.statuses.enumerated() where f.answers[i] > 0 { totals[s, default: 0] += f.answers[i] }
+        }
+        return totals
+    }
+
     /// Every event loop's state made so far.
     var loops: [LoopState] { loopStates.withLock { Array($0.values) } }
 
@@ -95,12 +105,16 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     public func stop() throws {
         beginDraining()
         try service.stop()
-        // Answers are written on the loops after the last completion: give them a moment, then close.
+        // Answers are written on the loops after the last completion: let each loop run them, then close.
         let states = loopStates.withLock { Array($0.values) }
         for s in states { try? s.loop.submit {}.wait() }
+        finalAnswers = answersByStatus()
         try? channel?.close().wait()
         try? group.syncShutdownGracefully()
     }
+
+    /// Answers by status when the server stopped (for the report; the loops are gone then).
+    public private(set) var finalAnswers: [String: Int] = [:]
 
     /// The campaign time of a request arriving now, with a wall clock.
     func campaignNow() -> Int64? { configuration.clock.campaignMillis(nanosSinceStart: service.nanosSinceStart()) }

@@ -2,6 +2,7 @@ import Dispatch
 import FlashSaleCore
 import Foundation
 import OrderLog
+import Reports
 import Synchronization
 
 /// The pipeline as a long-running service: requests arrive from many producers (network event loops),
@@ -224,6 +225,9 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
 
     /// Decisions acknowledged so far, per outcome (read on the journal's queue).
     public func outcomeCounts() -> [Int] { journal.queue.sync { journal.outcomeCounts } }
+
+    /// Latency of every acknowledged request, arrival (`intendedSendNanos`) to durable (on the journal's queue).
+    public func latency() -> LatencyRecorder { journal.queue.sync { journal.mergedLatency } }
 
     /// The journal's figures (on its queue).
     public func journalFigures() -> (acknowledged: Int, durableWatermark: UInt64, stats: WriterStats) {

@@ -5,6 +5,7 @@ import LoadGen
 import OrderLog
 import OrderServer
 import Pipeline
+import Reports
 
 /// `flashsale serve [PROFILE]`: the order processor of a real sale, over HTTP (docs/http-api.md).
 struct ServeCommand: ParsableCommand {
@@ -46,6 +47,9 @@ struct ServeCommand: ParsableCommand {
 
     @Option(name: .customLong("campaign-epoch"), help: ArgumentHelp("With --clock wall: the instant of campaign day 0, 00:00 (RFC 3339, e.g. 2027-01-04T00:00:00+08:00).", valueName: "instant"))
     var campaignEpoch: String?
+
+    @Option(help: ArgumentHelp("Write a JSON report here when the server stops: decisions by outcome, latency, HTTP answers by status, journal figures (docs/http-api.md).", valueName: "file.json"))
+    var report: String?
 
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once; more are closed on accept.", valueName: "n"))
     var maxConnections = 4096
@@ -92,6 +96,7 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--campaign-epoch \(e): expected an RFC 3339 instant like 2027-01-04T00:00:00+08:00")
         }
         if segments?.isEmpty == true { throw ValidationError("--segments needs a directory name") }
+        try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, organisations, tokens])
     }
 
     func run() throws {
@@ -198,6 +203,28 @@ struct ServeCommand: ParsableCommand {
         for s in sources { s.cancel() }
         let figures = service.journalFigures()
         FileHandle.standardError.write("flashsale serve: stopped after \(figures.acknowledged) decisions; durable up to record \(figures.durableWatermark)\n")
+        if let report {
+            let latency = service.latency()
+            var outcomes: [String: Int] = [:]
+            for (i, n) in service.outcomeCounts().enumerated() { outcomes[Outcome(rawValue: UInt8(i))?.name ?? "\(i)"] = n }
+            let r = ServeReport(
+                profile: named.label, campaign: campaign.name, address: address, lanes: lanes, durability: durability.rawValue,
+                clock: clock.rawValue, durationSeconds: Double(service.nanosSinceStart()) / 1e9, decisions: figures.acknowledged,
+                outcomes: outcomes,
+                latencyMicros: .init(kind: "arrival to durable decision", count: latency.count, p50: latency.micros(atPercentile: 50),
+                                     p90: latency.micros(atPercentile: 90), p99: latency.micros(atPercentile: 99),
+                                     p999: latency.micros(atPercentile: 99.9), max: latency.maxMicros),
+                httpAnswers: server.finalAnswers,
+                journal: .init(dir: segments, records: figures.stats.records, bytes: figures.stats.compressedBytes,
+                               fsyncs: figures.stats.fsyncs, durableWatermark: figures.durableWatermark),
+                resumedRecords: service.resumedRecords, peakRSSBytes: MemoryStats.current().peakRSSBytes)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try encoder.encode(r).write(to: URL(fileURLWithPath: report)) } catch {
+                FileHandle.standardError.write("flashsale: --report \(report): cannot write it: \(error.localizedDescription)\n")
+                throw ExitCodes.runtimeFailure
+            }
+        }
         if signalled == SIGINT { throw ExitCodes.interrupted }
     }
 
@@ -228,6 +255,23 @@ struct ServeCommand: ParsableCommand {
     }
 
     static func seconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000) s" : "\(Double(ms) / 1000) s" }
+}
+
+/// What `serve --report` writes when the server stops.
+struct ServeReport: Codable {
+    struct Latency: Codable { var kind: String; var count: UInt64; var p50, p90, p99, p999, max: UInt64 }
+    struct Journal: Codable { var dir: String?; var records, bytes, fsyncs, durableWatermark: UInt64 }
+    var profile, campaign, address: String
+    var lanes: Int
+    var durability, clock: String
+    var durationSeconds: Double
+    var decisions: Int
+    var outcomes: [String: Int]
+    var latencyMicros: Latency
+    var httpAnswers: [String: Int]
+    var journal: Journal
+    var resumedRecords: Int
+    var peakRSSBytes: Int
 }
 
 /// Monotonic nanoseconds (the serve command's campaign clock reads it).

@@ -19,11 +19,11 @@ final class ServeKillTests: XCTestCase {
     }()
 
     /// Starts `flashsale serve` on a free port; returns the process and the port from its ready line.
-    func serve(_ profile: String, segments: String) throws -> (Process, Int) {
+    func serve(_ profile: String, segments: String, extra: [String] = []) throws -> (Process, Int) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = ["serve", profile, "--listen", "127.0.0.1:0", "--clock", "request", "--segments", segments,
-                       "--durability", "batch", "--lanes", "2"]
+                       "--durability", "batch", "--lanes", "2"] + extra
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -125,7 +125,31 @@ final class ServeKillTests: XCTestCase {
             XCTAssertLessThanOrEqual(audit.soldUnits[i] + audit.heldUnits[i], profileRules.campaign.items[i].initial)
         }
     }
+
+    /// SIGTERM drains and writes `--report`: its decisions and answers are the ones the clients got.
+    func testSigtermWritesTheReportOfWhatWasAnswered() throws {
+        let dir = temporaryDirectory("report")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let profile = dir + "/serve-test.yaml"
+        try ServedCampaign.yaml.write(toFile: profile, atomically: true, encoding: .utf8)
+        let (p, port) = try serve(profile, segments: dir + "/seg", extra: ["--report", dir + "/report.json"])
+        let c = try RawHTTPClient(port: port)
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(1, org: 1)).json["outcome"] as? String, "ACCEPTED")
+        XCTAssertEqual(try c.exchange(ServedCampaign.order(1, org: 1)).json["outcome"] as? String, "DUPLICATE")
+        XCTAssertEqual(try c.exchange(RawHTTPClient.get("/nowhere")).status, 404)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) as! [String: Any]
+        XCTAssertEqual(report["decisions"] as? Int, 2)
+        XCTAssertEqual((report["outcomes"] as? [String: Int])?["ACCEPTED"], 1)
+        XCTAssertEqual((report["outcomes"] as? [String: Int])?["DUPLICATE"], 1)
+        XCTAssertEqual(report["httpAnswers"] as? [String: Int], ["200": 2, "404": 1])
+        XCTAssertEqual((report["latencyMicros"] as? [String: Any])?["count"] as? Int, 2)
+        XCTAssertEqual((report["journal"] as? [String: Any])?["records"] as? Int, 2)
+    }
 }
+
 
 import LoadGen
 import Pipeline
