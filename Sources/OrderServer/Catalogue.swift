@@ -16,18 +16,9 @@ struct Catalogue: Sendable {
 
     init(rules: CampaignRules) {
         let c = rules.campaign
-        var list: [OfferInfo] = []
-        for (i, offer) in c.offers.enumerated() {
-            var components: [(items: [Int], perUnit: Int64)] = []
-            switch offer.kind {
-            case .bundle(let cs):
-                components = cs.map { ([$0.item], $0.quantityPerUnit) }
-                components += offer.picks.map { (c.candidates(of: $0), $0.quantityPerUnit) }
-            case .reservation(let model, _):
-                let items = c.items.indices.filter { if case .hardware(model, _, _, _) = c.items[$0].kind { true } else { false } }
-                components = [(items, 1)]
-            }
-            list.append(OfferInfo(id: offer.name, index: UInt16(i), isReservation: offer.kind.isReservation, components: components))
+        // Computed once: `GET /v1/offers` then only reads the stock counters.
+        let list = c.offers.enumerated().map { i, offer in
+            OfferInfo(id: offer.name, index: UInt16(i), isReservation: offer.kind.isReservation, components: c.unitComponents(ofOffer: i))
         }
         offers = list
         byId = Dictionary(list.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })

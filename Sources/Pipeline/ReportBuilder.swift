@@ -30,34 +30,13 @@ public enum ReportBuilder {
         }
         var offers: [RunReport.OfferLine] = []
         for (o, offer) in rules.campaign.offers.enumerated() {
-            var initial: Int64 = 0, remaining: Int64 = 0
-            let kind: String
-            switch offer.kind {
-            case .bundle(let cs):
-                kind = "bundle"
-                // Whole bundles: the scarcest component decides; a picked component counts every item it
-                // may take from (all regions, all allotments).
-                var perComponent = cs.map { (items[$0.item].initial / $0.quantityPerUnit,
-                                             max(0, result.remainingUnits[$0.item]) / $0.quantityPerUnit) }
-                for p in offer.picks {
-                    let cands = rules.campaign.candidates(of: p)
-                    let stock = cands.map { items[$0].initial }.saturatingSum()
-                    let left = cands.map { max(0, result.remainingUnits[$0]) }.saturatingSum()
-                    perComponent.append((stock / p.quantityPerUnit, left / p.quantityPerUnit))
-                }
-                initial = perComponent.map(\.0).min() ?? 0
-                remaining = perComponent.map(\.1).min() ?? 0
-            case .reservation(let model, _):
-                kind = "reservation"
-                for (i, item) in items.enumerated() {
-                    if case .hardware(let m, _, _, _) = item.kind, m == model {
-                        // The load refuses models whose stocks sum past 64 bits; remaining saturates
-                        // (a broken ledger then shows, rather than trapping the report).
-                        initial = initial.saturatingAdding(item.initial)
-                        remaining = remaining.saturatingAdding(result.remainingUnits[i])
-                    }
-                }
-            }
+            // Whole units of the offer: the scarcest component decides (a picked component counts every
+            // item it may take from). A reservation's remaining is not clamped at 0, so a broken ledger
+            // shows; sums saturate rather than trap (the load refuses stocks that pass 64 bits).
+            let isBundle = if case .bundle = offer.kind { true } else { false }
+            let kind = isBundle ? "bundle" : "reservation"
+            let initial = rules.campaign.wholeUnits(ofOffer: o) { items[$0].initial }
+            let remaining = rules.campaign.wholeUnits(ofOffer: o) { isBundle ? max(0, result.remainingUnits[$0]) : result.remainingUnits[$0] }
             offers.append(.init(id: offer.name, kind: kind, initial: initial, sold: audit?.offerSold[o] ?? 0,
                                 held: audit?.offerHeld[o] ?? 0, remaining: remaining,
                                 soldOutAtSeconds: result.soldOutAtNanos[o].map { Double($0) / 1e9 }))

@@ -112,21 +112,9 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     static func expectedOrders(_ rules: CampaignRules, laneCount: Int) -> Int {
         let enough = Int64(1 << 21) * Int64(laneCount)
         var sales: Int64 = 0  // each term is capped at `enough`, so the sum cannot overflow
-        for offer in rules.campaign.offers where sales < enough {
-            switch offer.kind {
-            case .bundle(let components):
-                // Whole bundles the stock allows: the scarcest component, fixed or picked, decides.
-                let items = rules.campaign.items
-                let fixed = components.map { items[$0.item].initial / max($0.quantityPerUnit, 1) }
-                let picked = offer.picks.map { p in
-                    rules.campaign.candidates(of: p).map { items[$0].initial }.saturatingSum() / max(p.quantityPerUnit, 1)
-                }
-                sales += min((fixed + picked).min() ?? 0, enough)
-            case .reservation(let model, _):
-                for item in rules.campaign.items where sales < enough {
-                    if case .hardware(model, _, _, _) = item.kind { sales += min(item.initial, enough) }
-                }
-            }
+        let items = rules.campaign.items
+        for o in rules.campaign.offers.indices where sales < enough {
+            sales += min(rules.campaign.wholeUnits(ofOffer: o) { items[$0].initial }, enough)
         }
         return Int(min(sales, enough) / Int64(laneCount))
     }

@@ -40,6 +40,24 @@ public struct Campaign: Sendable {
     /// The items a pick may take from (every region's candidates).
     public func candidates(of pick: Offer.Pick) -> [Int] { Self.candidates(of: pick, in: items) }
 
+    /// What one unit of offer `o` takes, per component: the items it may take from (every region, every
+    /// allotment) and the units per unit ordered. A reservation is one component: its model's items, 1 each.
+    public func unitComponents(ofOffer o: Int) -> [(items: [Int], perUnit: Int64)] {
+        let offer = offers[o]
+        switch offer.kind {
+        case .bundle(let cs):
+            return cs.map { ([$0.item], $0.quantityPerUnit) } + offer.picks.map { (candidates(of: $0), $0.quantityPerUnit) }
+        case .reservation(let model, _):
+            return [(items.indices.filter { if case .hardware(model, _, _, _) = items[$0].kind { true } else { false } }, 1)]
+        }
+    }
+
+    /// Whole units of offer `o` that `stock` (units per item) allows: the scarcest component decides.
+    /// Sums saturate at 64 bits.
+    public func wholeUnits(ofOffer o: Int, stock: (Int) -> Int64) -> Int64 {
+        unitComponents(ofOffer: o).map { c in c.items.map(stock).saturatingSum() / max(1, c.perUnit) }.min() ?? 0
+    }
+
     /// The items of `items` a pick may take from (every region's candidates).
     public static func candidates(of pick: Offer.Pick, in items: [StockItem]) -> [Int] {
         switch pick.source {
