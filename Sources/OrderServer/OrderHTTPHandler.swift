@@ -136,9 +136,8 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             method(.GET) {
                 let eventLoop = context!.eventLoop
                 let server = self.server
-                let loops = server.loops
                 DispatchQueue.global().async {
-                    let text = server.metrics.scrape(server, loops: loops)
+                    let text = server.metrics.scrape(server)
                     eventLoop.execute {
                         self.answer(sequence, .response(Response(status: .ok, body: text,
                                                                  headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])))

@@ -78,13 +78,21 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         }
     }
 
-    /// HTTP answers written so far, by status code (waits for each loop: call it off the event loops).
-    public func answersByStatus() -> [String: Int] {
-        var totals: [String: Int] = [:]
+    /// Every loop's figures added up (waits for each loop to copy its own: call it off the event loops).
+    func mergedLoopFigures() -> LoopFigures {
+        var all = LoopFigures()
         for loop in loops {
             guard let f = try? loop.loop.submit({ loop.figures }).wait() else { continue }
-            for (i, s) in ServerMetrics.statuses.enumerated() where f.answers[i] > 0 { totals[s, default: 0] += f.answers[i] }
+            all.add(f)
         }
+        return all
+    }
+
+    /// HTTP answers written so far, by status code (call it off the event loops).
+    public func answersByStatus() -> [String: Int] {
+        let f = mergedLoopFigures()
+        var totals: [String: Int] = [:]
+        for (i, s) in ServerMetrics.statuses.enumerated() where f.answers[i] > 0 { totals[s] = f.answers[i] }
         return totals
     }
 

@@ -55,20 +55,13 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
     }
 
     /// The exposition text (call off the event loops: it waits for each loop's counters).
-    func scrape(_ server: OrderHTTPServer, loops: [LoopState]) -> String {
+    func scrape(_ server: OrderHTTPServer) -> String {
         let service = server.service
         let counts = service.outcomeCounts()
         for (i, c) in decisions.enumerated() where i < counts.count { advance(c, key: "d\(i)", to: counts[i]) }
-        var statusTotals = [Int](repeating: 0, count: Self.statuses.count)
-        var buckets = [UInt64](repeating: 0, count: Self.latencyBounds.count + 1)
-        var sumNanos: UInt64 = 0
-        for loop in loops {
-            guard let snapshot = try? loop.loop.submit({ loop.figures }).wait() else { continue }
-            for i in statusTotals.indices { statusTotals[i] += snapshot.answers[i] }
-            for i in buckets.indices { buckets[i] &+= snapshot.latencyBuckets[i] }
-            sumNanos &+= snapshot.latencySumNanos
-        }
-        for (i, s) in Self.statuses.enumerated() { advance(answers[s]!, key: "s\(s)", to: statusTotals[i]) }
+        let loops = server.mergedLoopFigures()
+        let buckets = loops.latencyBuckets, sumNanos = loops.latencySumNanos
+        for (i, s) in Self.statuses.enumerated() { advance(answers[s]!, key: "s\(s)", to: loops.answers[i]) }
         let figures = service.journalFigures()
         connections.set(Double(server.connections.load(ordering: .relaxed)))
         batchesInFlight.set(Double(service.batchesInFlight))
@@ -107,6 +100,12 @@ struct LoopFigures: Sendable {
     var answers = [Int](repeating: 0, count: ServerMetrics.statuses.count)
     var latencyBuckets = [UInt64](repeating: 0, count: ServerMetrics.latencyBounds.count + 1)
     var latencySumNanos: UInt64 = 0
+
+    mutating func add(_ other: LoopFigures) {
+        for i in answers.indices { answers[i] += other.answers[i] }
+        for i in latencyBuckets.indices { latencyBuckets[i] &+= other.latencyBuckets[i] }
+        latencySumNanos &+= other.latencySumNanos
+    }
 
     mutating func countAnswer(status: UInt) {
         if let i = ServerMetrics.statuses.firstIndex(of: String(status)) { answers[i] += 1 }
