@@ -47,12 +47,15 @@ let package = Package(
         // Profiles, arrival processes, popularity, traffic generation, captures.
         .target(name: "LoadGen", dependencies: ["FlashSaleCore", "OrderLog", .product(name: "Yams", package: "Yams")],
                 swiftSettings: hotPath),
-        // Histograms, live progress, summaries, JSON report, percentile spectrum.
+        // Router, lanes, journal stage, acknowledger, backpressure, latency recording. Knows no profile
+        // (LoadGen) and no report (Reports): it consumes a `RequestSource` and returns a `PipelineResult`.
+        .target(name: "Pipeline", dependencies: [
+            "FlashSaleCore", "OrderLog", .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], swiftSettings: hotPath),
+        // Live progress, summaries, JSON report, percentile spectrum, gates: reads the pipeline's public results.
         .target(name: "Reports", dependencies: [
-            "FlashSaleCore", "CJemalloc", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "FlashSaleCore", "OrderLog", "Pipeline", "CJemalloc", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
-        // Router, lanes, journal stage, acknowledger, backpressure.
-        .target(name: "Pipeline", dependencies: ["FlashSaleCore", "OrderLog", "LoadGen", "Reports"], swiftSettings: hotPath),
         // `flashsale serve`: the HTTP front of an OrderService (connections, parsing, in-order answers).
         .target(name: "OrderServer", dependencies: [
             "FlashSaleCore", "Pipeline",
@@ -74,7 +77,7 @@ let package = Package(
                     swiftSettings: testSettings),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports"],
                     swiftSettings: testSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports"],
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Pipeline"],
                     swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["flashsale"],
                     swiftSettings: testSettings),

@@ -21,7 +21,7 @@ import FlashSaleCore
 /// xoshiro256**, no allocation per request, no Foundation.
 ///
 /// Not thread-safe: one caller at a time (it is `Sendable` so that it can be handed to the stage that owns it).
-public final class TrafficGenerator: @unchecked Sendable {
+public final class TrafficGenerator: RequestSource, @unchecked Sendable {
     public let profile: LoadProfile
     public let seed: UInt64
     /// The phases as run (scaled to the run length, or the constant `--rate`).

@@ -1,7 +1,6 @@
 import Dispatch
 import FlashSaleCore
 import OrderLog
-import Reports
 
 /// The journal and the acknowledger: one serial queue that encodes every decided batch into the
 /// segment writer, applies the durability policy, and acknowledges batches once the durable

@@ -7,7 +7,6 @@ import Darwin
 #endif
 import Foundation
 import OrderLog
-import Reports
 import Synchronization
 
 /// Why a run could not complete.

@@ -2,7 +2,6 @@ import Dispatch
 import FlashSaleCore
 import Foundation
 import OrderLog
-import Reports
 import Synchronization
 
 /// The pipeline as a long-running service: requests arrive from many producers (network event loops),

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 
 /// Everything a run reports, as written by `--report FILE.json` (schema: docs/report.md).
 ///

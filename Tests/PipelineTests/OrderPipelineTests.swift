@@ -4,6 +4,7 @@ import XCTest
 @testable import LoadGen
 @testable import OrderLog
 @testable import Pipeline
+import Reports
 
 final class OrderPipelineTests: XCTestCase {
     /// Same profile + seed + one lane ⇒ the same journal, record for record.

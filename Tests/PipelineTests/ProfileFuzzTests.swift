@@ -4,6 +4,7 @@ import XCTest
 @testable import LoadGen
 @testable import OrderLog
 @testable import Pipeline
+import Reports
 
 /// Seeded, deterministic fuzzing of the shipped profiles: numbers made 0, negative, huge, 2^63−1,
 /// fractional; lines deleted, duplicated, swapped; keys swapped; control characters and invalid UTF-8

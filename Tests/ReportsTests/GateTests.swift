@@ -1,5 +1,6 @@
 import XCTest
 @testable import Reports
+import Pipeline
 
 final class GateTests: XCTestCase {
     func testThresholdsReadLikeK6WithUnits() throws {

@@ -128,7 +128,7 @@ public struct ReplayOptions: Sendable {
 ///
 /// The whole capture is checked when the source is made (every block CRC, the end marker), so a torn
 /// or corrupt capture is refused before anything is sent. `fill` allocates nothing.
-public final class ReplaySource: @unchecked Sendable {
+public final class ReplaySource: RequestSource, @unchecked Sendable {
     public let path: String
     public let summary: CaptureSummary
     public let options: ReplayOptions

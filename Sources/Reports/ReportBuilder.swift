@@ -1,7 +1,7 @@
 import FlashSaleCore
 import OrderLog
 import Foundation
-import Reports
+import Pipeline
 
 /// Turns a run's result into its `RunReport`, checking the invariants from the ledger and from the
 /// segments read back.

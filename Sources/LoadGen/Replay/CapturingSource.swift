@@ -1,8 +1,5 @@
 import FlashSaleCore
-import LoadGen
 import OrderLog
-
-extension ReplaySource: RequestSource {}
 
 /// A `RequestSource` that writes every request its inner source produces into a capture file
 /// (docs/capture-format.md), unchanged, before handing it on. Requests a restarted run skips (campaign
