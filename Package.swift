@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "LoadGen", targets: ["LoadGen"]),
         .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "FlashSaleRun", targets: ["FlashSaleRun"]),
         .library(name: "OrderServer", targets: ["OrderServer"]),
     ],
     dependencies: [
@@ -38,24 +39,29 @@ let package = Package(
         .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
 
         // Campaign model, rules, stock ledger, hold book, decisions.
-        .target(name: "CPrefetch"),
-        .target(name: "FlashSaleCore", dependencies: ["CPrefetch"], swiftSettings: hotPath),
+        // The C the Swift modules need: prefetch, hardware CRC-32C (chosen at run time), sync_file_range.
+        .target(name: "CShims"),
+        // The one system-call layer: files (EINTR and short transfers retried, errors naming the call,
+        // path and offset), directories, clocks.
+        .target(name: "FlashSaleSystem", dependencies: ["CShims"]),
+        .target(name: "FlashSaleCore", dependencies: ["CShims"], swiftSettings: hotPath),
         // Record codec, segment writer/reader, recovery, verification.
-        // CRC-32C by the CPU's instruction (SSE4.2 / ARMv8 CRC), chosen at run time.
-        .target(name: "CChecksum"),
-        .target(name: "OrderLog", dependencies: ["CLZ4", "CChecksum"], swiftSettings: hotPath),
+        .target(name: "OrderLog", dependencies: ["CLZ4", "CShims", "FlashSaleSystem"], swiftSettings: hotPath),
         // Profiles, arrival processes, popularity, traffic generation, captures.
         .target(name: "LoadGen", dependencies: ["FlashSaleCore", "OrderLog", .product(name: "Yams", package: "Yams")],
                 swiftSettings: hotPath),
         // Router, lanes, journal stage, acknowledger, backpressure, latency recording. Knows no profile
         // (LoadGen) and no report (Reports): it consumes a `RequestSource` and returns a `PipelineResult`.
         .target(name: "Pipeline", dependencies: [
-            "FlashSaleCore", "OrderLog", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "FlashSaleCore", "OrderLog", "FlashSaleSystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: hotPath),
         // Live progress, summaries, JSON report, percentile spectrum, gates: reads the pipeline's public results.
         .target(name: "Reports", dependencies: [
             "FlashSaleCore", "OrderLog", "Pipeline", "CJemalloc", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
+        // A run session: configuration → pipeline → audit → report, with the temporary journal and the
+        // warnings; what `run`, `replay` and `gate`, the tests and the benchmarks share.
+        .target(name: "FlashSaleRun", dependencies: ["FlashSaleCore", "FlashSaleSystem", "OrderLog", "LoadGen", "Pipeline", "Reports"]),
         // `flashsale serve`: the HTTP front of an OrderService (connections, parsing, in-order answers).
         .target(name: "OrderServer", dependencies: [
             "FlashSaleCore", "Pipeline",
@@ -65,24 +71,28 @@ let package = Package(
         ]),
         // The command-line tool: thin, over the libraries.
         .executableTarget(name: "flashsale", dependencies: [
-            "FlashSaleCore", "OrderLog", "LoadGen", "Reports", "Pipeline", "OrderServer", "CJemalloc",
+            "FlashSaleCore", "FlashSaleSystem", "OrderLog", "LoadGen", "Reports", "Pipeline", "FlashSaleRun", "OrderServer", "CJemalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Shared by the test targets: package root, the built binary, temporary directories, a command runner.
+        .target(name: "FlashSaleTestSupport", path: "Tests/FlashSaleTestSupport", swiftSettings: testSettings),
         .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore"],
                     swiftSettings: testSettings),
         .testTarget(name: "OrderLogTests", dependencies: ["OrderLog", "FlashSaleCore"],  // FlashSaleCore: SplitMix64
                     swiftSettings: testSettings),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen"],
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "FlashSaleTestSupport"],
                     swiftSettings: testSettings),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports"],
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports", "FlashSaleRun", "FlashSaleTestSupport"],
                     swiftSettings: testSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Pipeline"],
                     swiftSettings: testSettings),
-        .testTarget(name: "CLITests", dependencies: ["flashsale"],
+        .testTarget(name: "FlashSaleRunTests", dependencies: ["FlashSaleRun", "LoadGen", "Pipeline", "OrderLog", "FlashSaleTestSupport"],
+                    swiftSettings: testSettings),
+        .testTarget(name: "CLITests", dependencies: ["flashsale", "FlashSaleTestSupport"],
                     swiftSettings: testSettings),
         .testTarget(name: "OrderServerTests", dependencies: [
-            "OrderServer", "Pipeline", "FlashSaleCore", "LoadGen", "OrderLog",
+            "OrderServer", "Pipeline", "FlashSaleCore", "LoadGen", "OrderLog", "FlashSaleTestSupport",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: testSettings),
     ]

@@ -38,7 +38,7 @@ let package = Package(
         benchmarkTarget("EngineBenchmarks", ["FlashSaleCore", "LoadGen"]),
         // RecordCodec encode; SegmentWriter append + commit per durability.
         benchmarkTarget("OrderLogBenchmarks", ["OrderLog", "FlashSaleCore"]),
-        // The whole pipeline on a small seckill-parity run, --rate max.
-        benchmarkTarget("PipelineBenchmarks", ["Pipeline", "LoadGen", "FlashSaleCore"]),
+        // The whole pipeline on a small seckill-parity run, --rate max; and the same as a RunSession (+ audit, report).
+        benchmarkTarget("PipelineBenchmarks", ["Pipeline", "LoadGen", "FlashSaleCore", "FlashSaleRun"]),
     ]
 )

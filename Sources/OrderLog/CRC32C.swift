@@ -1,4 +1,4 @@
-import CChecksum
+import CShims
 
 /// CRC-32C (Castagnoli; polynomial 0x1EDC6F41, reflected 0x82F63B78).
 /// `CRC32C.checksum("123456789") == 0xE3069283`.

@@ -1,3 +1,4 @@
+import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -48,7 +49,7 @@ public enum SegmentError: Error, CustomStringConvertible, Sendable, Equatable {
     public var problem: String {
         switch self {
         case .io(_, _, let op, let e):
-            return "\(op) failed: \(String(cString: strerror(e))) (errno \(e))"
+            return "\(op) failed: \(System.reason(e)) (errno \(e))"
         case .badFileHeader(_, _, let w): return "bad file header: expected \(w)"
         case .badBlock(_, _, let w): return "bad block: expected \(w)"
         case .sequenceGap(_, _, let e, let f): return "sequence gap: expected first sequence \(e), found \(f)"

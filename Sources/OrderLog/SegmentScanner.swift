@@ -1,3 +1,4 @@
+import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -60,28 +61,18 @@ final class SegmentScanBuffers {
 
     /// Reads the whole file at `path` into `file`; returns its length.
     func load(_ path: String) throws(SegmentError) -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw .io(file: path, offset: 0, operation: "open", errno: errno) }
-        defer { _ = close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw .io(file: path, offset: 0, operation: "fstat", errno: errno) }
-        let size = Int(st.st_size)
-        if size + 16 > fileCapacity {
-            file.deallocate()
-            fileCapacity = max(size + 16, fileCapacity * 2)
-            file = .allocate(byteCount: fileCapacity, alignment: 16)
-        }
-        var done = 0
-        while done < size {
-            let n = read(fd, file + done, size - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(file: path, offset: Int64(done), operation: "read", errno: errno)
+        do {
+            let fd = try FileDescriptor.open(path, O_RDONLY)
+            defer { fd.closeQuietly() }
+            let size = Int(try fd.size())
+            if size + 16 > fileCapacity {
+                file.deallocate()
+                fileCapacity = max(size + 16, fileCapacity * 2)
+                file = .allocate(byteCount: fileCapacity, alignment: 16)
             }
-            if n == 0 { break }  // file shrank while reading: treat what we have as the file
-            done += n
-        }
-        return done
+            // A file that shrank while reading: what was read is the file.
+            return try fd.read(into: UnsafeMutableRawBufferPointer(start: file, count: size))
+        } catch { throw SegmentError(error) }
     }
 }
 

@@ -1,3 +1,4 @@
+import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -43,14 +44,11 @@ public struct SegmentSinkFactory: Sendable {
         self.syncDirectory = syncDirectory
     }
 
-    /// open/pwrite/fdatasync/ftruncate/close from the C library.
+    /// open/pwrite/fdatasync/ftruncate/close, through `FileDescriptor`.
     public static let posix = SegmentSinkFactory(
         open: { path in try PosixSegmentSink(path: path) },
         syncDirectory: { dir in
-            let fd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if fd < 0 { throw SegmentError.io(file: dir, offset: 0, operation: "open directory", errno: errno) }
-            defer { _ = Glibc.close(fd) }
-            if Glibc.fsync(fd) != 0 { throw SegmentError.io(file: dir, offset: 0, operation: "fsync directory", errno: errno) }
+            do { try FileSystem.synchronizeDirectory(dir) } catch { throw SegmentError(error) }
         })
 }
 
@@ -58,77 +56,62 @@ public struct SegmentSinkFactory: Sendable {
 public final class PosixSegmentSink: SegmentSink {
     public let path: String
     public private(set) var position: Int64
-    private var fd: Int32
+    private var file: FileDescriptor?
 
     public init(path: String) throws {
         self.path = path
-        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
-        let end = lseek(fd, 0, SEEK_END)
-        if end < 0 {
-            let e = errno
-            _ = Glibc.close(fd)
-            throw SegmentError.io(file: path, offset: 0, operation: "lseek", errno: e)
-        }
-        position = Int64(end)
+        do {
+            let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT)
+            do { position = try fd.seekToEnd() } catch { fd.closeQuietly(); throw error }
+            file = fd
+        } catch { throw SegmentError(error) }
     }
 
-    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+    deinit { file?.closeQuietly() }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        let fd = fd
-        try writeFully(bytes, path: path, position: &position) { p, n, at in pwrite(fd, p, n, off_t(at)) }
+        guard let file else { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EBADF) }
+        do { position += Int64(try file.writeAll(bytes, at: position)) } catch {
+            // An unknown prefix may have reached the file; the writer cuts back to its last good offset.
+            throw SegmentError(error)
+        }
     }
 
     public func startWriteback(length: Int) {
-        guard let f = syncFileRange, length > 0 else { return }
-        _ = f(fd, position - Int64(length), Int64(length), 2 /* SYNC_FILE_RANGE_WRITE */)
+        file?.startWriteback(offset: position - Int64(length), length: length)
     }
 
     public func fsync() throws {
-        if fdatasync(fd) != 0 { throw SegmentError.io(file: path, offset: position, operation: "fsync", errno: errno) }
+        guard let file else { throw SegmentError.io(file: path, offset: position, operation: "fsync", errno: EBADF) }
+        do { try file.synchronizeData(offset: position) } catch { throw SegmentError(error) }
     }
 
     public func truncate(to length: Int64) throws {
-        if ftruncate(fd, off_t(length)) != 0 {
-            throw SegmentError.io(file: path, offset: length, operation: "ftruncate", errno: errno)
-        }
+        guard let file else { throw SegmentError.io(file: path, offset: length, operation: "ftruncate", errno: EBADF) }
+        do { try file.truncate(to: length) } catch { throw SegmentError(error) }
         position = length
     }
 
     public func close() throws {
-        guard fd >= 0 else { return }
-        let r = Glibc.close(fd)
-        fd = -1
-        if r != 0 { throw SegmentError.io(file: path, offset: position, operation: "close", errno: errno) }
+        guard let f = file else { return }
+        file = nil
+        do { try f.close(offset: position) } catch { throw SegmentError(error) }
     }
 }
 
-/// Writes every byte of `bytes` with `call(pointer, count, position)` (pwrite or write), retrying after
-/// EINTR and short writes, and advances `position`; throws `SegmentError.io` naming `path` and the offset.
-public func writeFully(_ bytes: UnsafeRawBufferPointer, path: String, position: inout Int64,
-                _ call: (UnsafeRawPointer, Int, Int64) -> Int) throws {
-    guard var p = bytes.baseAddress else { return }
-    var left = bytes.count
-    while left > 0 {
-        let n = call(p, left, position)
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw SegmentError.io(file: path, offset: position, operation: "write", errno: errno)
+extension SegmentError {
+    /// A failed system call as the segment error that names its file, offset and reason.
+    public init(_ e: SystemCallError) {
+        self = .io(file: e.path, offset: e.offset, operation: e.operation, errno: e.errno)
+    }
+
+    /// A failure of a block of system calls (untyped `do` blocks): a `SystemCallError` as above, a
+    /// `SegmentError` as it is.
+    public init(_ e: any Error) {
+        switch e {
+        case let s as SystemCallError: self.init(s)
+        case let s as SegmentError: self = s
+        default: self = .io(file: "?", offset: 0, operation: "\(e)", errno: EIO)
         }
-        if n == 0 { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EIO) }
-        p += n
-        left -= n
-        position += Int64(n)
     }
 }
-
-/// Linux `sync_file_range` (not exported by the Glibc module without _GNU_SOURCE): looked up once.
-private let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
-    #if os(Linux)
-    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
-    return unsafeBitCast(sym, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
-    #else
-    return nil
-    #endif
-}()

@@ -1,3 +1,4 @@
+import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -155,7 +156,8 @@ public final class SegmentWriter: @unchecked Sendable {
     private var lastSyncNanos: Int64
     private var failure: (any Error)?
     private var closed = false
-    private var lockFD: Int32 = -1
+    /// The directory's LOCK file, held (flock) while the writer is open.
+    private var lockFile: FileDescriptor?
     private var _stats = WriterStats()
 
     /// Background group commit (`options.backgroundSync`): at most one fsync in flight.
@@ -196,7 +198,7 @@ public final class SegmentWriter: @unchecked Sendable {
         lastSyncNanos = monotonicNanos()
         // On a throw below, deinit releases the buffers, the sink and the lock.
         try Self.makeDirectory(directory)
-        lockFD = try Self.lock(directory)
+        lockFile = try Self.lock(directory)
         var report = RecoveryReport()
         try recover(&report)
         recovery = report
@@ -211,7 +213,7 @@ public final class SegmentWriter: @unchecked Sendable {
         raw.deallocate()
         wbuf.deallocate()
         lz4State.deallocate()
-        if lockFD >= 0 { _ = Glibc.close(lockFD) }
+        lockFile?.closeQuietly()
     }
 
     // MARK: - append / commit
@@ -310,14 +312,14 @@ public final class SegmentWriter: @unchecked Sendable {
         if let f = failure {
             closed = true
             if let s = sink { try? s.close(); sink = nil }
-            if lockFD >= 0 { _ = Glibc.close(lockFD); lockFD = -1 }
+            lockFile?.closeQuietly(); lockFile = nil
             throw f
         }
         try sealBlock()
         try flush()
         if sink != nil { try sealSegment() }
         closed = true
-        if lockFD >= 0 { _ = Glibc.close(lockFD); lockFD = -1 }
+        lockFile?.closeQuietly(); lockFile = nil
     }
 
     // MARK: - internals
@@ -528,7 +530,7 @@ public final class SegmentWriter: @unchecked Sendable {
                 buffers.file.load(fromByteOffset: $0, as: UInt8.self) == 0
             }
             if scan.fileBytes < Int64(SegmentFormat.fileHeaderBytes) || (headerZero && scan.fileBytes <= Int64(SegmentFormat.fileHeaderBytes + SegmentFormat.blockHeaderBytes)) {
-                if unlink(path) != 0 { throw SegmentError.io(file: path, offset: 0, operation: "unlink", errno: errno) }
+                do { try FileSystem.remove(path) } catch { throw SegmentError(error) }
                 try sinks.syncDirectory(directory)
                 report.cutBytes = scan.fileBytes
                 report.cutRecords = nil
@@ -557,7 +559,7 @@ public final class SegmentWriter: @unchecked Sendable {
         }
         if scan.blocks == 0 && !scan.sealed {
             // Nothing but a header: remove the file; the next block recreates it.
-            if unlink(path) != 0 { throw SegmentError.io(file: path, offset: 0, operation: "unlink", errno: errno) }
+            do { try FileSystem.remove(path) } catch { throw SegmentError(error) }
             try sinks.syncDirectory(directory)
             report.cutBytes = scan.fileBytes
             report.removedSegment = path
@@ -589,17 +591,23 @@ public final class SegmentWriter: @unchecked Sendable {
     /// Checks header, end marker and continuity of a sealed (non-last) segment without reading its blocks.
     static func checkSealed(path: String, base: UInt64, expected: UInt64?, header: inout [UInt8], marker: inout [UInt8],
                             _ found: (UInt64, UInt64) -> Void) throws {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
-        defer { _ = Glibc.close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw SegmentError.io(file: path, offset: 0, operation: "fstat", errno: errno) }
-        let size = Int64(st.st_size)
+        let file: FileDescriptor, size: Int64
+        do {
+            file = try FileDescriptor.open(path, O_RDONLY)
+            do { size = try file.size() } catch { file.closeQuietly(); throw error }
+        } catch { throw SegmentError(error) }
+        defer { file.closeQuietly() }
+        /// Exactly `buffer.count` bytes at `offset`, or the read error (a short read is EIO: the file shrank).
+        func read(_ buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+            let n: Int
+            do { n = try file.read(into: buffer, at: offset) } catch { throw SegmentError(error) }
+            if n != buffer.count { throw SegmentError.io(file: path, offset: offset + Int64(n), operation: "read", errno: EIO) }
+        }
         if size < Int64(SegmentFormat.fileHeaderBytes + SegmentFormat.endMarkerBytes) {
             throw SegmentError.truncated(file: path, offset: size, expected: "a sealed segment (header and end marker); only the last segment may be unsealed")
         }
         try header.withUnsafeMutableBytes { h in
-            if pread(fd, h.baseAddress, h.count, 0) != h.count { throw SegmentError.io(file: path, offset: 0, operation: "read", errno: errno) }
+            try read(h, at: 0)
             switch SegmentScanner.parseHeader(UnsafeRawPointer(h.baseAddress!), path: path) {
             case .failure(let e): throw e
             case .success(let (b, _)):
@@ -611,7 +619,7 @@ public final class SegmentWriter: @unchecked Sendable {
         }
         let at = size - Int64(SegmentFormat.endMarkerBytes)
         try marker.withUnsafeMutableBytes { m in
-            if pread(fd, m.baseAddress, m.count, off_t(at)) != m.count { throw SegmentError.io(file: path, offset: at, operation: "read", errno: errno) }
+            try read(m, at: at)
             let p = UnsafeRawPointer(m.baseAddress!)
             guard p.getLE(UInt32.self, at: 0) == SegmentFormat.typeEndMarker,
                   p.getLE(UInt32.self, at: 28) == CRC32C.update(0, p, 28),
@@ -633,22 +641,17 @@ public final class SegmentWriter: @unchecked Sendable {
     }
 
     static func makeDirectory(_ path: String) throws {
-        var prefix = ""
-        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
-            prefix += (prefix.isEmpty && path.hasPrefix("/") && part.isEmpty) ? "/" : (prefix.isEmpty || prefix == "/" ? String(part) : "/" + part)
-            if part.isEmpty { continue }
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw SegmentError.io(file: prefix, offset: 0, operation: "mkdir", errno: errno)
-            }
-        }
+        do { try FileSystem.makeDirectories(path) } catch { throw SegmentError(error) }
     }
 
-    static func lock(_ directory: String) throws -> Int32 {
-        let path = directory + "/LOCK"
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            _ = Glibc.close(fd)
+    /// Holds the directory's LOCK file (one writer per directory, across processes).
+    static func lock(_ directory: String) throws -> FileDescriptor {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(directory + "/LOCK", O_RDWR | O_CREAT) } catch { throw SegmentError(error) }
+        let locked: Bool
+        do { locked = try fd.tryLockExclusive() } catch { fd.closeQuietly(); throw SegmentError(error) }
+        if !locked {
+            fd.closeQuietly()
             throw SegmentWriterError.directoryLocked(directory)
         }
         return fd
@@ -656,18 +659,10 @@ public final class SegmentWriter: @unchecked Sendable {
 }
 
 @inline(__always)
-func monotonicNanos() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
+func monotonicNanos() -> Int64 { Int64(bitPattern: System.monotonicNanos()) }
 
 @inline(__always)
-func realtimeNanos() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
+func realtimeNanos() -> Int64 { System.wallNanos() }
 
 /// Hands a sink to the background sync queue. Only `fsync` is called there, while the owner may be
 /// writing: POSIX allows fsync and write on one descriptor from two threads; the sink outlives the

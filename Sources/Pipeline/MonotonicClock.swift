@@ -1,14 +1,11 @@
+import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Monotonic nanoseconds (CLOCK_MONOTONIC): cheap (vDSO), never jumps, shared by every stage.
 @inline(__always)
-public func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
+public func monotonicNanos() -> UInt64 { System.monotonicNanos() }
 
 /// Sleeps until the monotonic clock reads at least `deadline`, or until `interrupted()` returns
 /// true, which is checked at least every 20 ms: a paced source waiting out a long pause in the

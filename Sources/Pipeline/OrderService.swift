@@ -29,7 +29,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
     let writer: SegmentWriter
     let journal: JournalStage
     let pools: [BatchPool]
-    let laneQueues: [DispatchQueue]
+    let laneStage: LaneStage
     private var timers: [DispatchSourceTimer] = []
     private let ownsDirectory: Bool
     private let draining = Atomic<Bool>(false)
@@ -48,24 +48,17 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         let directory = options.segmentsDirectory ?? OrderPipeline.temporaryDirectory()
         ownsDirectory = options.segmentsDirectory == nil
         segmentsDirectory = directory
-        var writerOptions = options.writer
-        if writerOptions.durability == .batch {
-            writerOptions.backgroundSync = true
-            writerOptions.continuousGroupCommit = true
-        }
-        writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.segmentSink)
-        let sameLanes = try core.checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
-        let (resumed, _, _, _) = try core.rebuild(from: directory, lastSequence: writer.nextSequence &- 1, markLanes: sameLanes)
-        resumedRecords = resumed
-        try core.recordCampaignFingerprint(in: directory, sameLanes: sameLanes)
+        let opened = try core.openJournal(in: directory)
+        writer = opened.writer
+        resumedRecords = opened.resumedRecords
         let lanes = options.lanes
         pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
-        laneQueues = (0..<lanes).map { DispatchQueue(label: "flashsale.service.lane\($0)", qos: .userInteractive) }
         startNanos = monotonicNanos()
         journal = JournalStage(writer: writer, ledger: core.ledger, returnsReleasedUnits: OrderPipeline.releasesAfterJournal(lanes: lanes),
                                pools: pools, pace: .open, runStartNanos: startNanos, offerCount: rules.offerCount,
                                batchCapacity: options.batchCapacity)
         let journal = self.journal
+        laneStage = LaneStage(engines: core.engines, journal: journal, label: "flashsale.service")
         writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
         if options.writer.durability == .batch { timers.append(journal.startGroupCommitTimer(everyMillis: options.writer.groupCommitMillis)) }
         if let clock, let every = expireEveryMillis {
@@ -187,13 +180,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
     func dispatch(_ batch: LaneBatch, deliver: @escaping @Sendable (DecidedBatch) -> Void) {
         inFlight.add(1, ordering: .relaxed)
         batch.completion = { [unowned self] b, durable in deliver(DecidedBatch(batch: b, service: self, durable: durable)) }
-        batch.dispatchedNanos = monotonicNanos()
-        let engine = core.engines[batch.lane]
-        let journal = self.journal
-        laneQueues[batch.lane].async {
-            engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
-            journal.queue.async { journal.submit(batch) }
-        }
+        laneStage.decide(batch)
     }
 
     // MARK: clocks, reads, stop
@@ -204,7 +191,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         guard !stopped.load(ordering: .acquiring), !journal.failed.value.load(ordering: .acquiring) else { return }
         for lane in 0..<options.lanes {
             let engine = core.engines[lane], pool = pools[lane], journal = self.journal
-            laneQueues[lane].async {
+            laneStage.queues[lane].async {
                 guard t > engine.clockMillis || engine.hasExpiredHolds(at: t), let b = pool.acquire(wait: false) else { return }
                 engine.advanceClock(to: t, into: &b.decisions)
                 if b.decisions.isEmpty { pool.release(b) } else { journal.queue.async { journal.submit(b) } }
@@ -216,7 +203,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
     public func lookup(organisation: UInt32, requestId: UInt64, answer: @escaping @Sendable (LaneEngine.Remembered?) -> Void) {
         let lane = Int(organisation % UInt32(options.lanes))
         let engine = core.engines[lane]
-        laneQueues[lane].async { answer(engine.lookup(organisation: organisation, requestId: requestId)) }
+        laneStage.queues[lane].async { answer(engine.lookup(organisation: organisation, requestId: requestId)) }
     }
 
     /// Units of `item` in stock now (atomics; cheap).
@@ -243,7 +230,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            for q in laneQueues { q.sync {} }
+            laneStage.drain()
             let pending = journal.queue.sync { () -> Int in journal.syncAndAcknowledge(); return journal.unacknowledgedBatches }
             if pending == 0 && inFlight.load(ordering: .acquiring) == 0 { break }
             usleep(1_000)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlashSaleRun
 import Foundation
 import OrderLog
 import Pipeline

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlashSaleCore
+import FlashSaleRun
 import Foundation
 import LoadGen
 import OrderLog

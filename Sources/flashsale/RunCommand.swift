@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlashSaleCore
+import FlashSaleRun
 import Foundation
 import LoadGen
 import OrderLog
@@ -79,7 +80,10 @@ struct RunCommand: ParsableCommand {
         // A capture that could not be written does not cost the run its summary and report.
         var captureFailure: Error?
         if let capturing {
-            do { try capturing.close() } catch { captureFailure = error }
+            do { try capturing.close() } catch {
+                captureFailure = error
+                capturing.writer.discard()   // no partial capture left behind (a complete one that could not be renamed stays)
+            }
         }
         try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
         if let capturing {
@@ -104,11 +108,10 @@ struct RunCommand: ParsableCommand {
 enum ProgressMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
 
 /// `--rate max` or `--rate 20000`.
-enum RateOption: ExpressibleByArgument, Equatable {
-    case max
-    case perSecond(Double)
+typealias RateOption = RunRate
 
-    init?(argument: String) {
+extension RunRate: ExpressibleByArgument {
+    public init?(argument: String) {
         if argument.lowercased() == "max" { self = .max; return }
         var text = argument.lowercased()
         if text.hasSuffix("/s") { text.removeLast(2) }

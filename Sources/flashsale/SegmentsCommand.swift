@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlashSaleCore
+import FlashSaleSystem
 import OrderLog
 #if canImport(Glibc)
 import Glibc
@@ -255,14 +256,9 @@ struct OutputBuffer {
     }
 
     mutating func flush() {
-        var done = 0
-        bytes.withUnsafeBytes { b in
-            while done < b.count {
-                let n = write(fd, b.baseAddress! + done, b.count - done)
-                if n <= 0 { if n < 0 && errno == EINTR { continue }; break }
-                done += n
-            }
-        }
+        // A closed stdout (`| head`) ends the output quietly, as before.
+        let out = FileDescriptor(raw: fd, path: fd == 1 ? "stdout" : "stderr")
+        bytes.withUnsafeBytes { _ = try? out.writeAll($0) }
         bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import FlashSaleTestSupport
 import XCTest
 
 /// A real full disk (a 2 MiB tmpfs), end to end: the run stops with a clear error and exit 3, and

@@ -1,4 +1,5 @@
 import Foundation
+import FlashSaleTestSupport
 import XCTest
 
 final class GateCommandTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import FlashSaleTestSupport
 import XCTest
 
 /// A one-lane run SIGKILLed at 20 seeded moments and restarted each time journals exactly, record for

@@ -1,4 +1,5 @@
 import Foundation
+import FlashSaleTestSupport
 import XCTest
 
 /// `run --capture`, `replay` and `capture import|inspect`, as a user runs them.

@@ -1,4 +1,5 @@
 import Foundation
+import FlashSaleTestSupport
 import XCTest
 
 /// A restart on a `--segments` directory that cannot be written says so in one line naming the file

@@ -1,3 +1,4 @@
+import FlashSaleTestSupport
 import XCTest
 import FlashSaleCore
 @testable import LoadGen
@@ -61,7 +62,7 @@ final class DurationScalingTests: XCTestCase {
 
     /// The shipped profiles' `duration:` equals their phases, so this changes none of them.
     func testShippedProfilesKeepTheirTimeScale() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let root = CommandRunner.root
         let written: [String: Double] = ["campaign-month": 72000, "ci-smoke": 100, "hardware-prestock": 20,
                                          "kaigong-opening": 1, "seckill-parity": 1]
         for (name, scale) in written {

@@ -1,3 +1,4 @@
+import FlashSaleTestSupport
 import XCTest
 import FlashSaleCore
 @testable import LoadGen
@@ -240,8 +241,7 @@ final class MalformedProfileTests: XCTestCase {
         let inside = base.replacingOccurrences(of: "start: \"day 0 09:59:50\"", with: "start: \"day 0 09:59:55\"")
         XCTAssertEqual(try LoadProfile.parse(yaml: inside, file: "ok.yaml").warnings, [])
         for shipped in ["ci-smoke", "kaigong-opening", "hardware-prestock", "campaign-month", "seckill-parity"] {
-            let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("LoadProfiles/\(shipped).yaml").path
+            let path = CommandRunner.profilePath(shipped)
             XCTAssertEqual(try LoadProfile.load(path: path).warnings, [], shipped)
         }
         let early = try LoadProfile.parse(yaml: base.replacingOccurrences(of: "start: \"day 0 09:59:50\"", with: "start: \"day 0 08:00\""),

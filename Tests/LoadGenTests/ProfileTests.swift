@@ -1,13 +1,10 @@
+import FlashSaleTestSupport
 import XCTest
 import FlashSaleCore
 @testable import LoadGen
 
-/// The repository root (Tests/LoadGenTests/ThisFile.swift → ../..).
-public let repoRoot: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/")
-}()
+/// The repository root.
+let repoRoot = CommandRunner.root
 
 final class ShippedProfileTests: XCTestCase {
     static let shipped = ["kaigong-opening", "hardware-prestock", "campaign-month", "ci-smoke", "seckill-parity"]

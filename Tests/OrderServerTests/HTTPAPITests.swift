@@ -4,6 +4,7 @@ import LoadGen
 import OrderLog
 @testable import OrderServer
 import Pipeline
+import FlashSaleTestSupport
 import XCTest
 
 /// A served campaign on an ephemeral loopback port: the real server, real sockets.
@@ -77,11 +78,7 @@ final class ServedCampaign {
     }
 }
 
-func temporaryDirectory(_ label: String) -> String {
-    let dir = NSTemporaryDirectory() + "flashsale-serve-\(label)-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
+func temporaryDirectory(_ label: String) -> String { CommandRunner.temporaryDirectory("serve-" + label) }
 
 final class HTTPAPITests: XCTestCase {
     func testEveryEndpointAnswersWithItsPromisedStatus() throws {

@@ -1,22 +1,12 @@
 import FlashSaleCore
+import FlashSaleTestSupport
 import Foundation
 import OrderLog
 import XCTest
 
 /// `flashsale serve` as a process: acknowledged means durable, whatever moment it is killed at.
 final class ServeKillTests: XCTestCase {
-    /// The `flashsale` executable next to this test bundle.
-    static let binary: String = {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        while url.path != "/" {
-            let candidate = url.deletingLastPathComponent().appendingPathComponent("flashsale").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            url.deleteLastPathComponent()
-        }
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        return root.path + "/.build/release/flashsale"
-    }()
+    static let binary = CommandRunner.binary
 
     /// Starts `flashsale serve` on a free port; returns the process and the port from its ready line.
     func serve(_ profile: String, segments: String, extra: [String] = []) throws -> (Process, Int) {

@@ -1,3 +1,4 @@
+import FlashSaleTestSupport
 import Foundation
 import XCTest
 @testable import FlashSaleCore
@@ -6,22 +7,13 @@ import XCTest
 @testable import Pipeline
 
 enum PipelineFixtures {
-    /// The package root, found from this file's path.
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = CommandRunner.root
 
     static func profile(_ name: String) throws -> LoadProfile {
         try LoadProfile.load(path: "\(root)/LoadProfiles/\(name).yaml")
     }
 
-    static func temporaryDirectory(_ label: String) -> String {
-        let dir = NSTemporaryDirectory() + "flashsale-test-\(label)-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    static func temporaryDirectory(_ label: String) -> String { CommandRunner.temporaryDirectory(label) }
 
     /// All records of a segment directory, in order.
     static func records(_ dir: String) throws -> [OrderRecord] {

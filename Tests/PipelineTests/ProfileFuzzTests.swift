@@ -1,10 +1,10 @@
 import Foundation
+import FlashSaleRun
 import XCTest
 @testable import FlashSaleCore
 @testable import LoadGen
 @testable import OrderLog
 @testable import Pipeline
-import Reports
 
 /// Seeded, deterministic fuzzing of the shipped profiles: numbers made 0, negative, huge, 2^63−1,
 /// fractional; lines deleted, duplicated, swapped; keys swapped; control characters and invalid UTF-8
@@ -156,11 +156,11 @@ final class ProfileFuzzTests: XCTestCase {
             DispatchQueue.global().async {
                 defer { done.signal() }
                 do {
-                    let (pipeline, result) = try PipelineFixtures.run(profile, lanes: 2, dir: segs, requestLimit: 3000)
-                    let audit = try SegmentAudit.read(directory: segs, rules: pipeline.rules)
-                    let report = ReportBuilder.build(profile: file, seed: profile.seed, options: pipeline.options,
-                                                     rules: pipeline.rules, result: result, audit: audit, keepSegments: false)
-                    let i = report.invariants
+                    // The run as `flashsale run` makes it: journal, audit read back, report and invariants.
+                    var c = RunConfiguration(profile: profile, profileLabel: file, lanes: 2, segments: segs, durability: .none)
+                    c.source = TrafficGenerator(profile: profile, requestLimit: 3000)
+                    c.paceOverride = .max
+                    let i = try RunSession(c, diagnostics: { _ in }).execute().report.invariants
                     if i.oversold + i.conservationViolations + i.segmentMismatches + i.outcomeMismatches != 0 {
                         failure = "invariants failed: \(i)"
                     }

@@ -8,6 +8,7 @@
 import Benchmark
 import BenchSupport
 import FlashSaleCore
+import FlashSaleRun
 import LoadGen
 import Pipeline
 
@@ -31,9 +32,9 @@ final class PipelineFixture {
     }
 }
 
-// No malloc metric here: the Pipeline module links jemalloc (through Reports), and with jemalloc serving
-// malloc the benchmark's malloc interposer crashes the process (SIGSEGV) as soon as counting is enabled.
-// The hot paths' malloc freedom is checked by the Ledger, Engine and OrderLog benchmarks instead.
+// No malloc metric here: FlashSaleRun links jemalloc (through Reports), and with jemalloc serving malloc
+// the benchmark's malloc interposer crashes the process (SIGSEGV) as soon as counting is enabled. The hot
+// paths' malloc freedom is checked by the Ledger, Engine and OrderLog benchmarks instead.
 let pipelineMetrics: [BenchmarkMetric] = BenchConfig.metrics.filter { $0 != .mallocCountTotal }
 
 let decisionsPerSecond = BenchmarkMetric.custom("decisionsPerSecond", polarity: .prefersLarger, useScalingFactor: false)
@@ -59,6 +60,24 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         precondition(result.offered == requestLimit && result.shed == 0)
         benchmark.measurement(decisionsPerSecond, Int(Double(result.decisions) * 1e9 / Double(result.wallNanos)))
+    } setup: {
+        PipelineFixture()
+    }
+
+    // The same run as `flashsale run` makes it (RunSession): the pipeline, then the segments read back
+    // and audited, and the report with its invariants. The difference to the benchmark above is the
+    // audit and the report.
+    Benchmark("run-session-seckill-parity-500k-requests-rate-max-2-lanes-batch-with-audit") { benchmark, fixture in
+        var run = RunConfiguration(profile: fixture.profile, profileLabel: "seckill-parity", lanes: 2, durability: .batch)
+        run.source = TrafficGenerator(profile: fixture.profile, requestLimit: requestLimit)
+        run.paceOverride = .max
+        let session = RunSession(run, diagnostics: { fatalError("unexpected warning: \($0)") })
+        benchmark.startMeasurement()
+        let outcome: RunOutcome
+        do { outcome = try session.execute() } catch { fatalError("\(error)") }
+        benchmark.stopMeasurement()
+        precondition(outcome.report.invariants.passed && outcome.report.requests == requestLimit)
+        benchmark.measurement(decisionsPerSecond, Int(Double(outcome.report.decisions) * 1e9 / (outcome.report.durationSeconds * 1e9)))
     } setup: {
         PipelineFixture()
     }

@@ -1,4 +1,4 @@
-import CPrefetch
+import CShims
 
 /// Decides the requests of the organisations routed to one lane.
 ///

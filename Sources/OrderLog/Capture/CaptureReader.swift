@@ -1,3 +1,4 @@
+import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -66,15 +67,12 @@ public final class CaptureReader: @unchecked Sendable {
     /// Opens `path` and checks its header. Throws `SegmentError`.
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
-        var st = stat()
-        if fstat(fd, &st) != 0 {
-            let e = errno
-            _ = close(fd)
-            throw SegmentError.io(file: path, offset: 0, operation: "fstat", errno: e)
-        }
-        let size = Int64(st.st_size)
+        let size: Int64
+        do {
+            let file = try FileDescriptor.open(path, O_RDONLY)
+            fd = file.raw
+            do { size = try file.size() } catch { file.closeQuietly(); throw error }
+        } catch { throw SegmentError(error) }
         fileBytes = size
         offset = 0
         // Header.
@@ -151,17 +149,12 @@ public final class CaptureReader: @unchecked Sendable {
     }
 
     private static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, count: Int, at offset: Int64, path: String) throws {
-        var done = 0
-        while done < count {
-            let n = pread(fd, buffer + done, count - done, off_t(offset + Int64(done)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SegmentError.io(file: path, offset: offset + Int64(done), operation: "read", errno: errno)
-            }
-            if n == 0 {
-                throw SegmentError.truncated(file: path, offset: offset + Int64(done), expected: "\(count - done) more bytes (the file shrank while reading)")
-            }
-            done += n
+        let done: Int
+        do { done = try FileDescriptor(raw: fd, path: path).read(into: UnsafeMutableRawBufferPointer(start: buffer, count: count), at: offset) } catch {
+            throw SegmentError(error)
+        }
+        if done < count {
+            throw SegmentError.truncated(file: path, offset: offset + Int64(done), expected: "\(count - done) more bytes (the file shrank while reading)")
         }
     }
 

@@ -1,3 +1,4 @@
+import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -146,9 +147,9 @@ public final class CaptureWriter: @unchecked Sendable {
         sink = nil
         closed = true
         if let partialPath {
-            if rename(partialPath, destination) != 0 {
+            do { try FileSystem.rename(partialPath, to: destination) } catch {
                 // The complete capture stays at partialPath, which the error names.
-                let e = SegmentError.io(file: destination, offset: 0, operation: "rename from \(partialPath)", errno: errno)
+                let e = SegmentError(error)
                 completeButNotInPlace = partialPath
                 failure = e
                 throw e
@@ -195,19 +196,20 @@ public final class CaptureWriter: @unchecked Sendable {
 private final class StreamSink: SegmentSink {
     let path: String
     private(set) var position: Int64 = 0
-    private var fd: Int32
+    private var file: FileDescriptor?
 
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CLOEXEC)
-        if fd < 0 { throw SegmentError.io(file: path, offset: 0, operation: "open", errno: errno) }
+        do { file = try FileDescriptor.open(path, O_WRONLY) } catch { throw SegmentError(error) }
     }
 
-    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+    deinit { file?.closeQuietly() }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        let fd = fd
-        try writeFully(bytes, path: path, position: &position) { p, n, _ in Glibc.write(fd, p, n) }
+        guard let file else { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EBADF) }
+        do { position += Int64(try file.writeAll(bytes)) } catch {
+            throw SegmentError.io(file: path, offset: position + error.offset, operation: error.operation, errno: error.errno)
+        }
     }
 
     func fsync() throws {}
@@ -217,9 +219,8 @@ private final class StreamSink: SegmentSink {
     }
 
     func close() throws {
-        guard fd >= 0 else { return }
-        let r = Glibc.close(fd)
-        fd = -1
-        if r != 0 { throw SegmentError.io(file: path, offset: position, operation: "close", errno: errno) }
+        guard let f = file else { return }
+        file = nil
+        do { try f.close(offset: position) } catch { throw SegmentError(error) }
     }
 }

@@ -1,16 +1,20 @@
 import Foundation
-import XCTest
 
-/// Runs the built `flashsale` binary as a user would.
-enum CommandRunner {
-    static let root: String = {
+/// What every test target shares: the package root, the built `flashsale` binary, temporary
+/// directories, and running the binary (or a system tool) as a user would.
+public enum CommandRunner {
+    /// The package root, found from this file's path (Tests/FlashSaleTestSupport/…).
+    public static let root: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url.path
     }()
 
-    /// The `flashsale` executable next to this test bundle.
-    static let binary: String = {
+    /// A shipped profile's path: `LoadProfiles/NAME.yaml`.
+    public static func profilePath(_ name: String) -> String { "\(root)/LoadProfiles/\(name).yaml" }
+
+    /// The `flashsale` executable next to this test bundle (the release build when there is none).
+    public static let binary: String = {
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         while url.path != "/" {
             let candidate = url.deletingLastPathComponent().appendingPathComponent("flashsale").path
@@ -20,10 +24,10 @@ enum CommandRunner {
         return root + "/.build/release/flashsale"
     }()
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    public struct Result { public var status: Int32; public var stdout: String; public var stderr: String }
 
     /// - Parameter environment: added to (or replacing in) this process's environment.
-    static func run(_ arguments: [String], timeout: TimeInterval = 300, environment: [String: String] = [:]) throws -> Result {
+    public static func run(_ arguments: [String], timeout: TimeInterval = 300, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
@@ -48,7 +52,7 @@ enum CommandRunner {
     }
 
     /// Runs a system tool quietly (mount, chattr, …); its exit status, or −1 when it cannot start.
-    static func shell(_ tool: String, _ arguments: [String]) -> Int32 {
+    public static func shell(_ tool: String, _ arguments: [String]) -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = arguments
@@ -59,8 +63,9 @@ enum CommandRunner {
         return p.terminationStatus
     }
 
-    static func temporaryDirectory(_ label: String) -> String {
-        let dir = NSTemporaryDirectory() + "flashsale-cli-\(label)-\(UUID().uuidString)"
+    /// A new, empty directory under the temporary directory, named after `label` (the caller removes it).
+    public static func temporaryDirectory(_ label: String) -> String {
+        let dir = NSTemporaryDirectory() + "flashsale-test-\(label)-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }

@@ -1,0 +1,28 @@
+#ifndef FLASHSALE_CSHIMS_H
+#define FLASHSALE_CSHIMS_H
+// The C the Swift modules need and Swift's Glibc module does not give: one target, built with
+// _GNU_SOURCE where it matters (CShims.c), so no symbol is looked up at run time.
+#include <stddef.h>
+#include <stdint.h>
+
+/// Hints the CPU to start loading the cache line at `p` for writing: lanes call it a few requests
+/// ahead so that the random per-organisation state is in cache when its request is decided.
+static inline __attribute__((always_inline)) void flashsale_prefetch(const void *p) {
+    __builtin_prefetch(p, 1, 3);
+}
+
+/// 1 when this CPU has a CRC-32C instruction that `flashsale_crc32c_hw` uses (x86-64 SSE4.2,
+/// AArch64 CRC32 extension), else 0. Decided once at run time, so one binary runs on any CPU.
+int flashsale_crc32c_hw_available(void);
+
+/// Continues a CRC-32C (Castagnoli): `crc` is a finished CRC value (0 to start) over earlier
+/// bytes, the result covers them and `count` more bytes at `p`. Only call it when
+/// `flashsale_crc32c_hw_available()` returned 1.
+uint32_t flashsale_crc32c_hw(uint32_t crc, const void *p, size_t count);
+
+/// Starts writing back `length` bytes of `fd` from `offset` without waiting (Linux
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that a later fsync waits less. Returns 0, or -1 with
+/// errno set; elsewhere it does nothing and returns 0.
+int flashsale_start_writeback(int fd, int64_t offset, int64_t length);
+
+#endif

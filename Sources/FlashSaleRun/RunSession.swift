@@ -1,0 +1,235 @@
+import FlashSaleCore
+import Foundation
+import LoadGen
+import OrderLog
+import Pipeline
+import Reports
+import Synchronization
+
+/// What one run is: a profile (or another source) through the pipeline, and how.
+public struct RunConfiguration {
+    public var profile: LoadProfile
+    /// How the profile is named in the report and in messages (a path, or "built-in …").
+    public var profileLabel: String
+    /// nil: the profile's phases; `.max`: as fast as the pipeline takes them; `.perSecond`: a constant rate.
+    public var rate: RunRate?
+    /// Run length in seconds (the profile's phases are scaled to it).
+    public var duration: Double?
+    public var lanes: Int
+    public var seed: UInt64?
+    /// nil: a temporary journal, removed on every way out but SIGKILL.
+    public var segments: String?
+    public var durability: Durability
+    public var lz4Acceleration: Int32 = 1
+    public var overload: PipelineOptions.OverloadPolicy?
+    /// Report progress once a second (to the `progress` callback of `execute`).
+    public var showProgress = false
+    public var batchSize: Int?
+    public var batchesPerLane: Int?
+    /// Test hook: a slow lane (nanoseconds per request).
+    public var injectedLaneDelayNanos: UInt64 = 0
+    /// A source other than the profile's generator (a replay, a capturing generator).
+    public var source: RequestSource?
+    public var paceOverride: PipelineOptions.Pace?
+
+    public init(profile: LoadProfile, profileLabel: String, rate: RunRate? = nil, duration: Double? = nil, lanes: Int,
+                seed: UInt64? = nil, segments: String? = nil, durability: Durability) {
+        self.profile = profile
+        self.profileLabel = profileLabel
+        self.rate = rate
+        self.duration = duration
+        self.lanes = lanes
+        self.seed = seed
+        self.segments = segments
+        self.durability = durability
+    }
+}
+
+/// `--rate max` or a constant rate in requests per second.
+public enum RunRate: Equatable, Sendable {
+    case max
+    case perSecond(Double)
+}
+
+/// What a finished run gives back.
+public struct RunOutcome {
+    public var report: RunReport
+    public var latency: LatencyRecorder
+    /// The run was ended early by `stop()` (everything offered was still decided and journaled).
+    public var interrupted = false
+}
+
+/// Why a run could not give a report. `badInput` (a profile or a directory that cannot be used) and
+/// `runtimeFailure` (the disk, the system) map to the CLI's exit codes 2 and 3.
+public struct RunFailure: Error, CustomStringConvertible {
+    public enum Kind: Sendable { case badInput, runtimeFailure }
+    public let kind: Kind
+    /// One line, without the program's name.
+    public let message: String
+    public init(_ kind: Kind, _ message: String) { self.kind = kind; self.message = message }
+    public var description: String { message }
+}
+
+/// One run of a source through the pipeline with everything the README promises around it: the
+/// temporary journal (removed on every way out), the audit of the segments read back, the report with its
+/// invariants, and the warnings a user should hear (rate not reached, nothing offered, nothing left).
+/// Shared by `run`, `replay` and `gate`, by the tests and by the benchmarks.
+///
+/// `execute` runs once, on the calling thread; `stop()` and `abandon()` may be called from any thread
+/// (signal handlers).
+public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a Mutex; the rest is set once in init
+    public let configuration: RunConfiguration
+    /// Where the journal goes when the configuration names none (removed when the run ends).
+    public let temporarySegments: String?
+    /// Messages for the user (warnings, recovery, audit problems): one line each, without the program's name.
+    private let diagnostics: @Sendable (String) -> Void
+    /// The running pipeline (its `stop()` is thread-safe); set and read under `lock`.
+    private let lock = Mutex(())
+    nonisolated(unsafe) private var running: OrderPipeline?
+    private let stopRequested = Atomic<Bool>(false)
+
+    public init(_ configuration: RunConfiguration, diagnostics: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.diagnostics = diagnostics
+        temporarySegments = configuration.segments == nil ? OrderPipeline.temporaryDirectory() : nil
+    }
+
+    /// Ends the run early: no new requests are offered, what is in flight is decided, journaled and
+    /// reported (`RunOutcome.interrupted`).
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        lock.withLock { _ in running?.stop() }
+    }
+
+    /// Whether `stop()` was called.
+    public var wasStopped: Bool { stopRequested.load(ordering: .acquiring) }
+
+    /// For an abort (the process ends now): removes the temporary journal and an unfinished capture, and
+    /// says what became of the segments.
+    public func abandon() -> String {
+        // An unfinished capture never replaces the file it was going to become.
+        if let partial = (configuration.source as? CapturingSource)?.writer.partialPath { unlink(partial) }
+        guard let temporarySegments else {
+            return "segments left unsealed (the next run on them recovers what was written)"
+        }
+        return Self.removeTemporarySegments(temporarySegments) ? "temporary segments removed"
+            : "could not remove the temporary segments \(temporarySegments)"
+    }
+
+    /// Runs to the end (or to `stop()`), reads the segments back and builds the report.
+    /// - Parameter progress: called once a second on the journal's queue when `showProgress` is set.
+    public func execute(progress: (@Sendable (ProgressSnapshot) -> Void)? = nil) throws(RunFailure) -> RunOutcome {
+        let c = configuration
+        let rules: CampaignRules
+        do { rules = try CampaignRules(c.profile.campaign) } catch {
+            throw RunFailure(.badInput, "\(c.profileLabel): \(error)")
+        }
+        let effectiveSeed = c.seed ?? c.profile.seed
+        let pace: PipelineOptions.Pace = c.paceOverride ?? (c.rate == .max ? .max : .open)
+        var writer = SegmentWriterOptions()
+        writer.durability = c.durability
+        writer.acceleration = c.lz4Acceleration
+        var options = PipelineOptions(lanes: c.lanes, pace: pace, overloadPolicy: c.overload, segmentsDirectory: c.segments,
+                                      writer: writer, batchCapacity: c.batchSize, batchesPerLane: c.batchesPerLane,
+                                      progressInterval: c.showProgress ? 1.0 : nil)
+        options.injectedLaneDelayNanos = c.injectedLaneDelayNanos
+        if let temporarySegments { options.segmentsDirectory = temporarySegments }
+        defer { if let temporarySegments { _ = Self.removeTemporarySegments(temporarySegments) } }
+        let source: RequestSource
+        if let given = c.source {
+            source = given
+        } else {
+            var constantRate: Double?
+            if case .perSecond(let r) = c.rate { constantRate = r }
+            source = TrafficGenerator(profile: c.profile, seed: effectiveSeed, durationSeconds: c.duration, constantRate: constantRate)
+        }
+        let run = OrderPipeline(rules: rules, options: options)
+        lock.withLock { _ in running = run }
+        if wasStopped { run.stop() }   // stopped before the pipeline existed
+        let result: PipelineResult
+        do {
+            result = try run.run(source: source, progress: c.showProgress ? progress : nil)
+        } catch let e as PipelineError {
+            switch e {
+            case .logDoesNotMatchCampaign, .journalCannotBeResumed: throw RunFailure(.badInput, "\(e)")
+            case .journalFailed, .cannotWrite: throw RunFailure(.runtimeFailure, "\(e)")   // I/O
+            }
+        } catch let e as SegmentError {
+            // A damaged or foreign --segments directory is bad input (2), like another campaign's; a
+            // failing disk is a runtime failure (3).
+            var message = "\(e)"
+            if case .io(let file, _, let operation, let code) = e, [EROFS, EPERM, EACCES].contains(code),
+               !["read", "fstat", "opendir", "lseek"].contains(operation) {
+                // A read-only, immutable or forbidden directory: one line naming the file (exit 3, I/O).
+                message = "cannot write \(file): \(String(cString: strerror(code)))"
+            }
+            // A directory or a symlink loop where a segment file should be is a damaged directory too.
+            if case .io(_, _, _, let code) = e, code != EISDIR && code != ELOOP { throw RunFailure(.runtimeFailure, message) }
+            throw RunFailure(.badInput, message)
+        } catch {
+            throw RunFailure(.runtimeFailure, "\(error)")
+        }
+        if result.recovery.cutBytes > 0 {
+            // Whether the cut records had been acknowledged depends on the durability of the run that
+            // wrote them (segments do not record it), so the message does not claim either way.
+            let records = result.recovery.cutRecords.map { "\($0) records by the cut blocks' headers" }
+                ?? "record count unknown: no readable block header at the cut"
+            diagnostics("recovered \(result.segmentsDirectory): cut a torn tail of \(result.recovery.cutBytes) bytes (" + records + ")")
+        }
+        let audit: SegmentAudit?
+        do {
+            audit = try SegmentAudit.read(directory: result.segmentsDirectory, rules: rules,
+                                          countingAfter: result.resumedLastSequence)
+        } catch {
+            diagnostics("reading back \(result.segmentsDirectory) failed: \(error)")
+            audit = nil
+        }
+        var report = ReportBuilder.build(profile: c.profileLabel, seed: effectiveSeed, options: options, rules: rules,
+                                         result: result, audit: audit, keepSegments: c.segments != nil)
+        if audit == nil { report.invariants.segmentMismatches += 1 }
+        warn(report: report, result: result, audit: audit, rules: rules, pace: pace, stopped: run.wasStopped)
+        return RunOutcome(report: report, latency: result.latency, interrupted: run.wasStopped)
+    }
+
+    /// What a user should hear about a run that completed.
+    private func warn(report: RunReport, result: PipelineResult, audit: SegmentAudit?, rules: CampaignRules,
+                      pace: PipelineOptions.Pace, stopped: Bool) {
+        let c = configuration
+        // An open-model run lasts its traffic's length unless the source or the pipeline could not keep up:
+        // then every late request was still offered (and its lateness counted), but the user asked for a
+        // rate this machine did not reach, and should hear so.
+        let planned = c.duration ?? (c.profile.durationSeconds > 0 ? c.profile.durationSeconds : c.profile.traffic.phaseSeconds)
+        let generated = c.source == nil || c.source is CapturingSource   // not a replay: the profile's traffic
+        if pace == .open && generated && !stopped && report.durationSeconds > planned * 1.25 + 0.5 {
+            diagnostics("warning: the run took \(SummaryFormatter.fixed(report.durationSeconds, 1)) s for "
+                + "\(SummaryFormatter.fixed(planned, 1)) s of traffic: the requested rate was not reached "
+                + "(\(SummaryFormatter.human(Double(report.requests) / report.durationSeconds))/s offered); latencies include the backlog")
+        }
+        if generated && report.requests == 0 && result.resumedRecords == 0 && !stopped {
+            diagnostics("warning: the traffic offered no request: its rate × duration gives none; raise --rate or --duration")
+        }
+        if let audit {
+            // Say exactly what disagrees, so a failed check can be chased.
+            for problem in audit.problems.prefix(5) { diagnostics("segments: \(problem)") }
+            if audit.problems.count > 5 { diagnostics("segments: … \(audit.problems.count - 5) more") }
+            for (i, item) in rules.campaign.items.enumerated()
+            where audit.soldUnits[i] != result.soldUnits[i] || audit.heldUnits[i] != result.heldUnits[i] {
+                diagnostics("\(item.name): ledger sold \(result.soldUnits[i]) held \(result.heldUnits[i]),"
+                            + " segments sold \(audit.soldUnits[i]) held \(audit.heldUnits[i])")
+            }
+        }
+        if result.resumedRecords > 0 && result.offered == 0 && !stopped {
+            diagnostics("nothing left to offer: the campaign in \(result.segmentsDirectory) already ran past the "
+                        + "traffic's last request (a restart continues where the journal stops); "
+                        + "give a new --segments directory to run it again")
+        }
+    }
+
+    /// Removes a run's temporary segment directory; true when nothing of it remains. It is renamed first,
+    /// so that a segment a still-running writer rolls to cannot appear in the directory being removed.
+    public static func removeTemporarySegments(_ directory: String) -> Bool {
+        let doomed = directory + ".removing"
+        if rename(directory, doomed) != 0 { return errno == ENOENT }   // never created: nothing to remove
+        return (try? FileManager.default.removeItem(atPath: doomed)) != nil
+    }
+}

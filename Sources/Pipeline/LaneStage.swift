@@ -1,0 +1,41 @@
+import Dispatch
+import FlashSaleCore
+
+/// The lanes: one serial queue and one `LaneEngine` each. A lane decides the batches handed to it in the
+/// order they came, on its own queue, and submits each to the journal. Used by `OrderPipeline` (one
+/// source) and `OrderService` (many producers) alike.
+///
+/// One dispatch per batch, never per order. An engine is touched only on its lane's queue.
+final class LaneStage: @unchecked Sendable {  // immutable after init; engines confined to their queues
+    let engines: [LaneEngine]
+    let queues: [DispatchQueue]
+    let journal: JournalStage
+    /// Test hook: each batch spins this long per request after deciding it (a slow lane).
+    let injectedDelayNanos: UInt64
+
+    init(engines: [LaneEngine], journal: JournalStage, label: String, injectedDelayNanos: UInt64 = 0) {
+        self.engines = engines
+        self.journal = journal
+        self.injectedDelayNanos = injectedDelayNanos
+        queues = engines.indices.map { DispatchQueue(label: "\(label).lane\($0)", qos: .userInteractive) }
+    }
+
+    var count: Int { engines.count }
+
+    /// Decides `batch` on its lane's queue, then submits it to the journal.
+    func decide(_ batch: LaneBatch) {
+        batch.dispatchedNanos = monotonicNanos()
+        let engine = engines[batch.lane], journal = journal, delay = injectedDelayNanos
+        queues[batch.lane].async {
+            engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
+            if delay > 0 {
+                let until = monotonicNanos() &+ delay &* UInt64(batch.count)
+                while monotonicNanos() < until {}
+            }
+            journal.queue.async { journal.submit(batch) }
+        }
+    }
+
+    /// Waits until every lane has decided what it was handed.
+    func drain() { for q in queues { q.sync {} } }
+}
