@@ -51,6 +51,37 @@ public enum CommandRunner {
                       stderr: String(decoding: errData.data, as: UTF8.self))
     }
 
+    /// A running `flashsale serve`: the process, the port of its ready line, and that line.
+    public struct Server {
+        public let process: Process
+        public let port: Int
+        public let readyLine: String
+    }
+
+    /// Starts `flashsale serve ARGUMENTS` (which should listen on port 0) and waits for its ready line;
+    /// stderr is discarded. The caller stops the process.
+    public static func startServer(_ arguments: [String]) throws -> Server {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["serve"] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: "http://127.0.0.1:"),
+              let port = Int(text[range.upperBound...].prefix(while: \.isNumber)) else {
+            p.terminate()
+            throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ready line: \(text)"])
+        }
+        return Server(process: p, port: port, readyLine: text)
+    }
+
     /// Runs a system tool quietly (mount, chattr, …); its exit status, or −1 when it cannot start.
     public static func shell(_ tool: String, _ arguments: [String]) -> Int32 {
         let p = Process()

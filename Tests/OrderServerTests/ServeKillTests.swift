@@ -6,30 +6,11 @@ import XCTest
 
 /// `flashsale serve` as a process: acknowledged means durable, whatever moment it is killed at.
 final class ServeKillTests: XCTestCase {
-    static let binary = CommandRunner.binary
-
     /// Starts `flashsale serve` on a free port; returns the process and the port from its ready line.
     func serve(_ profile: String, segments: String, extra: [String] = []) throws -> (Process, Int) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["serve", profile, "--listen", "127.0.0.1:0", "--clock", "request", "--segments", segments,
-                       "--durability", "batch", "--lanes", "2"] + extra
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        var text = ""
-        while !text.contains("\n") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        guard let range = text.range(of: "http://127.0.0.1:"),
-              let port = Int(text[range.upperBound...].prefix(while: \.isNumber)) else {
-            p.terminate()
-            throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ready line: \(text)"])
-        }
-        return (p, port)
+        let server = try CommandRunner.startServer([profile, "--listen", "127.0.0.1:0", "--clock", "request", "--segments", segments,
+                                                    "--durability", "batch", "--lanes", "2"] + extra)
+        return (server.process, server.port)
     }
 
     /// SIGKILL the server at 12 seeded moments under a load of pipelined orders from 4 connections, restart

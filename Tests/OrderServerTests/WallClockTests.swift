@@ -30,25 +30,9 @@ final class WallClockTests: XCTestCase {
     func serve(_ dir: String, _ clockOptions: [String]) throws -> (Process, Int, String) {
         let profile = dir + "/profile.yaml"
         if !FileManager.default.fileExists(atPath: profile) { try Self.yaml.write(toFile: profile, atomically: true, encoding: .utf8) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandRunner.binary)
-        p.arguments = ["serve", profile, "--listen", "127.0.0.1:0", "--segments", dir + "/segs", "--durability", "batch",
-                       "--lanes", "2"] + clockOptions
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        var text = ""
-        while !text.contains("\n") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        guard let range = text.range(of: "http://127.0.0.1:"), let port = Int(text[range.upperBound...].prefix(while: \.isNumber)) else {
-            p.terminate()
-            throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ready line: \(text)"])
-        }
-        return (p, port, text)
+        let server = try CommandRunner.startServer([profile, "--listen", "127.0.0.1:0", "--segments", dir + "/segs",
+                                                    "--durability", "batch", "--lanes", "2"] + clockOptions)
+        return (server.process, server.port, server.readyLine)
     }
 
     func order(_ id: Int, offer: String, org: Int, qty: Int = 1) -> String {
