@@ -173,6 +173,21 @@ struct ServeCommand: ParsableCommand {
             try? service.stop()
             throw ExitCodes.runtimeFailure
         }
+        // SIGTERM or Ctrl-C: stop taking orders, answer those in flight, seal. Installed before the ready
+        // line, so a signal sent as soon as it is read is never lost (ignored between SIG_IGN and the source).
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var signalled: Int32 = 0
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let registered = DispatchSemaphore(value: 0)
+        let sources = [SIGINT, SIGTERM].map { sig in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { if signalled == 0 { signalled = sig; done.signal() } else { Foundation.exit(sig == SIGINT ? 130 : 143) } }
+            s.setRegistrationHandler { registered.signal() }
+            s.resume()
+            return s
+        }
+        for _ in sources { registered.wait() }   // resume() registers asynchronously
         var opens = "window opens \(Self.show(campaign.window.opensMillis))"
         if let now = campaignClock.campaignMillis(nanosSinceStart: 0) {
             let inMillis = campaign.window.opensMillis - now
@@ -183,17 +198,7 @@ struct ServeCommand: ParsableCommand {
         let resumed = service.resumedRecords > 0 ? ", resumed \(service.resumedRecords) records" : ""
         FileHandle.standardOutput.write(Data("flashsale serve: \(address) · campaign \(campaign.name) · \(opens) · lanes \(lanes), durability \(durability.rawValue)\(resumed)\n".utf8))
 
-        // Wait for SIGTERM or Ctrl-C, then drain: stop taking orders, answer those in flight, seal.
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var signalled: Int32 = 0
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { if signalled == 0 { signalled = sig; done.signal() } else { Foundation.exit(sig == SIGINT ? 130 : 143) } }
-            s.resume()
-            return s
-        }
+        // Wait for SIGTERM or Ctrl-C (handlers installed before the ready line), then drain.
         done.wait()
         FileHandle.standardError.write("flashsale serve: stopping: answering the orders in flight and sealing the segments\n")
         do { try server.stop() } catch {
