@@ -39,9 +39,23 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     private var ready: [UInt64: (Response, keepAlive: Bool)] = [:]
     private var keepAliveOf: [UInt64: Bool] = [:]
 
+    /// Request deadlines (slowloris): where the request being received is, and by when it must move on.
+    private enum Phase { case idle, head, body }
+    private var phase = Phase.idle
+    private var phaseDeadline = NIODeadline.distantFuture
+    /// When the read being decoded arrived (one clock reading per read, not per request).
+    private var readArrived = NIODeadline.uptimeNanoseconds(0)
+    /// One timer per connection, armed when a request begins and left to lapse between requests: it is
+    /// not rescheduled per request (see `armDeadlineTimer`).
+    private var deadlineTimer: Scheduled<Void>?
+    /// A request missed its deadline: it was answered 408, the connection closes after the answers due.
+    private var timedOut = false
+    private let shortestDeadline: TimeAmount
+
     init(server: OrderHTTPServer, loop: LoopState) {
         self.server = server
         self.loop = loop
+        shortestDeadline = min(server.configuration.requestHeadTimeout, server.configuration.requestBodyTimeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -58,6 +72,8 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
         if counted { server.connections.subtract(1, ordering: .relaxed); counted = false }
         ready.removeAll()
         context.fireChannelInactive()
@@ -79,12 +95,14 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closed else { return }
+        guard !closed, !timedOut else { return }
         switch unwrapInboundIn(data) {
         case .head(let h):
             head = h
             body = nil
             bodyTooLarge = false
+            phase = .body
+            phaseDeadline = readArrived + server.configuration.requestBodyTimeout
         case .body(var chunk):
             guard !bodyTooLarge else { return }
             if (body?.readableBytes ?? 0) + chunk.readableBytes > server.configuration.maxBodyBytes {
@@ -94,6 +112,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             }
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
         case .end:
+            phase = .idle
             guard let h = head else { return }
             head = nil
             let sequence = nextSequence
@@ -105,6 +124,53 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             }
             route(h, body, sequence: sequence)
         }
+    }
+
+    // MARK: request deadlines
+
+    /// Every read, before the HTTP decoder sees it (`RequestStartObserver`): a read that brings a byte
+    /// while no request is being received begins one, and its head deadline runs from now. (Bare CR/LF
+    /// between requests begins nothing. A request whose first bytes share a read with the end of the
+    /// previous one is timed from its next read: the decoder does not say where a request begins.)
+    func readArriving(_ bytes: ByteBuffer) {
+        guard !closed, !timedOut else { return }
+        readArrived = .now()
+        guard phase == .idle, bytes.readableBytesView.contains(where: { $0 != 0x0D && $0 != 0x0A }) else { return }
+        phase = .head
+        phaseDeadline = readArrived + server.configuration.requestHeadTimeout
+        if deadlineTimer == nil { armDeadlineTimer(from: readArrived) }
+    }
+
+    /// Arms the connection's timer at the current deadline, or earlier: never later than `from` plus the
+    /// shortest deadline, so that no deadline set after `from` can fall before the timer fires. When it
+    /// fires between requests it lapses (nothing allocated per request on a busy keep-alive connection).
+    private func armDeadlineTimer(from now: NIODeadline) {
+        guard let context else { return }
+        let at = min(phaseDeadline, now + shortestDeadline)
+        deadlineTimer = context.eventLoop.scheduleTask(deadline: at) { [self] in deadlineTimerFired() }
+    }
+
+    private func deadlineTimerFired() {
+        deadlineTimer = nil
+        guard !closed, !timedOut, phase != .idle else { return }
+        let now = NIODeadline.now()
+        guard now >= phaseDeadline else { return armDeadlineTimer(from: now) }
+        // Too slow: 408, after the answers still due on this connection, then close; the rest is ignored.
+        let what = phase == .head ? "the request's head did not arrive within \(Self.show(server.configuration.requestHeadTimeout)) of its first byte"
+            : "the request's body did not arrive within \(Self.show(server.configuration.requestBodyTimeout)) of its head"
+        timedOut = true
+        phase = .idle
+        head = nil
+        body = nil
+        let sequence = nextSequence
+        nextSequence += 1
+        keepAliveOf[sequence] = false
+        answer(sequence, .response(Self.error(.requestTimeout, what, close: true)))
+    }
+
+    static func show(_ t: TimeAmount) -> String {
+        let ms = t.nanoseconds / 1_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
     }
 
     // MARK: routing
@@ -372,5 +438,21 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             if kv.count == 2 { query[String(kv[0])] = String(kv[1]) }
         }
         return (String(uri[..<q]), query)
+    }
+}
+
+/// In front of the HTTP decoder: tells the connection's `OrderHTTPHandler` about every read before it is
+/// decoded, so that a request's deadlines run from its first byte (the decoder reports a request only
+/// once its head is complete).
+final class RequestStartObserver: ChannelInboundHandler, @unchecked Sendable {  // confined to its event loop
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let handler: OrderHTTPHandler
+
+    init(_ handler: OrderHTTPHandler) { self.handler = handler }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        handler.readArriving(unwrapInboundIn(data))
+        context.fireChannelRead(data)
     }
 }

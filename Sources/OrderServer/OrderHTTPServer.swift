@@ -20,6 +20,12 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         public var maxBodyBytes = 16 * 1024
         /// A connection that sends nothing for this long is closed (slow or half-open clients).
         public var idleTimeout: TimeAmount = .seconds(30)
+        /// Once a request's first byte has arrived, its head (request line and headers) must be complete
+        /// within this long; otherwise it is answered 408 and the connection is closed (slowloris: a client
+        /// that trickles a byte every few seconds never trips `idleTimeout`).
+        public var requestHeadTimeout: TimeAmount = .seconds(10)
+        /// Once a request's head is complete, its body must be complete within this long (408 and close).
+        public var requestBodyTimeout: TimeAmount = .seconds(10)
         /// Unanswered requests one connection may have in flight; more get 429.
         public var maxPendingPerConnection = 4096
         public var clock: CampaignClock = .request
@@ -28,6 +34,12 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         public var tokens: TokenTable?
         public var eventLoops = System.coreCount
         public init() {}
+
+        /// Sets `requestHeadTimeout` and `requestBodyTimeout` from seconds (for callers without NIOCore).
+        public mutating func setRequestDeadlines(headSeconds: Double, bodySeconds: Double) {
+            requestHeadTimeout = .nanoseconds(Int64((headSeconds * 1e9).rounded()))
+            requestBodyTimeout = .nanoseconds(Int64((bodySeconds * 1e9).rounded()))
+        }
     }
 
     public let service: OrderService
@@ -57,9 +69,12 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
             .childChannelInitializer { [unowned self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    let handler = OrderHTTPHandler(server: self, loop: self.loopState(channel.eventLoop))
                     try sync.addHandler(IdleStateHandler(readTimeout: self.configuration.idleTimeout))
+                    // Before the HTTP decoder: sees when a request's first byte arrives (request deadlines).
+                    try sync.addHandler(RequestStartObserver(handler))
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
-                    try sync.addHandler(OrderHTTPHandler(server: self, loop: self.loopState(channel.eventLoop)))
+                    try sync.addHandler(handler)
                 }
             }
         let ch = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()

@@ -21,7 +21,7 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
     private let exported = Mutex<[String: Int]>([:])
     /// Upper bounds of the answer-latency buckets, seconds.
     static let latencyBounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
-    static let statuses = ["200", "400", "401", "403", "404", "405", "413", "429", "503"]
+    static let statuses = ["200", "400", "401", "403", "404", "405", "408", "413", "429", "503"]
 
     init() {
         let registry = self.registry

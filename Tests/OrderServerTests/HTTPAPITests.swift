@@ -4,6 +4,7 @@ import LoadGen
 import OrderLog
 @testable import OrderServer
 import Pipeline
+import Synchronization
 import XCTest
 
 /// A served campaign on an ephemeral loopback port: the real server, real sockets.
@@ -37,7 +38,8 @@ final class ServedCampaign {
     let rules: CampaignRules
 
     init(directory: String, lanes: Int = 2, durability: Durability = .batch, maxBodyBytes: Int = 16 * 1024,
-         idleTimeoutSeconds: Int64 = 30, maxConnections: Int = 4096, tokens: TokenTable? = nil) throws {
+         idleTimeoutSeconds: Int64 = 30, maxConnections: Int = 4096, tokens: TokenTable? = nil,
+         requestHeadTimeoutMillis: Int64 = 10_000, requestBodyTimeoutMillis: Int64 = 10_000) throws {
         let profile = try LoadProfile.parse(yaml: Self.yaml, file: "serve-test.yaml")
         rules = try CampaignRules(profile.campaign)
         var writer = SegmentWriterOptions()
@@ -50,6 +52,8 @@ final class ServedCampaign {
         config.clock = .request
         config.maxBodyBytes = maxBodyBytes
         config.idleTimeout = .seconds(idleTimeoutSeconds)
+        config.requestHeadTimeout = .milliseconds(requestHeadTimeoutMillis)
+        config.requestBodyTimeout = .milliseconds(requestBodyTimeoutMillis)
         config.maxConnections = maxConnections
         config.eventLoops = 2
         config.tokens = tokens
@@ -312,6 +316,70 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(try good.exchange(ServedCampaign.order(5, org: 5)).status, 200)
         try s.stop()
         XCTAssertEqual(try s.journal().count, 5)
+    }
+
+    /// Slowloris: a client that trickles a request's head (or body) a byte every 0.1 s — slower than the
+    /// request deadline allows, far faster than the idle timeout — is answered 408 and closed within the
+    /// deadline; another client is served meanwhile, and a keep-alive client that pauses between its
+    /// requests for longer than the deadline keeps its connection (the deadline runs from a request's
+    /// first byte, not from the previous answer).
+    func testARequestTricklingInSlowerThanItsDeadlineIsAnswered408AndClosed() throws {
+        let dir = temporaryDirectory("slowloris")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let deadline = 0.5, slack = 0.6, giveUp = 3.0
+        let s = try ServedCampaign(directory: dir, idleTimeoutSeconds: 2, requestHeadTimeoutMillis: 500, requestBodyTimeoutMillis: 500)
+        let json = "{\"request_id\":900,\"organisation\":9,\"offer\":\"bundle\",\"campaign_time_ms\":\(ServedCampaign.open)}"
+        let request = RawHTTPClient.post("/v1/orders", json)
+        let headEnd = request.utf8.count - json.utf8.count
+        struct Trickled { var seconds = 0.0; var sentBytes = 0; var status: Int?; var closed = false }
+        /// Sends `preamble` at once, then `bytes` one at a time every 0.1 s until the server answers or
+        /// closes (or `giveUp` passes); seconds are counted from the start.
+        @Sendable func trickle(preamble: [UInt8], _ bytes: [UInt8]) -> Trickled {
+            var t = Trickled()
+            guard let c = try? s.client() else { return t }
+            let start = Date()
+            var i = 0
+            if !preamble.isEmpty { try? c.send(preamble) }
+            while i < bytes.count && Date().timeIntervalSince(start) < giveUp {
+                do { try c.send([bytes[i]]) } catch { break }
+                i += 1
+                if c.waitReadable(milliseconds: 100) { break }
+            }
+            t.seconds = Date().timeIntervalSince(start)
+            t.sentBytes = preamble.count + i
+            if let r = try? c.readResponse() { t.status = r.status }
+            t.closed = c.isClosedByServer()
+            return t
+        }
+        let all = Array(request.utf8)
+        let results = Mutex<[String: Trickled]>([:])
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            let t = trickle(preamble: [], Array(all[..<headEnd]))
+            results.withLock { $0["head"] = t }
+        }
+        DispatchQueue.global().async(group: group) {
+            let t = trickle(preamble: Array(all[..<headEnd]), Array(all[headEnd...]))
+            results.withLock { $0["body"] = t }
+        }
+        // Meanwhile: a client served at once, and one that pauses longer than the deadline between requests.
+        let good = try s.client()
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(1, org: 1)).status, 200)
+        usleep(800_000)
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(2, org: 2)).status, 200,
+                       "a pause between keep-alive requests longer than the request deadline is no slow request")
+        group.wait()
+        for name in ["head", "body"] {
+            let t = results.withLock { $0[name] } ?? Trickled()
+            XCTAssertLessThan(t.seconds, deadline + slack,
+                              "\(name): closed within the deadline (\(t.sentBytes) bytes sent in \(t.seconds) s)")
+            XCTAssertGreaterThan(t.seconds, deadline * 0.8, "\(name): not before the deadline")
+            XCTAssertEqual(t.status, 408, "\(name): answered 408")
+            XCTAssertTrue(t.closed, "\(name): the connection is closed")
+        }
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(3, org: 3)).status, 200, "the server still serves")
+        try s.stop()
+        XCTAssertEqual(try s.journal().map(\.requestId).sorted(), [1, 2, 3], "the slow requests decided nothing")
     }
 
     /// With tokens, organisation A cannot order, confirm, cancel or look up as B; no token or an unknown
