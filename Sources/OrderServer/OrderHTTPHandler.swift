@@ -119,7 +119,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             nextSequence += 1
             keepAliveOf[sequence] = h.isKeepAlive
             if bodyTooLarge {
-                answer(sequence, .response(Self.error(.payloadTooLarge, "the body is larger than \(server.configuration.maxBodyBytes) bytes", close: true)))
+                reply(sequence, .response(Self.error(.payloadTooLarge, "the body is larger than \(server.configuration.maxBodyBytes) bytes", close: true)))
                 return
             }
             route(h, body, sequence: sequence)
@@ -165,7 +165,8 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         let sequence = nextSequence
         nextSequence += 1
         keepAliveOf[sequence] = false
-        answer(sequence, .response(Self.error(.requestTimeout, what, close: true)))
+        reply(sequence, .response(Self.error(.requestTimeout, what, close: true)))
+        flushAnswers()
     }
 
     static func show(_ t: TimeAmount) -> String {
@@ -180,7 +181,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         func method(_ allowed: HTTPMethod, _ run: () -> Void) {
             if h.method == allowed { run() } else {
-                answer(sequence, .response(Self.error(.methodNotAllowed, "use \(allowed.rawValue)", headers: [("Allow", allowed.rawValue)])))
+                reply(sequence, .response(Self.error(.methodNotAllowed, "use \(allowed.rawValue)", headers: [("Allow", allowed.rawValue)])))
             }
         }
         switch parts {
@@ -192,12 +193,12 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
                 && (parts[4] == "confirm" || parts[4] == "cancel"):
             method(.POST) {
                 guard let hold = UInt64(parts[3]), hold > 0 else {
-                    return answer(sequence, .response(Self.error(.badRequest, "the hold id is the reservation's request id, a positive integer", field: "hold")))
+                    return reply(sequence, .response(Self.error(.badRequest, "the hold id is the reservation's request id, a positive integer", field: "hold")))
                 }
                 order(h, body, sequence: sequence, kind: parts[4] == "confirm" ? .confirm : .cancel, reference: hold)
             }
         case ["", "v1", "offers"]:
-            method(.GET) { answer(sequence, .response(Response(status: .ok, body: offersJSON()))) }
+            method(.GET) { reply(sequence, .response(Response(status: .ok, body: offersJSON()))) }
         case ["", "metrics"]:
             method(.GET) {
                 let eventLoop = context!.eventLoop
@@ -205,22 +206,23 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
                 DispatchQueue.global().async {
                     let text = server.metrics.scrape(server)
                     eventLoop.execute {
-                        self.answer(sequence, .response(Response(status: .ok, body: text,
+                        self.reply(sequence, .response(Response(status: .ok, body: text,
                                                                  headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])))
+                        self.flushAnswers()
                     }
                 }
             }
         case ["", "healthz"]:
-            method(.GET) { answer(sequence, .response(Response(status: .ok, body: "{\"status\":\"ok\"}"))) }
+            method(.GET) { reply(sequence, .response(Response(status: .ok, body: "{\"status\":\"ok\"}"))) }
         case ["", "readyz"]:
             method(.GET) {
                 let ready = server.service.isAccepting && !server.draining.load(ordering: .acquiring)
                 let why = server.service.journalFailed ? "the journal failed" : "draining"
-                answer(sequence, .response(ready ? Response(status: .ok, body: "{\"status\":\"ready\"}")
+                reply(sequence, .response(ready ? Response(status: .ok, body: "{\"status\":\"ready\"}")
                                            : Self.error(.serviceUnavailable, why, headers: [("Retry-After", "1")])))
             }
         default:
-            answer(sequence, .response(Self.error(.notFound, "no such endpoint: \(path)")))
+            reply(sequence, .response(Self.error(.notFound, "no such endpoint: \(path)")))
         }
     }
 
@@ -228,20 +230,20 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     private func order(_ h: HTTPRequestHead, _ body: ByteBuffer?, sequence: UInt64, kind: RequestKind, reference: UInt64) {
         if server.draining.load(ordering: .acquiring) || !server.service.isAccepting {
             let why = server.service.journalFailed ? "the journal failed; nothing more is decided" : "the server is stopping"
-            return answer(sequence, .response(Self.error(.serviceUnavailable, why, headers: [("Retry-After", "1")])))
+            return reply(sequence, .response(Self.error(.serviceUnavailable, why, headers: [("Retry-After", "1")])))
         }
         let r: OrderRequest
         do {
             r = try parseOrder(h, body, kind: kind, reference: reference)
         } catch {
-            return answer(sequence, .response(Self.error(.badRequest, error.message, field: error.field)))
+            return reply(sequence, .response(Self.error(.badRequest, error.message, field: error.field)))
         }
-        if let refusal = authorise(h, organisation: r.organisation) { return answer(sequence, .response(refusal)) }
+        if let refusal = authorise(h, organisation: r.organisation) { return reply(sequence, .response(refusal)) }
         if ready.count + Int(nextSequence - nextToWrite) > server.configuration.maxPendingPerConnection {
-            return answer(sequence, .response(Self.error(.tooManyRequests, "too many unanswered requests on this connection", headers: [("Retry-After", "1")])))
+            return reply(sequence, .response(Self.error(.tooManyRequests, "too many unanswered requests on this connection", headers: [("Retry-After", "1")])))
         }
         if !loop.submit(r, from: self, sequence: sequence) {
-            answer(sequence, .response(Self.error(.tooManyRequests, "overloaded: every lane's batches are in flight; nothing was decided",
+            reply(sequence, .response(Self.error(.tooManyRequests, "overloaded: every lane's batches are in flight; nothing was decided",
                                                   headers: [("Retry-After", "1")])))
         }
     }
@@ -287,14 +289,14 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     /// GET /v1/orders/{request_id}?organisation=N.
     private func lookup(_ h: HTTPRequestHead, _ idText: String, _ query: [String: String], sequence: UInt64) {
         guard let id = UInt64(idText), id > 0 else {
-            return answer(sequence, .response(Self.error(.badRequest, "expected a positive integer request id", field: "request_id")))
+            return reply(sequence, .response(Self.error(.badRequest, "expected a positive integer request id", field: "request_id")))
         }
         guard let orgText = query["organisation"], let org = UInt32(orgText),
               Int(org) < server.service.rules.campaign.population.count else {
-            return answer(sequence, .response(Self.error(.badRequest, "expected ?organisation=N, an organisation of the campaign", field: "organisation")))
+            return reply(sequence, .response(Self.error(.badRequest, "expected ?organisation=N, an organisation of the campaign", field: "organisation")))
         }
         if let refusal = authorise(h, organisation: org) {
-            return answer(sequence, .response(refusal))
+            return reply(sequence, .response(refusal))
         }
         let eventLoop = context!.eventLoop
         let offers = server.catalogue.offers
@@ -310,7 +312,10 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             } else {
                 response = Self.error(.notFound, "no decision remembered for this request (beyond an organisation's last 4 requests only orders sold or held are)")
             }
-            eventLoop.execute { self.answer(sequence, .response(response)) }
+            eventLoop.execute {
+                self.reply(sequence, .response(response))
+                self.flushAnswers()
+            }
         }
     }
 
@@ -343,9 +348,16 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
 
     // MARK: answering, in order
 
-    /// Records the answer to request `sequence` and writes every answer now due, in order.
-    func answer(_ sequence: UInt64, _ a: Answer) {
-        guard !closed, let context else { return }
+    /// Answers written and not flushed yet (`flushAnswers`: once per burst of answers, not per answer).
+    private var unflushed = false
+
+    /// Records the answer to request `sequence` and writes every answer now due, in order, without
+    /// flushing them. True when this connection has unflushed answers it did not have before: the caller
+    /// then calls `flushAnswers()` once it has given out its answers (`channelReadComplete` does so for
+    /// the answers made while reading).
+    @discardableResult
+    func answer(_ sequence: UInt64, _ a: Answer) -> Bool {
+        guard !closed, let context else { return false }
         let response: Response
         switch a {
         case .response(let r): response = r
@@ -366,11 +378,30 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             wrote = true
             if r.close || !keepAlive {
                 closed = true
+                unflushed = false
                 context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
-                return
+                return false
             }
         }
-        if wrote { context.flush() }
+        guard wrote, !unflushed else { return false }
+        unflushed = true
+        return true
+    }
+
+    /// `answer` for the answers made while reading (flushed by `channelReadComplete`) or followed by
+    /// `flushAnswers()`.
+    func reply(_ sequence: UInt64, _ a: Answer) { answer(sequence, a) }
+
+    /// Flushes the answers written since the last flush.
+    func flushAnswers() {
+        guard unflushed, let context else { return }
+        unflushed = false
+        context.flush()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushAnswers()
+        context.fireChannelReadComplete()
     }
 
     private func write(_ r: Response, keepAlive: Bool, context: ChannelHandlerContext) {

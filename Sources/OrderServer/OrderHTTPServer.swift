@@ -144,8 +144,8 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
 }
 
 /// One event loop's share: its ingress into the service and the table of answers it waits for.
-/// Touched only on `loop`.
-final class LoopState: @unchecked Sendable {  // confined to `loop`
+/// Touched only on `loop` (but `delivered`, which the journal fills).
+final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered` behind its Mutex
     let loop: EventLoop
     var ingress: OrderService.Ingress!
     /// This loop's answers by status and answer latencies (for `/metrics`).
@@ -154,14 +154,28 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`
     private var pending: [(handler: OrderHTTPHandler?, sequence: UInt64)] = []
     private var free: [UInt32] = []
     private var flushScheduled = false
+    /// Batches acknowledged for this loop and not yet answered; one hop to the loop per burst of them
+    /// (an fsync acknowledges the batches of many turns of the loop at once), not one per batch.
+    private let delivered = Mutex<(batches: [OrderService.DecidedBatch], scheduled: Bool)>(([], false))
+    private var answering: [OrderService.DecidedBatch] = []
+    /// Connections that were given answers while completing: each is flushed once, at the end.
+    private var touched: [OrderHTTPHandler] = []
 
     init(loop: EventLoop, service: OrderService) {
         self.loop = loop
         ingress = service.makeIngress { [unowned self] batch in
-            // One hop per batch: the answers are written on the loop the requests came from.
-            self.loop.execute { self.complete(batch) }
+            let hop = self.delivered.withLock { d -> Bool in
+                d.batches.append(batch)
+                if d.scheduled { return false }
+                d.scheduled = true
+                return true
+            }
+            // The answers are written on the loop the requests came from.
+            if hop { self.loop.execute { self.completeDelivered() } }
         }
         pending.reserveCapacity(4096)
+        answering.reserveCapacity(64)
+        delivered.withLock { $0.batches.reserveCapacity(64) }
     }
 
     /// Hands `r` to the service; false when it is not taken (overload, draining).
@@ -190,6 +204,17 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`
         return true
     }
 
+    private func completeDelivered() {
+        delivered.withLock { d in
+            swap(&d.batches, &answering)
+            d.scheduled = false
+        }
+        for batch in answering { complete(batch) }
+        answering.removeAll(keepingCapacity: true)
+        for handler in touched { handler.flushAnswers() }
+        touched.removeAll(keepingCapacity: true)
+    }
+
     private func complete(_ batch: OrderService.DecidedBatch) {
         batch.forEach { token, decision, sequence in
             let t = Int(token)
@@ -197,7 +222,9 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`
             let requestSequence = pending[t].sequence
             pending[t] = (nil, 0)
             free.append(UInt32(t))
-            handler.answer(requestSequence, batch.durable ? .decision(decision, journalSequence: sequence) : .journalFailed)
+            if handler.answer(requestSequence, batch.durable ? .decision(decision, journalSequence: sequence) : .journalFailed) {
+                touched.append(handler)
+            }
         }
         batch.done()
     }
