@@ -8,7 +8,8 @@ import Pipeline
 /// decided concurrently; their answers wait for the earlier ones). Confined to the connection's loop.
 final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // confined to its event loop
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    /// Answers are written as bytes (`ResponseBytes.swift`): no `HTTPResponseEncoder` in the pipeline.
+    typealias OutboundOut = ByteBuffer
 
     /// What a request is answered with.
     enum Answer {
@@ -23,6 +24,8 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         var headers: [(String, String)] = []
         /// Close the connection once this is written (bad framing, oversized body, Connection: close).
         var close = false
+        /// `headers` are all the headers (no Content-Type, Content-Length or Connection added).
+        var raw = false
     }
 
     let server: OrderHTTPServer
@@ -33,11 +36,22 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     private var bodyTooLarge = false
     private var counted = false
     private var closed = false
-    /// Requests numbered as they come; answers written strictly in that order.
+    /// Requests numbered as they come; answers written strictly in that order. `slots` holds one entry
+    /// per request not written yet, oldest first: request `nextToWrite + k` is `slots[k]` (a ring that
+    /// keeps its storage: nothing is allocated or hashed per request).
     private var nextSequence: UInt64 = 0
     private var nextToWrite: UInt64 = 0
-    private var ready: [UInt64: (Response, keepAlive: Bool)] = [:]
-    private var keepAliveOf: [UInt64: Bool] = [:]
+    private struct Slot {
+        var keepAlive: Bool
+        /// HEAD: the answer's body is not sent (its length is).
+        var omitBody: Bool
+        var answer: Answer?
+    }
+    private var slots = CircularBuffer<Slot>(initialCapacity: 16)
+    /// Slots that have their answer (written once the earlier ones have theirs).
+    private var readyCount = 0
+    /// Answers written since the last flush; its storage is reused once the socket took the bytes.
+    private var out = ByteBuffer()
 
     /// Request deadlines (slowloris): where the request being received is, and by when it must move on.
     private enum Phase { case idle, head, body }
@@ -75,14 +89,30 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         deadlineTimer?.cancel()
         deadlineTimer = nil
         if counted { server.connections.subtract(1, ordering: .relaxed); counted = false }
-        ready.removeAll()
+        slots.removeAll()
+        readyCount = 0
         context.fireChannelInactive()
     }
 
-    /// Bad framing (NIO's parser; `HTTPServerProtocolErrorHandler` already answered 400): close.
+    /// Bad framing (NIO's parser): 400 with `Connection: close` and an empty body, as NIO's
+    /// `HTTPServerProtocolErrorHandler` answered, after the answers still due on the connection; then
+    /// close. Anything else: close.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        closed = true
-        context.close(promise: nil)
+        guard error is HTTPParserError, !closed, !timedOut else {
+            closed = true
+            context.close(promise: nil)
+            return
+        }
+        timedOut = true  // nothing more is read from this connection
+        phase = .idle
+        head = nil
+        body = nil
+        let sequence = nextSequence
+        nextSequence += 1
+        slots.append(Slot(keepAlive: false, omitBody: false, answer: nil))
+        answer(sequence, .response(Response(status: .badRequest, body: "", headers: [("Connection", "close"), ("Content-Length", "0")],
+                                            close: true, raw: true)))
+        flushAnswers()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -117,7 +147,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             head = nil
             let sequence = nextSequence
             nextSequence += 1
-            keepAliveOf[sequence] = h.isKeepAlive
+            slots.append(Slot(keepAlive: h.isKeepAlive, omitBody: h.method == .HEAD || h.method == .CONNECT, answer: nil))
             if bodyTooLarge {
                 reply(sequence, .response(Self.error(.payloadTooLarge, "the body is larger than \(server.configuration.maxBodyBytes) bytes", close: true)))
                 return
@@ -164,7 +194,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         body = nil
         let sequence = nextSequence
         nextSequence += 1
-        keepAliveOf[sequence] = false
+        slots.append(Slot(keepAlive: false, omitBody: false, answer: nil))
         reply(sequence, .response(Self.error(.requestTimeout, what, close: true)))
         flushAnswers()
     }
@@ -239,7 +269,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             return reply(sequence, .response(Self.error(.badRequest, error.message, field: error.field)))
         }
         if let refusal = authorise(h, organisation: r.organisation) { return reply(sequence, .response(refusal)) }
-        if ready.count + Int(nextSequence - nextToWrite) > server.configuration.maxPendingPerConnection {
+        if readyCount + Int(nextSequence - nextToWrite) > server.configuration.maxPendingPerConnection {
             return reply(sequence, .response(Self.error(.tooManyRequests, "too many unanswered requests on this connection", headers: [("Retry-After", "1")])))
         }
         if !loop.submit(r, from: self, sequence: sequence) {
@@ -357,35 +387,68 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     /// the answers made while reading).
     @discardableResult
     func answer(_ sequence: UInt64, _ a: Answer) -> Bool {
-        guard !closed, let context else { return false }
-        let response: Response
+        guard !closed, context != nil, sequence >= nextToWrite, sequence - nextToWrite < UInt64(slots.count) else { return false }
         switch a {
-        case .response(let r): response = r
-        case .journalFailed:
-            response = Self.error(.serviceUnavailable, "the journal failed: this order's decision is not durable and must be retried elsewhere or later",
-                                  headers: [("Retry-After", "1")])
-        case .decision(let d, let journalSequence):
-            response = Response(status: .ok, body: Self.decisionJSON(d, journalSequence))
+        case .response(let r): loop.figures.countAnswer(status: r.status.code)
+        case .journalFailed: loop.figures.countAnswer(status: 503)
+        case .decision(let d, _):
+            loop.figures.countAnswer(status: 200)
             let now = server.service.nanosSinceStart()
             loop.figures.recordLatency(nanos: now > d.intendedSendNanos ? now &- d.intendedSendNanos : 0)
         }
-        loop.figures.countAnswer(status: response.status.code)
-        ready[sequence] = (response, keepAliveOf.removeValue(forKey: sequence) ?? true)
+        let at = slots.index(slots.startIndex, offsetBy: Int(sequence - nextToWrite))
+        slots[at].answer = a
+        readyCount += 1
         var wrote = false
-        while let (r, keepAlive) = ready.removeValue(forKey: nextToWrite) {
+        while let first = slots.first, let due = first.answer {
+            slots.removeFirst()
+            readyCount -= 1
             nextToWrite += 1
-            write(r, keepAlive: keepAlive && !r.close, context: context)
+            let close = write(due, keepAlive: first.keepAlive, omitBody: first.omitBody)
             wrote = true
-            if r.close || !keepAlive {
+            if close {
                 closed = true
                 unflushed = false
-                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+                let context = self.context!
+                context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+                out = ByteBuffer()
                 return false
             }
         }
         guard wrote, !unflushed else { return false }
         unflushed = true
         return true
+    }
+
+    /// Writes one answer into `out`; true when the connection closes after it.
+    private func write(_ a: Answer, keepAlive: Bool, omitBody: Bool) -> Bool {
+        if out.capacity == 0 { out = context!.channel.allocator.buffer(capacity: 512) }
+        switch a {
+        case .decision(let d, let journalSequence):
+            loop.scratch.clear()  // the loop's scratch buffer: the body, to know its length first
+            loop.scratch.writeDecisionJSON(d, journalSequence)
+            out.writeAnswer(status: .ok, headers: [], keepAlive: keepAlive, body: loop.scratch, omitBody: omitBody)
+            return !keepAlive
+        case .journalFailed:
+            return write(.response(Self.error(.serviceUnavailable, "the journal failed: this order's decision is not durable and must be retried elsewhere or later",
+                                              headers: [("Retry-After", "1")])), keepAlive: keepAlive, omitBody: omitBody)
+        case .response(let r):
+            if r.raw {
+                out.writeStatusLine(r.status)
+                for (name, value) in r.headers {
+                    out.writeString(name)
+                    out.writeStaticString(": ")
+                    out.writeString(value)
+                    out.writeStaticString("\r\n")
+                }
+                out.writeStaticString("\r\n")
+                return r.close || !keepAlive
+            }
+            loop.scratch.clear()
+            loop.scratch.writeString(r.body)
+            out.writeAnswer(status: r.status, headers: r.headers, keepAlive: keepAlive && !r.close, body: loop.scratch, omitBody: omitBody)
+            return r.close || !keepAlive
+        }
     }
 
     /// `answer` for the answers made while reading (flushed by `channelReadComplete`) or followed by
@@ -396,25 +459,13 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     func flushAnswers() {
         guard unflushed, let context else { return }
         unflushed = false
-        context.flush()
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        out.clear()  // no copy once the socket took the bytes (the usual case: written at once)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flushAnswers()
         context.fireChannelReadComplete()
-    }
-
-    private func write(_ r: Response, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        if !r.headers.contains(where: { $0.0 == "Content-Type" }) { headers.add(name: "Content-Type", value: "application/json") }
-        headers.add(name: "Content-Length", value: String(r.body.utf8.count))
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        for (k, v) in r.headers { headers.add(name: k, value: v) }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: r.status, headers: headers))), promise: nil)
-        var buffer = context.channel.allocator.buffer(capacity: r.body.utf8.count)
-        buffer.writeString(r.body)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        if keepAlive { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
     }
 
     // MARK: JSON

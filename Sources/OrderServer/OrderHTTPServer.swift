@@ -73,7 +73,9 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
                     try sync.addHandler(IdleStateHandler(readTimeout: self.configuration.idleTimeout))
                     // Before the HTTP decoder: sees when a request's first byte arrives (request deadlines).
                     try sync.addHandler(RequestStartObserver(handler))
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+                    // NIO's request decoder; answers are written as bytes by the handler (ResponseBytes.swift),
+                    // so neither HTTPResponseEncoder nor HTTPServerProtocolErrorHandler (its 400 is the handler's).
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try sync.addHandler(handler)
                 }
             }
@@ -150,6 +152,8 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
     var ingress: OrderService.Ingress!
     /// This loop's answers by status and answer latencies (for `/metrics`).
     var figures = LoopFigures()
+    /// Scratch space for an answer's body while its head is written (one per loop, reused).
+    var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     /// Unanswered requests, by token: who asked and which of its requests this is.
     private var pending: [(handler: OrderHTTPHandler?, sequence: UInt64)] = []
     private var free: [UInt32] = []

@@ -108,7 +108,21 @@ struct LoopFigures: Sendable {
     }
 
     mutating func countAnswer(status: UInt) {
-        if let i = ServerMetrics.statuses.firstIndex(of: String(status)) { answers[i] += 1 }
+        let i: Int
+        switch status {  // the index of `status` in `ServerMetrics.statuses`
+        case 200: i = 0
+        case 400: i = 1
+        case 401: i = 2
+        case 403: i = 3
+        case 404: i = 4
+        case 405: i = 5
+        case 408: i = 6
+        case 413: i = 7
+        case 429: i = 8
+        case 503: i = 9
+        default: return
+        }
+        answers[i] += 1
     }
 
     mutating func recordLatency(nanos: UInt64) {
