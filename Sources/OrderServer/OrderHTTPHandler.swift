@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import FlashSaleCore
 import NIOCore
 import NIOHTTP1
@@ -207,6 +210,8 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     // MARK: routing
 
     private func route(_ h: HTTPRequestHead, _ body: ByteBuffer?, sequence: UInt64) {
+        // The hot path, without splitting the URI (a 10-byte String compares as one word).
+        if h.uri == "/v1/orders" && h.method == .POST { return order(h, body, sequence: sequence, kind: .buy, reference: 0) }
         let (path, query) = Self.split(h.uri)
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         func method(_ allowed: HTTPMethod, _ run: () -> Void) {
@@ -263,10 +268,14 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             return reply(sequence, .response(Self.error(.serviceUnavailable, why, headers: [("Retry-After", "1")])))
         }
         let r: OrderRequest
-        do {
-            r = try parseOrder(h, body, kind: kind, reference: reference)
-        } catch {
-            return reply(sequence, .response(Self.error(.badRequest, error.message, field: error.field)))
+        if let plain = plainOrder(h, body, kind: kind, reference: reference) {
+            r = plain
+        } else {
+            do {
+                r = try parseOrder(h, body, kind: kind, reference: reference)
+            } catch {
+                return reply(sequence, .response(Self.error(.badRequest, error.message, field: error.field)))
+            }
         }
         if let refusal = authorise(h, organisation: r.organisation) { return reply(sequence, .response(refusal)) }
         if readyCount + Int(nextSequence - nextToWrite) > server.configuration.maxPendingPerConnection {
@@ -278,7 +287,127 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         }
     }
 
-    private func parseOrder(_ h: HTTPRequestHead, _ body: ByteBuffer?, kind: RequestKind, reference: UInt64) throws(FlatJSON.ParseError) -> OrderRequest {
+    /// `parseOrder` for the usual body, in one pass over its bytes with nothing allocated: an object of
+    /// known keys, each once, whose values are plain digits (`request_id` also as a string of digits) or,
+    /// for `offer`, a string without escapes naming an offer. nil for anything else, and for anything
+    /// out of range or missing: `parseOrder` then takes the body and decides (and words) the answer, so
+    /// this only ever accepts what `parseOrder` accepts, with the same request.
+    func plainOrder(_ h: HTTPRequestHead, _ body: ByteBuffer?, kind: RequestKind, reference: UInt64) -> OrderRequest? {
+        guard let body, body.readableBytes > 0, !h.headers.contains(name: "Idempotency-Key") else { return nil }
+        let nanos = server.service.nanosSinceStart()
+        let wallTime = server.configuration.clock.campaignMillis(nanosSinceStart: nanos)
+        let offers = server.catalogue.idBytes
+        var requestId: UInt64 = 0, organisation: UInt64 = 0, quantity: UInt64 = 1, time: UInt64 = 0
+        var offer: UInt16 = 0
+        var seen: UInt8 = 0  // one bit per key
+        let parsed = body.withUnsafeReadableBytes { p -> Bool in
+            var i = 0
+            let n = p.count
+            func space() { while i < n, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 } }
+            /// A string without escapes or control characters: the range of its bytes.
+            func plainString() -> Range<Int>? {
+                guard i < n, p[i] == 0x22 else { return nil }
+                i += 1
+                let start = i
+                while i < n {
+                    let c = p[i]
+                    if c == 0x22 { i += 1; return start..<(i - 1) }
+                    if c == 0x5C || c < 0x20 { return nil }
+                    i += 1
+                }
+                return nil
+            }
+            /// Digits up to `end` (a whole number token: no sign, fraction or exponent follows).
+            func digits(to end: Int) -> UInt64? {
+                let start = i
+                var v: UInt64 = 0
+                while i < end, p[i] >= 0x30, p[i] <= 0x39 {
+                    let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(UInt64(p[i] &- 0x30))
+                    if o1 || o2 { return nil }
+                    v = a
+                    i += 1
+                }
+                guard i > start else { return nil }
+                if i < end, p[i] == 0x2E || p[i] == 0x65 || p[i] == 0x45 || p[i] == 0x2B || p[i] == 0x2D { return nil }
+                return v
+            }
+            func key(_ r: Range<Int>, is name: StaticString) -> Bool {
+                r.count == name.utf8CodeUnitCount && memcmp(p.baseAddress! + r.lowerBound, name.utf8Start, r.count) == 0
+            }
+            space()
+            guard i < n, p[i] == 0x7B else { return false }
+            i += 1
+            while true {
+                space()
+                guard let k = plainString() else { return false }
+                space()
+                guard i < n, p[i] == 0x3A else { return false }
+                i += 1
+                space()
+                let bit: UInt8
+                if key(k, is: "request_id") {
+                    bit = 1
+                    if i < n, p[i] == 0x22 {  // its decimal string: digits only
+                        guard let r = plainString() else { return false }
+                        let after = i
+                        i = r.lowerBound
+                        guard let v = digits(to: r.upperBound), i == r.upperBound else { return false }
+                        i = after
+                        requestId = v
+                    } else {
+                        guard let v = digits(to: n) else { return false }
+                        requestId = v
+                    }
+                } else if key(k, is: "organisation") {
+                    bit = 2
+                    guard let v = digits(to: n) else { return false }
+                    organisation = v
+                } else if key(k, is: "offer") {
+                    bit = 4
+                    guard let r = plainString(),
+                          let o = offers.first(where: { $0.bytes.count == r.count && memcmp(p.baseAddress! + r.lowerBound, $0.bytes, r.count) == 0 })
+                    else { return false }
+                    offer = o.index
+                } else if key(k, is: "quantity") {
+                    bit = 8
+                    guard let v = digits(to: n) else { return false }
+                    quantity = v
+                } else if key(k, is: "campaign_time_ms") {
+                    bit = 16
+                    guard let v = digits(to: n) else { return false }
+                    time = v
+                } else {
+                    return false
+                }
+                guard seen & bit == 0 else { return false }
+                seen |= bit
+                space()
+                guard i < n else { return false }
+                if p[i] == 0x2C { i += 1; continue }
+                guard p[i] == 0x7D else { return false }
+                i += 1
+                break
+            }
+            space()
+            return i == n
+        }
+        guard parsed, seen & 7 == 7, requestId > 0, organisation <= UInt64(UInt32.max),
+              (1...UInt64(Int32.max)).contains(quantity) else { return nil }
+        let campaignTime: Int64
+        if let wallTime {
+            guard seen & 16 == 0 else { return nil }
+            campaignTime = wallTime
+        } else {
+            guard seen & 16 != 0, time <= 8_640_000_000_000 else { return nil }
+            campaignTime = Int64(time)
+        }
+        return OrderRequest(requestId: requestId, campaignTimeMillis: campaignTime, intendedSendNanos: nanos,
+                            organisation: UInt32(organisation), offer: offer, kind: kind,
+                            quantity: Int32(quantity), reference: reference)
+    }
+
+    func parseOrder(_ h: HTTPRequestHead, _ body: ByteBuffer?, kind: RequestKind, reference: UInt64) throws(FlatJSON.ParseError) -> OrderRequest {
         let bytes = body.map { Array($0.readableBytesView) } ?? []
         guard !bytes.isEmpty else { throw FlatJSON.ParseError(message: "expected a JSON object body", field: nil) }
         let json = try FlatJSON(bytes: bytes)
