@@ -408,7 +408,10 @@ public final class SegmentWriter: @unchecked Sendable {
         } catch {
             throw fail(error)
         }
-        if options.durability != .none { s.startWriteback(length: wlen) }
+        // A writeback hint for the fsync to come; not with continuous group commit, where the fsync
+        // starts right after this write anyway (the hint's sync_file_range was 4% of serve's CPU, on the
+        // writing thread, for writeback the fdatasync then starts itself).
+        if options.durability != .none && !(options.backgroundSync && options.continuousGroupCommit) { s.startWriteback(length: wlen) }
         _stats.compressedBytes += UInt64(wlen)
         bytesSinceSync += wlen
         wlen = 0
