@@ -73,7 +73,9 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
                                pools: pools, pace: .open, runStartNanos: startNanos, offerCount: rules.offerCount,
                                batchCapacity: options.batchCapacity)
         let journal = self.journal
-        writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
+        // On the fsync's own thread, synchronously: the acknowledgement and the next commit (which
+        // starts the next fsync on that queue) follow without waking another thread per fsync.
+        writer.onDurable = { _ in journal.queue.sync { journal.acknowledgeDurable() } }
         if options.writer.durability == .batch { timers.append(journal.startGroupCommitTimer(everyMillis: options.writer.groupCommitMillis)) }
         if let clock, let every = expireEveryMillis {
             let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "flashsale.service.expiry"))
