@@ -164,6 +164,10 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
     private var answering: [OrderService.DecidedBatch] = []
     /// Connections that were given answers while completing: each is flushed once, at the end.
     private var touched: [OrderHTTPHandler] = []
+    /// In the turn's flush (the batches are decided on this thread, inside it): batches acknowledged
+    /// meanwhile (`none` durability) are answered as soon as it returns, without another task.
+    private var flushing = false
+    private var deliveredWhileFlushing = false
 
     init(loop: EventLoop, service: OrderService) {
         self.loop = loop
@@ -175,7 +179,12 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
                 return true
             }
             // The answers are written on the loop the requests came from.
-            if hop { self.loop.execute { self.completeDelivered() } }
+            guard hop else { return }
+            if self.loop.inEventLoop && self.flushing {
+                self.deliveredWhileFlushing = true
+            } else {
+                self.loop.execute { self.completeDelivered() }
+            }
         }
         pending.reserveCapacity(4096)
         answering.reserveCapacity(64)
@@ -202,7 +211,13 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
             flushScheduled = true
             loop.execute { [unowned self] in
                 self.flushScheduled = false
+                self.flushing = true
                 self.ingress.flush()
+                self.flushing = false
+                if self.deliveredWhileFlushing {
+                    self.deliveredWhileFlushing = false
+                    self.completeDelivered()
+                }
             }
         }
         return true
