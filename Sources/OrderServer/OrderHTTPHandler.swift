@@ -101,6 +101,9 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     /// `HTTPServerProtocolErrorHandler` answered, after the answers still due on the connection; then
     /// close. Anything else: close.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Input is done (a 400 or 408 waits for earlier answers): the decoder's complaints about
+        // what still arrives change nothing.
+        if timedOut && !closed && error is ByteToMessageDecoderError { return }
         guard error is HTTPParserError, !closed, !timedOut else {
             closed = true
             context.close(promise: nil)

@@ -296,6 +296,25 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(s.service.remaining(item: 0), 499)
     }
 
+    /// Bad framing after pipelined orders: the orders are answered first, in order, then the 400
+    /// (`Connection: close`, empty body) and the close; the orders were decided, the garbage nothing.
+    func testBadFramingAfterPipelinedOrdersIsAnsweredAfterThem() throws {
+        let dir = temporaryDirectory("framing")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir)
+        let c = try s.client()
+        try c.send(ServedCampaign.order(1, org: 1) + ServedCampaign.order(2, org: 2) + "GARBAGE\r\n\r\n")
+        XCTAssertEqual(try c.readResponse().json["request_id"] as? Int, 1)
+        XCTAssertEqual(try c.readResponse().json["request_id"] as? Int, 2)
+        let r = try c.readResponse()
+        XCTAssertEqual(r.status, 400)
+        XCTAssertEqual(r.headers["connection"], "close")
+        XCTAssertEqual(r.body, "")
+        XCTAssertTrue(c.isClosedByServer())
+        try s.stop()
+        XCTAssertEqual(try s.journal().map(\.requestId).sorted(), [1, 2])
+    }
+
     /// A client that sends a request slowly, or nothing at all, is disconnected after the idle timeout;
     /// others are served meanwhile.
     func testIdleAndSlowClientsAreDisconnectedWithoutDisturbingOthers() throws {
