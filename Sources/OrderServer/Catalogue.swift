@@ -12,6 +12,8 @@ struct Catalogue: Sendable {
 
     let offers: [OfferInfo]
     let byId: [String: UInt16]
+    /// Every id of `byId` as UTF-8 bytes, with the offer it names (matched against request bodies as they are).
+    let idBytes: [(bytes: [UInt8], index: UInt16)]
     let window: SaleWindow
 
     init(rules: CampaignRules) {
@@ -21,7 +23,9 @@ struct Catalogue: Sendable {
             OfferInfo(id: offer.name, index: UInt16(i), isReservation: offer.kind.isReservation, components: c.unitComponents(ofOffer: i))
         }
         offers = list
-        byId = Dictionary(list.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })
+        let ids = Dictionary(list.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })
+        byId = ids
+        idBytes = ids.map { (Array($0.key.utf8), $0.value) }.sorted { $0.index < $1.index }
         window = c.window
     }
 

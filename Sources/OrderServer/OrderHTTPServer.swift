@@ -20,6 +20,12 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         public var maxBodyBytes = 16 * 1024
         /// A connection that sends nothing for this long is closed (slow or half-open clients).
         public var idleTimeout: TimeAmount = .seconds(30)
+        /// Once a request's first byte has arrived, its head (request line and headers) must be complete
+        /// within this long; otherwise it is answered 408 and the connection is closed (slowloris: a client
+        /// that trickles a byte every few seconds never trips `idleTimeout`).
+        public var requestHeadTimeout: TimeAmount = .seconds(10)
+        /// Once a request's head is complete, its body must be complete within this long (408 and close).
+        public var requestBodyTimeout: TimeAmount = .seconds(10)
         /// Unanswered requests one connection may have in flight; more get 429.
         public var maxPendingPerConnection = 4096
         public var clock: CampaignClock = .request
@@ -28,6 +34,12 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         public var tokens: TokenTable?
         public var eventLoops = System.coreCount
         public init() {}
+
+        /// Sets `requestHeadTimeout` and `requestBodyTimeout` from seconds (for callers without NIOCore).
+        public mutating func setRequestDeadlines(headSeconds: Double, bodySeconds: Double) {
+            requestHeadTimeout = .nanoseconds(Int64((headSeconds * 1e9).rounded()))
+            requestBodyTimeout = .nanoseconds(Int64((bodySeconds * 1e9).rounded()))
+        }
     }
 
     public let service: OrderService
@@ -57,9 +69,14 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
             .childChannelInitializer { [unowned self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    let handler = OrderHTTPHandler(server: self, loop: self.loopState(channel.eventLoop))
                     try sync.addHandler(IdleStateHandler(readTimeout: self.configuration.idleTimeout))
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
-                    try sync.addHandler(OrderHTTPHandler(server: self, loop: self.loopState(channel.eventLoop)))
+                    // Before the HTTP decoder: sees when a request's first byte arrives (request deadlines).
+                    try sync.addHandler(RequestStartObserver(handler))
+                    // NIO's request decoder; answers are written as bytes by the handler (ResponseBytes.swift),
+                    // so neither HTTPResponseEncoder nor HTTPServerProtocolErrorHandler (its 400 is the handler's).
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try sync.addHandler(handler)
                 }
             }
         let ch = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
@@ -129,24 +146,49 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
 }
 
 /// One event loop's share: its ingress into the service and the table of answers it waits for.
-/// Touched only on `loop`.
-final class LoopState: @unchecked Sendable {  // confined to `loop`
+/// Touched only on `loop` (but `delivered`, which the journal fills).
+final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered` behind its Mutex
     let loop: EventLoop
     var ingress: OrderService.Ingress!
     /// This loop's answers by status and answer latencies (for `/metrics`).
     var figures = LoopFigures()
+    /// Scratch space for an answer's body while its head is written (one per loop, reused).
+    var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     /// Unanswered requests, by token: who asked and which of its requests this is.
     private var pending: [(handler: OrderHTTPHandler?, sequence: UInt64)] = []
     private var free: [UInt32] = []
     private var flushScheduled = false
+    /// Batches acknowledged for this loop and not yet answered; one hop to the loop per burst of them
+    /// (an fsync acknowledges the batches of many turns of the loop at once), not one per batch.
+    private let delivered = Mutex<(batches: [OrderService.DecidedBatch], scheduled: Bool)>(([], false))
+    private var answering: [OrderService.DecidedBatch] = []
+    /// Connections that were given answers while completing: each is flushed once, at the end.
+    private var touched: [OrderHTTPHandler] = []
+    /// In the turn's flush (the batches are decided on this thread, inside it): batches acknowledged
+    /// meanwhile (`none` durability) are answered as soon as it returns, without another task.
+    private var flushing = false
+    private var deliveredWhileFlushing = false
 
     init(loop: EventLoop, service: OrderService) {
         self.loop = loop
         ingress = service.makeIngress { [unowned self] batch in
-            // One hop per batch: the answers are written on the loop the requests came from.
-            self.loop.execute { self.complete(batch) }
+            let hop = self.delivered.withLock { d -> Bool in
+                d.batches.append(batch)
+                if d.scheduled { return false }
+                d.scheduled = true
+                return true
+            }
+            // The answers are written on the loop the requests came from.
+            guard hop else { return }
+            if self.loop.inEventLoop && self.flushing {
+                self.deliveredWhileFlushing = true
+            } else {
+                self.loop.execute { self.completeDelivered() }
+            }
         }
         pending.reserveCapacity(4096)
+        answering.reserveCapacity(64)
+        delivered.withLock { $0.batches.reserveCapacity(64) }
     }
 
     /// Hands `r` to the service; false when it is not taken (overload, draining).
@@ -169,10 +211,27 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`
             flushScheduled = true
             loop.execute { [unowned self] in
                 self.flushScheduled = false
+                self.flushing = true
                 self.ingress.flush()
+                self.flushing = false
+                if self.deliveredWhileFlushing {
+                    self.deliveredWhileFlushing = false
+                    self.completeDelivered()
+                }
             }
         }
         return true
+    }
+
+    private func completeDelivered() {
+        delivered.withLock { d in
+            swap(&d.batches, &answering)
+            d.scheduled = false
+        }
+        for batch in answering { complete(batch) }
+        answering.removeAll(keepingCapacity: true)
+        for handler in touched { handler.flushAnswers() }
+        touched.removeAll(keepingCapacity: true)
     }
 
     private func complete(_ batch: OrderService.DecidedBatch) {
@@ -182,7 +241,9 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`
             let requestSequence = pending[t].sequence
             pending[t] = (nil, 0)
             free.append(UInt32(t))
-            handler.answer(requestSequence, batch.durable ? .decision(decision, journalSequence: sequence) : .journalFailed)
+            if handler.answer(requestSequence, batch.durable ? .decision(decision, journalSequence: sequence) : .journalFailed) {
+                touched.append(handler)
+            }
         }
         batch.done()
     }

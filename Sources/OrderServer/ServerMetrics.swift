@@ -21,7 +21,7 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
     private let exported = Mutex<[String: Int]>([:])
     /// Upper bounds of the answer-latency buckets, seconds.
     static let latencyBounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
-    static let statuses = ["200", "400", "401", "403", "404", "405", "413", "429", "503"]
+    static let statuses = ["200", "400", "401", "403", "404", "405", "408", "413", "429", "503"]
 
     init() {
         let registry = self.registry
@@ -108,7 +108,21 @@ struct LoopFigures: Sendable {
     }
 
     mutating func countAnswer(status: UInt) {
-        if let i = ServerMetrics.statuses.firstIndex(of: String(status)) { answers[i] += 1 }
+        let i: Int
+        switch status {  // the index of `status` in `ServerMetrics.statuses`
+        case 200: i = 0
+        case 400: i = 1
+        case 401: i = 2
+        case 403: i = 3
+        case 404: i = 4
+        case 405: i = 5
+        case 408: i = 6
+        case 413: i = 7
+        case 429: i = 8
+        case 503: i = 9
+        default: return
+        }
+        answers[i] += 1
     }
 
     mutating func recordLatency(nanos: UInt64) {

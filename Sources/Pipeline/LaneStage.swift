@@ -1,9 +1,10 @@
 import Dispatch
 import FlashSaleCore
 
-/// The lanes: one serial queue and one `LaneEngine` each. A lane decides the batches handed to it in the
-/// order they came, on its own queue, and submits each to the journal. Used by `OrderPipeline` (one
-/// source) and `OrderService` (many producers) alike.
+/// The lanes of an in-process run: one serial queue and one `LaneEngine` each. A lane decides the batches
+/// handed to it in the order they came, on its own queue, and submits each to the journal. (`OrderService`
+/// decides on the producer's thread inside the journal's queue instead: on `serve`'s event loops a hop per
+/// batch cost more than the decisions; see its doc.)
 ///
 /// One dispatch per batch, never per order. An engine is touched only on its lane's queue.
 final class LaneStage: @unchecked Sendable {  // immutable after init; engines confined to their queues

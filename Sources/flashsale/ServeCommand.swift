@@ -54,6 +54,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once; more are closed on accept.", valueName: "n"))
     var maxConnections = 4096
 
+    @Option(name: .customLong("request-head-timeout"), help: ArgumentHelp("Once a request's first byte has arrived, its head (request line and headers) must be complete within this long, e.g. 10s or 500ms; otherwise it is answered 408 and the connection is closed (slow clients, slowloris).", valueName: "duration"))
+    var requestHeadTimeout = "10s"
+
+    @Option(name: .customLong("request-body-timeout"), help: ArgumentHelp("Once a request's head is complete, its body must be complete within this long; otherwise 408 and the connection is closed.", valueName: "duration"))
+    var requestBodyTimeout = "10s"
+
     @Option(help: ArgumentHelp("Bearer tokens, one 'TOKEN ORGANISATION' per line: orders, holds and lookups then need 'Authorization: Bearer TOKEN' and may act only for that organisation (401, 403).", valueName: "file"))
     var tokens: String?
 
@@ -87,6 +93,11 @@ struct ServeCommand: ParsableCommand {
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         if let e = eventLoops, e < 1 || e > 256 { throw ValidationError("--event-loops must be 1...256") }
+        for (name, text) in [("--request-head-timeout", requestHeadTimeout), ("--request-body-timeout", requestBodyTimeout)] {
+            guard let s = DurationText.seconds(text), s > 0, s <= 86_400 else {
+                throw ValidationError("\(name) \(text): expected a duration above 0 and at most a day, like 10s or 500ms")
+            }
+        }
         if clock == .request && (opensIn != nil || campaignEpoch != nil) {
             throw ValidationError("--opens-in and --campaign-epoch set a wall clock; with --clock request each request carries its campaign time")
         }
@@ -162,6 +173,7 @@ struct ServeCommand: ParsableCommand {
         config.maxConnections = maxConnections
         config.tokens = tokenTable
         config.clock = campaignClock
+        config.setRequestDeadlines(headSeconds: DurationText.seconds(requestHeadTimeout)!, bodySeconds: DurationText.seconds(requestBodyTimeout)!)
         if let e = eventLoops { config.eventLoops = e }
         let server = OrderHTTPServer(service: service, configuration: config)
         let address: String

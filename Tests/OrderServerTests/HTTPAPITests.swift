@@ -5,6 +5,7 @@ import OrderLog
 @testable import OrderServer
 import Pipeline
 import FlashSaleTestSupport
+import Synchronization
 import XCTest
 
 /// A served campaign on an ephemeral loopback port: the real server, real sockets.
@@ -38,11 +39,13 @@ final class ServedCampaign {
     let rules: CampaignRules
 
     init(directory: String, lanes: Int = 2, durability: Durability = .batch, maxBodyBytes: Int = 16 * 1024,
-         idleTimeoutSeconds: Int64 = 30, maxConnections: Int = 4096, tokens: TokenTable? = nil) throws {
+         idleTimeoutSeconds: Int64 = 30, maxConnections: Int = 4096, tokens: TokenTable? = nil,
+         requestHeadTimeoutMillis: Int64 = 10_000, requestBodyTimeoutMillis: Int64 = 10_000, segmentBytes: Int = 64 << 20) throws {
         let profile = try LoadProfile.parse(yaml: Self.yaml, file: "serve-test.yaml")
         rules = try CampaignRules(profile.campaign)
         var writer = SegmentWriterOptions()
         writer.durability = durability
+        writer.segmentBytes = segmentBytes
         self.directory = directory
         service = try OrderService(rules: rules, options: PipelineOptions(lanes: lanes, overloadPolicy: .shed,
                                                                           segmentsDirectory: directory, writer: writer))
@@ -51,6 +54,8 @@ final class ServedCampaign {
         config.clock = .request
         config.maxBodyBytes = maxBodyBytes
         config.idleTimeout = .seconds(idleTimeoutSeconds)
+        config.requestHeadTimeout = .milliseconds(requestHeadTimeoutMillis)
+        config.requestBodyTimeout = .milliseconds(requestBodyTimeoutMillis)
         config.maxConnections = maxConnections
         config.eventLoops = 2
         config.tokens = tokens
@@ -288,6 +293,25 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(s.service.remaining(item: 0), 499)
     }
 
+    /// Bad framing after pipelined orders: the orders are answered first, in order, then the 400
+    /// (`Connection: close`, empty body) and the close; the orders were decided, the garbage nothing.
+    func testBadFramingAfterPipelinedOrdersIsAnsweredAfterThem() throws {
+        let dir = temporaryDirectory("framing")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir)
+        let c = try s.client()
+        try c.send(ServedCampaign.order(1, org: 1) + ServedCampaign.order(2, org: 2) + "GARBAGE\r\n\r\n")
+        XCTAssertEqual(try c.readResponse().json["request_id"] as? Int, 1)
+        XCTAssertEqual(try c.readResponse().json["request_id"] as? Int, 2)
+        let r = try c.readResponse()
+        XCTAssertEqual(r.status, 400)
+        XCTAssertEqual(r.headers["connection"], "close")
+        XCTAssertEqual(r.body, "")
+        XCTAssertTrue(c.isClosedByServer())
+        try s.stop()
+        XCTAssertEqual(try s.journal().map(\.requestId).sorted(), [1, 2])
+    }
+
     /// A client that sends a request slowly, or nothing at all, is disconnected after the idle timeout;
     /// others are served meanwhile.
     func testIdleAndSlowClientsAreDisconnectedWithoutDisturbingOthers() throws {
@@ -309,6 +333,70 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(try good.exchange(ServedCampaign.order(5, org: 5)).status, 200)
         try s.stop()
         XCTAssertEqual(try s.journal().count, 5)
+    }
+
+    /// Slowloris: a client that trickles a request's head (or body) a byte every 0.1 s — slower than the
+    /// request deadline allows, far faster than the idle timeout — is answered 408 and closed within the
+    /// deadline; another client is served meanwhile, and a keep-alive client that pauses between its
+    /// requests for longer than the deadline keeps its connection (the deadline runs from a request's
+    /// first byte, not from the previous answer).
+    func testARequestTricklingInSlowerThanItsDeadlineIsAnswered408AndClosed() throws {
+        let dir = temporaryDirectory("slowloris")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let deadline = 0.5, slack = 0.6, giveUp = 3.0
+        let s = try ServedCampaign(directory: dir, idleTimeoutSeconds: 2, requestHeadTimeoutMillis: 500, requestBodyTimeoutMillis: 500)
+        let json = "{\"request_id\":900,\"organisation\":9,\"offer\":\"bundle\",\"campaign_time_ms\":\(ServedCampaign.open)}"
+        let request = RawHTTPClient.post("/v1/orders", json)
+        let headEnd = request.utf8.count - json.utf8.count
+        struct Trickled { var seconds = 0.0; var sentBytes = 0; var status: Int?; var closed = false }
+        /// Sends `preamble` at once, then `bytes` one at a time every 0.1 s until the server answers or
+        /// closes (or `giveUp` passes); seconds are counted from the start.
+        @Sendable func trickle(preamble: [UInt8], _ bytes: [UInt8]) -> Trickled {
+            var t = Trickled()
+            guard let c = try? s.client() else { return t }
+            let start = Date()
+            var i = 0
+            if !preamble.isEmpty { try? c.send(preamble) }
+            while i < bytes.count && Date().timeIntervalSince(start) < giveUp {
+                do { try c.send([bytes[i]]) } catch { break }
+                i += 1
+                if c.waitReadable(milliseconds: 100) { break }
+            }
+            t.seconds = Date().timeIntervalSince(start)
+            t.sentBytes = preamble.count + i
+            if let r = try? c.readResponse() { t.status = r.status }
+            t.closed = c.isClosedByServer()
+            return t
+        }
+        let all = Array(request.utf8)
+        let results = Mutex<[String: Trickled]>([:])
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            let t = trickle(preamble: [], Array(all[..<headEnd]))
+            results.withLock { $0["head"] = t }
+        }
+        DispatchQueue.global().async(group: group) {
+            let t = trickle(preamble: Array(all[..<headEnd]), Array(all[headEnd...]))
+            results.withLock { $0["body"] = t }
+        }
+        // Meanwhile: a client served at once, and one that pauses longer than the deadline between requests.
+        let good = try s.client()
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(1, org: 1)).status, 200)
+        usleep(800_000)
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(2, org: 2)).status, 200,
+                       "a pause between keep-alive requests longer than the request deadline is no slow request")
+        group.wait()
+        for name in ["head", "body"] {
+            let t = results.withLock { $0[name] } ?? Trickled()
+            XCTAssertLessThan(t.seconds, deadline + slack,
+                              "\(name): closed within the deadline (\(t.sentBytes) bytes sent in \(t.seconds) s)")
+            XCTAssertGreaterThan(t.seconds, deadline * 0.8, "\(name): not before the deadline")
+            XCTAssertEqual(t.status, 408, "\(name): answered 408")
+            XCTAssertTrue(t.closed, "\(name): the connection is closed")
+        }
+        XCTAssertEqual(try good.exchange(ServedCampaign.order(3, org: 3)).status, 200, "the server still serves")
+        try s.stop()
+        XCTAssertEqual(try s.journal().map(\.requestId).sorted(), [1, 2, 3], "the slow requests decided nothing")
     }
 
     /// With tokens, organisation A cannot order, confirm, cancel or look up as B; no token or an unknown
@@ -351,6 +439,39 @@ final class HTTPAPITests: XCTestCase {
 
     /// 64 connections hammer scarce stock with pipelined orders and retransmits: no oversell, every
     /// unit accounted for, the journal equals the answers, and every 200 ACCEPTED is in it.
+    /// Segments roll while 16 connections pipeline orders under batch durability: a roll waits for the
+    /// background fsync while that fsync's thread acknowledges on the journal's queue (which the rolling
+    /// event loop holds): no stall, and every order answered 200 is in the journal, once.
+    func testSegmentsRollUnderPipelinedLoadAndEveryAnswerIsJournaled() throws {
+        let dir = temporaryDirectory("roll")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir, segmentBytes: 4 << 10)
+        let answered = Mutex<[UInt64]>([])
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 16) { k in
+            do {
+                let c = try s.client()
+                var mine: [UInt64] = []
+                for round in 0..<20 {
+                    let ids = (0..<16).map { UInt64(k * 100_000 + round * 100 + $0 + 1) }
+                    try c.send(ids.map { ServedCampaign.order($0, org: Int($0 % 1000)) }.joined())
+                    for id in ids {
+                        let r = try c.readResponse()
+                        if r.status == 200 { mine.append(id) } else { throw RawHTTPClient.ClientError.malformed("\(id): \(r.status) \(r.body)") }
+                    }
+                }
+                answered.withLock { $0 += mine }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        try s.stop()
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }
+        XCTAssertGreaterThan(segments.count, 3, "the segments rolled")
+        XCTAssertEqual(try s.journal().map(\.requestId).sorted(), answered.withLock { $0 }.sorted())
+    }
+
     func testSixtyFourConnectionsNeverOversellAndTheJournalMatchesTheAnswers() throws {
         let dir = temporaryDirectory("load")
         defer { try? FileManager.default.removeItem(atPath: dir) }

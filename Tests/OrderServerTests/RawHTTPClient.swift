@@ -93,6 +93,13 @@ final class RawHTTPClient {
         return try readResponse()
     }
 
+    /// Whether something can be read (an answer, or the server's close) within `milliseconds`.
+    func waitReadable(milliseconds: Int32) -> Bool {
+        if !buffer.isEmpty { return true }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, milliseconds) > 0
+    }
+
     /// Whether the server closed the connection (reads EOF within the timeout).
     func isClosedByServer() -> Bool {
         do { while true { try fill() } } catch ClientError.closed { return true } catch { return false }
