@@ -1,5 +1,7 @@
 import ArgumentParser
 import FlashSaleCore
+import FlashSaleRun
+import FlashSaleSystem
 import Foundation
 import LoadGen
 import OrderLog
@@ -151,10 +153,10 @@ struct ServeCommand: ParsableCommand {
         let service: OrderService
         do {
             let c = campaignClock
-            let start = monotonicNanosForClock()
+            let start = System.monotonicNanos()
             var expiryClock: (@Sendable () -> Int64)?
             if c != .request {
-                expiryClock = { c.campaignMillis(nanosSinceStart: monotonicNanosForClock() &- start) ?? 0 }
+                expiryClock = { c.campaignMillis(nanosSinceStart: System.monotonicNanos() &- start) ?? 0 }
             }
             service = try OrderService(rules: rules, options: options, clock: expiryClock,
                                        expireEveryMillis: expiryClock == nil ? nil : 50)
@@ -221,24 +223,10 @@ struct ServeCommand: ParsableCommand {
         let figures = service.journalFigures()
         FileHandle.standardError.write("flashsale serve: stopped after \(figures.acknowledged) decisions; durable up to record \(figures.durableWatermark)\n")
         if let report {
-            let latency = service.latency()
-            var outcomes: [String: Int] = [:]
-            for (i, n) in service.outcomeCounts().enumerated() { outcomes[Outcome(rawValue: UInt8(i))?.name ?? "\(i)"] = n }
-            let r = ServeReport(
-                profile: named.label, campaign: campaign.name, address: address, lanes: lanes, durability: durability.rawValue,
-                clock: clock.rawValue, durationSeconds: Double(service.nanosSinceStart()) / 1e9, decisions: figures.acknowledged,
-                outcomes: outcomes,
-                latencyMicros: .init(kind: "arrival to durable decision", count: latency.count, p50: latency.micros(atPercentile: 50),
-                                     p90: latency.micros(atPercentile: 90), p99: latency.micros(atPercentile: 99),
-                                     p999: latency.micros(atPercentile: 99.9), max: latency.maxMicros),
-                httpAnswers: server.finalAnswers,
-                journal: .init(dir: segments, records: figures.stats.records, bytes: figures.stats.compressedBytes,
-                               fsyncs: figures.stats.fsyncs, durableWatermark: figures.durableWatermark),
-                resumedRecords: service.resumedRecords, peakRSSBytes: MemoryStats.current().peakRSSBytes)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            do { try encoder.encode(r).write(to: URL(fileURLWithPath: report)) } catch {
-                FileHandle.standardError.write("flashsale: --report \(report): cannot write it: \(error.localizedDescription)\n")
+            let r = ServeReport(profile: named.label, address: address, clock: clock.rawValue, service: service, server: server,
+                                peakRSSBytes: MemoryStats.current().peakRSSBytes)
+            do { try OutputFile.write(try r.jsonData(), to: report, option: "--report") } catch let e as RunFailure {
+                FileHandle.standardError.write("flashsale: \(e.message)\n")
                 throw ExitCodes.runtimeFailure
             }
         }
@@ -272,28 +260,4 @@ struct ServeCommand: ParsableCommand {
     }
 
     static func seconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000) s" : "\(Double(ms) / 1000) s" }
-}
-
-/// What `serve --report` writes when the server stops.
-struct ServeReport: Codable {
-    struct Latency: Codable { var kind: String; var count: UInt64; var p50, p90, p99, p999, max: UInt64 }
-    struct Journal: Codable { var dir: String?; var records, bytes, fsyncs, durableWatermark: UInt64 }
-    var profile, campaign, address: String
-    var lanes: Int
-    var durability, clock: String
-    var durationSeconds: Double
-    var decisions: Int
-    var outcomes: [String: Int]
-    var latencyMicros: Latency
-    var httpAnswers: [String: Int]
-    var journal: Journal
-    var resumedRecords: Int
-    var peakRSSBytes: Int
-}
-
-/// Monotonic nanoseconds (the serve command's campaign clock reads it).
-func monotonicNanosForClock() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
