@@ -13,7 +13,7 @@ struct PipelineRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Segment directory (kept). Default: a temporary directory, removed after the run.", valueName: "dir"))
     var segments: String?
 
-    @Option(help: ArgumentHelp("none: the OS decides; batch: group commit (one fsync every few ms); sync: fsync before every acknowledgement.", valueName: "mode"))
+    @Option(help: ArgumentHelp("none: acknowledged once written to the OS; batch: group commit (acknowledged after an fsync, which starts as soon as the previous one returns, many decisions each); sync: an fsync before every acknowledgement.", valueName: "mode"))
     var durability: Durability = .batch
 
     @Option(name: .customLong("lz4-acceleration"),

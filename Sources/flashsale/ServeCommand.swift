@@ -17,7 +17,7 @@ struct ServeCommand: ParsableCommand {
         discussion: """
         Decides orders from real clients with the same lanes, journal and rules as `run`. An order's \
         200 answer is sent once its decision is durable per --durability; pipelined requests are \
-        answered in order; 400/404/405/413/429/503 answers decide nothing (docs/http-api.md). \
+        answered in order; 400/401/403/404/405/408/413/429/503 answers decide nothing (docs/http-api.md). \
         A --segments directory that holds records continues that campaign: a retry after a restart gets \
         its original decision. SIGTERM or Ctrl-C stops taking orders, answers those in flight, seals the \
         segments and exits 0 (SIGTERM) or 130 (Ctrl-C).
@@ -29,7 +29,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Address to listen on, HOST:PORT (port 0: any free port; the ready line says which).", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
 
-    @Option(help: ArgumentHelp("Lanes (serial decision queues). Default: active cores.", valueName: "n"))
+    @Option(help: ArgumentHelp("Lanes: partitions of the organisations, each with its own decision state and stock shard. Default: active cores.", valueName: "n"))
     var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: ArgumentHelp("The organisations, instead of the profile's synthetic population: CSV (header id,level,region[,activated][,tags]) or NDJSON, ids 0…N−1 each once (docs/http-api.md).", valueName: "file"))
@@ -38,7 +38,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Segment directory (kept; a directory with records continues its campaign). Default: a temporary directory, removed on exit.", valueName: "dir"))
     var segments: String?
 
-    @Option(help: ArgumentHelp("none: the OS decides; batch: group commit; sync: fsync before every answer.", valueName: "mode"))
+    @Option(help: ArgumentHelp("none: answered once written to the OS; batch: group commit (answered after an fsync, which starts as soon as the previous one returns); sync: an fsync before every answer.", valueName: "mode"))
     var durability: Durability = .batch
 
     @Option(help: ArgumentHelp("Campaign clock: wall (wall time mapped onto campaign time) or request (each request carries campaign_time_ms).", valueName: "wall|request"))
