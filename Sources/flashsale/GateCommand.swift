@@ -130,16 +130,17 @@ struct GateCommand: ParsableCommand {
                                                  lz4Acceleration: Int(lz4Acceleration), lanes: lanes, rate: rateLabel) { try refuse(why) }
         var reports: [RunReport] = []
         for i in 1...runs {
-            var execution = RunExecution(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
-                                         seed: seed, segments: nil, durability: durability, lz4Acceleration: lz4Acceleration,
-                                         overload: nil, progress: .never)
-            execution.injectedLaneDelayNanos = injectLaneDelayNs
+            var run = RunConfiguration(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
+                                       seed: seed, durability: durability)
+            run.lz4Acceleration = lz4Acceleration
+            run.injectedLaneDelayNanos = injectLaneDelayNs
+            var execution = RunExecution(configuration: run, progress: .never)
             if let replay {
                 // A replay source is consumed by a run: open the capture afresh each time.
-                execution.source = try ReplayCommand.makeSource(capture: replay, loaded: loaded, profileLabel: profileLabel,
+                execution.configuration.source = try ReplayCommand.makeSource(capture: replay, loaded: loaded, profileLabel: profileLabel,
                                                                 speed: speed, rate: rate, maxIdle: nil, loop: 1, filter: [], force: false,
                                                                 fix: "give the gate the profile it was captured with (its PROFILE argument)")
-                execution.paceOverride = pace
+                execution.configuration.paceOverride = pace
             }
             let outcome = try execution.execute()
             if outcome.interrupted {

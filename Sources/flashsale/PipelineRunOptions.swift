@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlashSaleRun
 import Foundation
+import LoadGen
 import OrderLog
 import Pipeline
 import Reports
@@ -40,6 +41,17 @@ struct PipelineRunOptions: ParsableArguments {
 
     @Flag(help: "Print the JSON report on stdout instead of the summary.")
     var json = false
+
+    /// A run of `profile` with these options (lanes, journal, overload, tuning).
+    func configuration(profile: LoadProfile, label: String, rate: RunRate?, duration: Double?, seed: UInt64?) -> RunConfiguration {
+        var c = RunConfiguration(profile: profile, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
+                                 seed: seed, segments: segments, durability: durability)
+        c.lz4Acceleration = lz4Acceleration
+        c.overload = overload
+        c.batchSize = batchSize
+        c.batchesPerLane = batchesPerLane
+        return c
+    }
 
     func validate() throws {
         // --report and --hgrm are checked by the command (`checkOutputs`), which knows its inputs.

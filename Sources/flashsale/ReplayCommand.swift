@@ -67,12 +67,11 @@ struct ReplayCommand: ParsableCommand {
         let source = try Self.makeSource(capture: capture, loaded: loaded, profileLabel: profileLabel,
                                          speed: speed, rate: rate, maxIdle: maxIdle, loop: loop, filter: filter, force: force)
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
-        var execution = RunExecution(profile: loaded, profileLabel: "replay:\(capture) on \(profileLabel)",
-                                     rate: rate == .max ? .max : nil, duration: nil, lanes: pipeline.lanes, seed: nil,
-                                     segments: pipeline.segments, durability: pipeline.durability, lz4Acceleration: pipeline.lz4Acceleration, overload: pipeline.overload, progress: pipeline.progress,
-                                     batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)
-        execution.source = source
-        execution.paceOverride = pace
+        var execution = RunExecution(configuration: pipeline.configuration(profile: loaded, label: "replay:\(capture) on \(profileLabel)",
+                                                                           rate: rate == .max ? .max : nil, duration: nil, seed: nil),
+                                     progress: pipeline.progress)
+        execution.configuration.source = source
+        execution.configuration.paceOverride = pace
         let outcome = try execution.execute()
         if let failure = source.failure {
             FileHandle.standardError.write("flashsale: the capture changed or broke during the replay: \(failure)\n")

@@ -49,10 +49,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let named = try LoadedProfile(path: profile)
         let loaded = named.profile, profileLabel = named.label
-        var execution = RunExecution(profile: loaded, profileLabel: profileLabel, rate: rate,
-                                     duration: duration, lanes: pipeline.lanes, seed: seed, segments: pipeline.segments,
-                                     durability: pipeline.durability, lz4Acceleration: pipeline.lz4Acceleration, overload: pipeline.overload, progress: pipeline.progress,
-                                     batchSize: pipeline.batchSize, batchesPerLane: pipeline.batchesPerLane)
+        var execution = RunExecution(configuration: pipeline.configuration(profile: loaded, label: profileLabel, rate: rate,
+                                                                           duration: duration, seed: seed),
+                                     progress: pipeline.progress)
         var capturing: CapturingSource?
         if let capture {
             var constantRate: Double?
@@ -67,7 +66,7 @@ struct RunCommand: ParsableCommand {
                 FileHandle.standardError.write("flashsale: --capture: \(error)\n")
                 throw ExitCodes.runtimeFailure
             }
-            execution.source = capturing
+            execution.configuration.source = capturing
         }
         let outcome: RunExecution.Outcome
         do {

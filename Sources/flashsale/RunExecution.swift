@@ -11,23 +11,8 @@ import Synchronization
 /// The command line's side of a run (`run`, `replay`, `gate`): its options become a `RunConfiguration`;
 /// signals, the progress line on stderr, messages and exit codes go around the `RunSession`.
 struct RunExecution {
-    var profile: LoadProfile
-    var profileLabel: String
-    var rate: RateOption?
-    var duration: Double?
-    var lanes: Int
-    var seed: UInt64?
-    var segments: String?
-    var durability: Durability
-    var lz4Acceleration: Int32 = 1
-    var overload: PipelineOptions.OverloadPolicy?
+    var configuration: RunConfiguration
     var progress: ProgressMode
-    var batchSize: Int? = nil
-    var batchesPerLane: Int? = nil
-    var injectedLaneDelayNanos: UInt64 = 0
-    /// A source other than the profile's generator (replay).
-    var source: RequestSource?
-    var paceOverride: PipelineOptions.Pace?
 
     struct Outcome {
         var report: RunReport
@@ -57,16 +42,8 @@ struct RunExecution {
     }
 
     func execute() throws -> Outcome {
-        var c = RunConfiguration(profile: profile, profileLabel: profileLabel, rate: rate, duration: duration, lanes: lanes,
-                                 seed: seed, segments: segments, durability: durability)
-        c.lz4Acceleration = lz4Acceleration
-        c.overload = overload
+        var c = configuration
         c.showProgress = progress == .always || (progress == .auto && isatty(STDERR_FILENO) != 0)
-        c.batchSize = batchSize
-        c.batchesPerLane = batchesPerLane
-        c.injectedLaneDelayNanos = injectedLaneDelayNanos
-        c.source = source
-        c.paceOverride = paceOverride
         // A progress line drawn in place on a terminal is ended before any other message.
         let drawing = c.showProgress && isatty(STDERR_FILENO) != 0
         let lineOpen = Atomic<Bool>(false)
