@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "FlashSaleRun", dependencies: ["FlashSaleCore", "FlashSaleSystem", "OrderLog", "LoadGen", "Pipeline", "Reports"]),
         // `flashsale serve`: the HTTP front of an OrderService (connections, parsing, in-order answers).
         .target(name: "OrderServer", dependencies: [
-            "FlashSaleCore", "Pipeline",
+            "FlashSaleCore", "FlashSaleSystem", "OrderLog", "Pipeline",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),

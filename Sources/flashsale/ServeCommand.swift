@@ -147,29 +147,6 @@ struct ServeCommand: ParsableCommand {
                 campaignClock = .opening(campaign.window.opensMillis, inMillis: Int64(seconds * 1000))
             }
         }
-        var writer = SegmentWriterOptions()
-        writer.durability = durability
-        let options = PipelineOptions(lanes: lanes, pace: .open, overloadPolicy: .shed, segmentsDirectory: segments, writer: writer)
-        let service: OrderService
-        do {
-            let c = campaignClock
-            let start = System.monotonicNanos()
-            var expiryClock: (@Sendable () -> Int64)?
-            if c != .request {
-                expiryClock = { c.campaignMillis(nanosSinceStart: System.monotonicNanos() &- start) ?? 0 }
-            }
-            service = try OrderService(rules: rules, options: options, clock: expiryClock,
-                                       expireEveryMillis: expiryClock == nil ? nil : 50)
-        } catch let e as PipelineError {
-            FileHandle.standardError.write("flashsale: \(e)\n")
-            switch e {
-            case .cannotWrite, .journalFailed: throw ExitCodes.runtimeFailure
-            default: throw ExitCodes.badInput
-            }
-        } catch let e as SegmentError {
-            FileHandle.standardError.write("flashsale: \(e)\n")
-            throw ExitCodes.badInput
-        }
         var config = OrderHTTPServer.Configuration()
         (config.host, config.port) = try parsedListen()
         config.maxConnections = maxConnections
@@ -177,16 +154,14 @@ struct ServeCommand: ParsableCommand {
         config.clock = campaignClock
         config.setRequestDeadlines(headSeconds: DurationText.seconds(requestHeadTimeout)!, bodySeconds: DurationText.seconds(requestBodyTimeout)!)
         if let e = eventLoops { config.eventLoops = e }
-        let server = OrderHTTPServer(service: service, configuration: config)
-        let address: String
+        let session: ServeSession
         do {
-            let bound = try server.start()
-            address = "http://\(config.host.contains(":") ? "[\(config.host)]" : config.host):\(bound.port ?? config.port)"
+            session = try ServeSession(.init(rules: rules, server: config, lanes: lanes, segments: segments, durability: durability))
         } catch {
-            FileHandle.standardError.write("flashsale: cannot listen on \(listen): \(error)\n")
-            try? service.stop()
-            throw ExitCodes.runtimeFailure
+            FileHandle.standardError.write("flashsale: \(error.message)\n")
+            throw error.kind == .badInput ? ExitCodes.badInput : ExitCodes.runtimeFailure
         }
+        let service = session.service
         // SIGTERM or Ctrl-C: stop taking orders, answer those in flight, seal. Installed before the ready
         // line, so a signal sent as soon as it is read is never lost (ignored between SIG_IGN and the source).
         let done = DispatchSemaphore(value: 0)
@@ -202,29 +177,21 @@ struct ServeCommand: ParsableCommand {
             return s
         }
         for _ in sources { registered.wait() }   // resume() registers asynchronously
-        var opens = "window opens \(Self.show(campaign.window.opensMillis))"
-        if let now = campaignClock.campaignMillis(nanosSinceStart: 0) {
-            let inMillis = campaign.window.opensMillis - now
-            opens += inMillis > 0 ? " (in \(Self.seconds(inMillis)))" : " (open now: campaign time \(Self.show(now)))"
-        } else {
-            opens += " (campaign time from each request)"
-        }
         let resumed = service.resumedRecords > 0 ? ", resumed \(service.resumedRecords) records" : ""
-        FileHandle.standardOutput.write(Data("flashsale serve: \(address) · campaign \(campaign.name) · \(opens) · lanes \(lanes), durability \(durability.rawValue)\(resumed)\n".utf8))
+        FileHandle.standardOutput.write(Data("flashsale serve: \(session.address) · campaign \(campaign.name) · \(session.window) · lanes \(lanes), durability \(durability.rawValue)\(resumed)\n".utf8))
 
         // Wait for SIGTERM or Ctrl-C (handlers installed before the ready line), then drain.
         done.wait()
         FileHandle.standardError.write("flashsale serve: stopping: answering the orders in flight and sealing the segments\n")
-        do { try server.stop() } catch {
-            FileHandle.standardError.write("flashsale: \(error)\n")
+        do { try session.stop() } catch {
+            FileHandle.standardError.write("flashsale: \(error.message)\n")
             throw ExitCodes.runtimeFailure
         }
         for s in sources { s.cancel() }
         let figures = service.journalFigures()
         FileHandle.standardError.write("flashsale serve: stopped after \(figures.acknowledged) decisions; durable up to record \(figures.durableWatermark)\n")
         if let report {
-            let r = ServeReport(profile: named.label, address: address, clock: clock.rawValue, service: service, server: server,
-                                peakRSSBytes: MemoryStats.current().peakRSSBytes)
+            let r = session.report(profile: named.label, clock: clock.rawValue, peakRSSBytes: MemoryStats.current().peakRSSBytes)
             do { try OutputFile.write(try r.jsonData(), to: report, option: "--report") } catch let e as RunFailure {
                 FileHandle.standardError.write("flashsale: \(e.message)\n")
                 throw ExitCodes.runtimeFailure
@@ -253,11 +220,4 @@ struct ServeCommand: ParsableCommand {
         server.stop()
     }
 
-    static func show(_ ms: Int64) -> String {
-        let day = ms / 86_400_000, rest = ms % 86_400_000
-        func two(_ x: Int64) -> String { x < 10 ? "0\(x)" : "\(x)" }
-        return "day \(day) \(two(rest / 3_600_000)):\(two(rest / 60_000 % 60)):\(two(rest / 1000 % 60))"
-    }
-
-    static func seconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000) s" : "\(Double(ms) / 1000) s" }
 }
