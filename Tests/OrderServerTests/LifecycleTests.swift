@@ -1,5 +1,6 @@
 import FlashSaleCore
 import FlashSaleTestSupport
+import LoadGen
 import Foundation
 import OrderLog
 @testable import OrderServer
@@ -76,5 +77,28 @@ final class LifecycleTests: XCTestCase {
             }
             XCTAssertEqual(server.process.terminationStatus, sig == SIGINT ? 130 : 0, "round \(round)")
         }
+    }
+
+    /// A session started on another campaign's journal is refused as bad input, naming the directory;
+    /// one with a wall clock says when the window opens.
+    func testAServeSessionRefusesAnotherCampaignsJournalAndDescribesItsWindow() throws {
+        let dir = temporaryDirectory("session-foreign")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try ServedCampaign(directory: dir)
+        _ = try s.client().exchange(ServedCampaign.order(1, org: 1))
+        try s.stop()
+        let other = try CampaignRules(try LoadProfile.load(path: CommandRunner.profilePath("kaigong-opening")).campaign)
+        var config = OrderHTTPServer.Configuration()
+        config.port = 0
+        XCTAssertThrowsError(try ServeSession(.init(rules: other, server: config, lanes: 2, segments: dir, durability: .batch))) { e in
+            guard let f = e as? ServeSession.Failure else { return XCTFail("\(e)") }
+            XCTAssertEqual(f.kind, .badInput)
+            XCTAssertTrue(f.message.contains(dir), f.message)
+        }
+        config.clock = .opening(other.campaign.window.opensMillis, inMillis: 90_000)
+        let session = try ServeSession(.init(rules: other, server: config, lanes: 2, segments: nil, durability: .none))
+        defer { try? session.stop() }
+        XCTAssertTrue(session.window.hasSuffix("(in 90 s)"), session.window)
+        XCTAssertTrue(session.address.hasPrefix("http://127.0.0.1:"), session.address)
     }
 }
