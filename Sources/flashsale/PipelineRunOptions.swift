@@ -6,16 +6,33 @@ import OrderLog
 import Pipeline
 import Reports
 
-/// Options shared by every command that drives the pipeline and reports (`run`, `replay`).
-struct PipelineRunOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Lanes (serial decision queues). Default: active cores.", valueName: "n"))
+/// Where decisions are made and journaled: shared by `run`, `replay` and `serve`.
+struct JournalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Lanes: partitions of the organisations, each decided in order with its own state and stock shard. Default: active cores.", valueName: "n"))
     var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: ArgumentHelp("Segment directory (kept). Default: a temporary directory, removed after the run.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Segment directory (kept; one that holds records continues its campaign). Default: a temporary directory, removed at the end.", valueName: "dir"))
     var segments: String?
 
     @Option(help: ArgumentHelp("none: acknowledged once written to the OS; batch: group commit (acknowledged after an fsync, which starts as soon as the previous one returns, many decisions each); sync: an fsync before every acknowledgement.", valueName: "mode"))
     var durability: Durability = .batch
+
+    func validate() throws {
+        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
+        if segments?.isEmpty == true { throw ValidationError("--segments needs a directory name") }
+        var isDirectory: ObjCBool = false
+        if let segments, FileManager.default.fileExists(atPath: segments, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--segments \(segments): exists and is not a directory")
+        }
+    }
+}
+
+/// Options shared by every command that drives the pipeline and reports (`run`, `replay`).
+struct PipelineRunOptions: ParsableArguments {
+    @OptionGroup var journal: JournalOptions
+    var lanes: Int { journal.lanes }
+    var segments: String? { journal.segments }
+    var durability: Durability { journal.durability }
 
     @Option(name: .customLong("lz4-acceleration"),
             help: ArgumentHelp("LZ4 acceleration of the segment blocks, 1...65537: 1 compresses best; higher values spend less journal CPU and compress less (on order records 8 runs LZ4 ~3x faster but saves ~1% of the bytes instead of ~15%).", valueName: "n"))
@@ -54,14 +71,9 @@ struct PipelineRunOptions: ParsableArguments {
     }
 
     func validate() throws {
-        // --report and --hgrm are checked by the command (`checkOutputs`), which knows its inputs.
-        if segments?.isEmpty == true { throw ValidationError("--segments needs a directory name") }
-        var isDirectory: ObjCBool = false
-        if let segments, FileManager.default.fileExists(atPath: segments, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw ValidationError("--segments \(segments): exists and is not a directory")
-        }
+        // --report and --hgrm are checked by the command (`checkOutputs`), which knows its inputs; the
+        // journal options by `JournalOptions`.
         try Self.checkLZ4Acceleration(lz4Acceleration)
-        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
         // Every request in flight has its slot reserved up front (request + decision, ~150 B): bound the

@@ -29,17 +29,14 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Address to listen on, HOST:PORT (port 0: any free port; the ready line says which).", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
 
-    @Option(help: ArgumentHelp("Lanes: partitions of the organisations, each with its own decision state and stock shard. Default: active cores.", valueName: "n"))
-    var lanes: Int = ProcessInfo.processInfo.activeProcessorCount
-
     @Option(help: ArgumentHelp("The organisations, instead of the profile's synthetic population: CSV (header id,level,region[,activated][,tags]) or NDJSON, ids 0…N−1 each once (docs/http-api.md).", valueName: "file"))
     var organisations: String?
 
-    @Option(help: ArgumentHelp("Segment directory (kept; a directory with records continues its campaign). Default: a temporary directory, removed on exit.", valueName: "dir"))
-    var segments: String?
-
-    @Option(help: ArgumentHelp("none: answered once written to the OS; batch: group commit (answered after an fsync, which starts as soon as the previous one returns); sync: an fsync before every answer.", valueName: "mode"))
-    var durability: Durability = .batch
+    @OptionGroup(title: "Journal")
+    var journal: JournalOptions
+    var lanes: Int { journal.lanes }
+    var segments: String? { journal.segments }
+    var durability: Durability { journal.durability }
 
     @Option(help: ArgumentHelp("Campaign clock: wall (wall time mapped onto campaign time) or request (each request carries campaign_time_ms).", valueName: "wall|request"))
     var clock: ClockMode = .wall
@@ -92,7 +89,6 @@ struct ServeCommand: ParsableCommand {
         if !loopback && !allowUnauthenticated && tokens == nil {
             throw ValidationError("--listen \(listen) is not a loopback address: give --tokens FILE, or --allow-unauthenticated to let anyone there order for any organisation")
         }
-        if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         if let e = eventLoops, e < 1 || e > 256 { throw ValidationError("--event-loops must be 1...256") }
         for (name, text) in [("--request-head-timeout", requestHeadTimeout), ("--request-body-timeout", requestBodyTimeout)] {
@@ -108,7 +104,6 @@ struct ServeCommand: ParsableCommand {
         if let e = campaignEpoch, ISO8601DateFormatter().date(from: e) == nil {
             throw ValidationError("--campaign-epoch \(e): expected an RFC 3339 instant like 2027-01-04T00:00:00+08:00")
         }
-        if segments?.isEmpty == true { throw ValidationError("--segments needs a directory name") }
         try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, organisations, tokens])
     }
 
