@@ -29,8 +29,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         // `flashsale serve`: HTTP/1.1 on SwiftNIO (NIOPosix, NIOHTTP1), not a framework (docs/http-api.md).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        // `GET /metrics`: Prometheus text exposition.
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // `GET /metrics`: Prometheus text exposition. swift-prometheus brings apple/swift-metrics with it;
+        // the registry is used directly (no target imports Metrics, so it is not declared here: SwiftPM
+        // warned on every build that the declared dependency was unused).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
