@@ -35,11 +35,7 @@ public struct LoadProfile: Sendable {
         let start = traffic.startMillis
         let end = start + Int64((seconds * traffic.timeScale * 1000).rounded())
         let window = campaign.window
-        func time(_ ms: Int64) -> String {
-            let t = ms % 86_400_000
-            func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-            return "day \(ms / 86_400_000) \(two(t / 3_600_000)):\(two(t / 60_000 % 60)):\(two(t / 1000 % 60))"
-        }
+        let time = SaleWindow.describe
         let span = "the traffic covers campaign time \(time(start)) to \(time(end))"
         if end <= window.opensMillis {
             return ["traffic: \(span), before campaign.window opens (\(time(window.opensMillis))): every order will be OUTSIDE_WINDOW"]

@@ -77,10 +77,10 @@ public final class ServeSession {
     /// "window opens day 0 10:00:00 (in 10 s)", "(open now: campaign time …)" or "(campaign time from each request)".
     public var window: String {
         let opensAt = configuration.rules.campaign.window.opensMillis
-        var text = "window opens \(Self.campaignTime(opensAt))"
+        var text = "window opens \(SaleWindow.describe(opensAt))"
         if let now = configuration.server.clock.campaignMillis(nanosSinceStart: 0) {
             let inMillis = opensAt - now
-            text += inMillis > 0 ? " (in \(Self.seconds(inMillis)))" : " (open now: campaign time \(Self.campaignTime(now)))"
+            text += inMillis > 0 ? " (in \(Self.seconds(inMillis)))" : " (open now: campaign time \(SaleWindow.describe(now)))"
         } else {
             text += " (campaign time from each request)"
         }
@@ -95,13 +95,6 @@ public final class ServeSession {
     /// What happened, after `stop()`.
     public func report(profile: String, clock: String, peakRSSBytes: Int) -> ServeReport {
         ServeReport(profile: profile, address: address, clock: clock, service: service, server: server, peakRSSBytes: peakRSSBytes)
-    }
-
-    /// "day 0 10:00:00".
-    static func campaignTime(_ ms: Int64) -> String {
-        let day = ms / 86_400_000, rest = ms % 86_400_000
-        func two(_ x: Int64) -> String { x < 10 ? "0\(x)" : "\(x)" }
-        return "day \(day) \(two(rest / 3_600_000)):\(two(rest / 60_000 % 60)):\(two(rest / 1000 % 60))"
     }
 
     static func seconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000) s" : "\(Double(ms) / 1000) s" }

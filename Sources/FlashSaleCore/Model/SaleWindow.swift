@@ -39,3 +39,13 @@ public struct SaleWindow: Sendable, Equatable {
         return false
     }
 }
+
+extension SaleWindow {
+    /// Campaign time as people read it in messages: "day 0 10:00:05" (milliseconds since day 0, 00:00;
+    /// seconds shown, milliseconds dropped).
+    public static func describe(_ ms: Int64) -> String {
+        let day = ms / 86_400_000, rest = ms % 86_400_000
+        func two(_ x: Int64) -> String { x < 10 ? "0\(x)" : "\(x)" }
+        return "day \(day) \(two(rest / 3_600_000)):\(two(rest / 60_000 % 60)):\(two(rest / 1000 % 60))"
+    }
+}
