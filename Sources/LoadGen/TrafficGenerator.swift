@@ -1,4 +1,6 @@
+import Dispatch
 import FlashSaleCore
+import Synchronization
 
 /// Open-model traffic for a profile: a deterministic stream of `OrderRequest`s, each stamped with the
 /// time an open-model client intends to send it and the campaign time it carries.
@@ -15,13 +17,21 @@ import FlashSaleCore
 /// - A reservation may schedule a follow-up confirm or cancel (same organisation, `reference` = the
 ///   reservation's id, a new id) at campaign time + delay; follow-ups wait in a time-bucketed queue and
 ///   are emitted in campaign-time order, interleaved with arrivals. Follow-ups due after the run are not sent.
-/// - Same profile + seed ⇒ the same stream, request for request, whatever the buffer sizes.
+/// - Closed loop (`startClosedLoop()`, as every run and client does): a scheduled follow-up is sent
+///   only if its reservation's answer granted a hold (HELD, or DUPLICATE of a HELD); otherwise it is
+///   dropped. It keeps its place in the stream: if the answer has not come when the follow-up is due,
+///   `fill` stops there (`isAwaitingAnswers`) until it comes, and the follow-up is sent no earlier than
+///   the answer arrived. So the requests a run sends do not depend on the machine's speed, only on the
+///   answers; with one lane and `--clock request` the answers do not either, and a run is reproducible
+///   request for request. Open loop (never started): follow-ups are drawn without looking at answers.
+/// - Same profile + seed (+ the same answers, closed loop) ⇒ the same stream, request for request,
+///   whatever the buffer sizes.
 ///
 /// `fill` costs 10–25 ns per request in release (more when most arrivals schedule follow-ups):
 /// xoshiro256**, no allocation per request, no Foundation.
 ///
 /// Not thread-safe: one caller at a time (it is `Sendable` so that it can be handed to the stage that owns it).
-public final class TrafficGenerator: RequestSource, @unchecked Sendable {
+public final class TrafficGenerator: ClosedLoopSource, @unchecked Sendable {
     public let profile: LoadProfile
     public let seed: UInt64
     /// The phases as run (scaled to the run length, or the constant `--rate`).
@@ -39,6 +49,7 @@ public final class TrafficGenerator: RequestSource, @unchecked Sendable {
     public let startMillis: Int64
 
     private var engine: Engine
+    private let answers = AnswerChannel()
     private let phaseStartNanos: [Double]
     private let phaseCumulative: [Double]
 
@@ -91,10 +102,30 @@ public final class TrafficGenerator: RequestSource, @unchecked Sendable {
                         timeScale: timeScale, totalNanos: total, requestLimit: self.requestLimit)
     }
 
-    /// Writes up to `buffer.count` next requests, in order; returns how many (0 when the run is over).
+    /// Writes up to `buffer.count` next requests, in order; returns how many (0 when the run is over,
+    /// or, closed loop, while `isAwaitingAnswers`).
     public func fill(_ buffer: UnsafeMutableBufferPointer<OrderRequest>) -> Int {
-        engine.fill(buffer)
+        if engine.closedLoop { answers.take { engine.awaited.answer($0.requestId, granted: $0.holdGranted, atNanos: $0.atNanos) } }
+        return engine.fill(buffer)
     }
+
+    // MARK: closed loop
+
+    @discardableResult public func startClosedLoop() -> Bool {
+        engine.closedLoop = engine.schedulesFollowUps
+        return engine.closedLoop
+    }
+
+    public func receiveAnswers(_ body: (inout AnswerInbox) -> Void) { answers.put(body) }
+
+    public var isAwaitingAnswers: Bool { engine.awaiting }
+
+    public func waitForAnswers(timeoutNanos: UInt64) { answers.wait(timeoutNanos: timeoutNanos) }
+
+    /// Follow-ups scheduled and still waiting for their reservation's answer or their time.
+    public var pendingFollowUps: Int { engine.followUps.count + (engine.parked == nil ? 0 : 1) }
+    /// Follow-ups dropped because their reservation did not get a hold (closed loop).
+    public var droppedFollowUps: Int { engine.droppedFollowUps }
 
     /// The instantaneous arrival rate (requests/s) at `nanos` into the run (for reports).
     public func rate(atNanos nanos: UInt64) -> Double {
@@ -183,6 +214,14 @@ private struct Engine {
     var pendingNanos = 0.0
     var pendingCampaign: Int64 = 0
     var followUps: FollowUpQueue
+    // closed loop
+    var closedLoop = false
+    var awaited = AwaitedAnswers()
+    /// A due follow-up whose reservation's answer has not come.
+    var parked: FollowUp?
+    var awaiting = false
+    var droppedFollowUps = 0
+    var schedulesFollowUps: Bool { confirmOrCancel.possible && isReservation.contains(true) }
 
     init(profile: LoadProfile, seed: UInt64, phases: [TrafficSpec.Phase], phaseStartNanos: [Double],
          phaseCumulative: [Double], timeScale: Double, totalNanos: UInt64, requestLimit: Int?) {
@@ -287,7 +326,21 @@ private struct Engine {
         var n = 0
         var room = buffer.count
         if let limit = requestLimit { room = min(room, limit - offered) }
+        awaiting = false
         while n < room {
+            if let p = parked {
+                let (state, at) = awaited.state(p.reference)
+                if state == .unknown { awaiting = true; break }
+                awaited.remove(p.reference)
+                parked = nil
+                if state == .granted {
+                    (base + n).initialize(to: followUp(p, notBeforeNanos: at))
+                    n += 1
+                } else {
+                    droppedFollowUps += 1
+                }
+                continue
+            }
             if !pendingArrival && !arrivalsDone {
                 if let t = nextArrivalNanos() {
                     pendingArrival = true
@@ -299,7 +352,8 @@ private struct Engine {
             }
             let limit = pendingArrival ? pendingCampaign : endCampaign
             if followUps.count > 0 && limit >= followUps.notBefore, let f = followUps.popDue(limit: limit) {
-                (base + n).initialize(to: followUp(f))
+                if closedLoop { parked = f; continue }  // sent once its reservation's answer says HELD
+                (base + n).initialize(to: followUp(f, notBeforeNanos: 0))
             } else if pendingArrival {
                 pendingArrival = false
                 (base + n).initialize(to: arrival(nanos: pendingNanos, campaign: pendingCampaign))
@@ -315,8 +369,10 @@ private struct Engine {
     }
 
     @inline(__always)
-    mutating func followUp(_ f: FollowUp) -> OrderRequest {
+    mutating func followUp(_ f: FollowUp, notBeforeNanos: UInt64) -> OrderRequest {
         var intended = UInt64(max(0, Double(f.campaignMillis - startMillis) * nanosPerMs))
+        // never before the answer that granted the hold arrived: a client could not have sent it earlier
+        if intended < notBeforeNanos { intended = notBeforeNanos }
         if intended < lastIntended { intended = lastIntended }
         lastIntended = intended
         let r = OrderRequest(requestId: nextRequestId, campaignTimeMillis: f.campaignMillis, intendedSendNanos: intended,
@@ -392,6 +448,7 @@ private struct Engine {
                 let kind: RequestKind = confirm.hit(u) ? .confirm : .cancel
                 let at = campaign + drawDelay()
                 if at <= endCampaign {
+                    if closedLoop { awaited.expect(id) }
                     followUps.push(FollowUp(campaignMillis: at, reference: id, organisation: organisation,
                                             offer: UInt16(truncatingIfNeeded: offer), kind: kind.rawValue, quantity: quantity),
                                    now: campaign)
@@ -410,5 +467,32 @@ private struct Engine {
         case .uniform(let lo, let hi): return max(1, lo + Int64(rng.below(UInt64(hi - lo + 1))))
         case .exponential(let mean): return max(1, Int64(-mean * Math.log(rng.unitOpenZero())))
         }
+    }
+}
+
+/// Answers on their way from the consumer's threads to the generator's: one lock per batch of answers
+/// and one per `fill`, never per answer. `wait` sleeps until a batch is put (or the time-out).
+private final class AnswerChannel: @unchecked Sendable {  // state behind `inbox`; the semaphore is thread-safe
+    private let inbox = Mutex(AnswerInbox())
+    private let arrived = DispatchSemaphore(value: 0)
+    private let sleeping = Atomic<Bool>(false)
+    private var taken = AnswerInbox()  // the generator's side (one thread)
+
+    func put(_ body: (inout AnswerInbox) -> Void) {
+        inbox.withLock { body(&$0) }
+        if sleeping.exchange(false, ordering: .acquiringAndReleasing) { arrived.signal() }
+    }
+
+    /// Drains everything put so far (on the generator's thread).
+    func take(_ body: (AnswerInbox.Entry) -> Void) {
+        inbox.withLock { swap(&$0, &taken) }
+        taken.drain(body)
+    }
+
+    func wait(timeoutNanos: UInt64) {
+        sleeping.store(true, ordering: .releasing)
+        if !inbox.withLock({ $0.isEmpty }) { sleeping.store(false, ordering: .releasing); return }
+        _ = arrived.wait(timeout: .now() + .nanoseconds(Int(min(timeoutNanos, UInt64(Int.max)))))
+        sleeping.store(false, ordering: .releasing)
     }
 }

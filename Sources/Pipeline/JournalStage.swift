@@ -34,6 +34,8 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     private(set) var soldOutAtNanos: [UInt64?]
     private(set) var soldOutOffers = 0
     private(set) var maxCampaignTime: Int64 = .min
+    /// Closed loop: the source told every acknowledged buy's answer (one call per batch).
+    var answers: ClosedLoopSource?
 
     init(writer: SegmentWriter, ledger: StockLedger, returnsReleasedUnits: Bool, pools: [BatchPool], pace: PipelineOptions.Pace, runStartNanos: UInt64,
          offerCount: Int, batchCapacity: Int) {
@@ -168,6 +170,13 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         }
         if pace == .max, requests > 0 {
             latency[batch.lane].record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
+        }
+        if let answers {
+            let at = ackNanos &- runStartNanos
+            answers.receiveAnswers { inbox in
+                inbox.arrivedAtNanos = at
+                batch.decisions.withUnsafeBufferPointer { ds in for d in ds { inbox.add(d) } }
+            }
         }
         acknowledged &+= batch.decisions.count
     }

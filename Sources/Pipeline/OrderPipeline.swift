@@ -102,6 +102,14 @@ public final class OrderPipeline {
         var offered = 0
         // `--rate max` defaults to wait (PipelineOptions); an explicit shed is honoured.
         var router = Router(pools: pools, wait: options.overloadPolicy == .wait, dispatch: laneStage.decide)
+        // Closed loop: acknowledged answers, shed buys and (on a restart) the answers the stopped run gave
+        // go back to the source, which sends a confirm or cancel only for a granted hold.
+        let closedLoop = (source as? ClosedLoopSource).flatMap { $0.startClosedLoop() ? $0 : nil }
+        if let closedLoop {
+            journal.answers = closedLoop
+            router.collectsRefusedBuys = true
+        }
+        var skippedBuys: [(UInt64, Bool)] = []
         let flushNanos = UInt64(options.flushMicros) * 1000
         // A restart offers exactly what the stopped run had not decided.
         var restart = RestartFilter(resumedRecords: resumed, lastCampaignTime: resumedClock, markers: resumeMarkers, lanes: lanes)
@@ -117,12 +125,28 @@ public final class OrderPipeline {
         var lastShedReported = 0
         while !journal.failed.value.load(ordering: .acquiring) && !stopRequested.value.load(ordering: .acquiring) {
             let n = source.fill(chunk)
-            if n == 0 { break }
+            if n == 0 {
+                guard let closedLoop, closedLoop.isAwaitingAnswers, !closedLoop.isFinished else { break }
+                // A due follow-up waits for its reservation's answer: hand over everything, then wait.
+                flushAll()
+                router.reportRefusedBuys(to: closedLoop)
+                closedLoop.waitForAnswers(timeoutNanos: 1_000_000)
+                continue
+            }
             var i = 0
             while i < n {
                 var r = chunk[i]
                 i += 1
-                if restart.skips(r) { continue }
+                if restart.skips(r) {
+                    // The stopped run answered it: what it answered is in the lane's memory (rebuilt from
+                    // the journal; the lane decides nothing until its skipped prefix is over).
+                    if closedLoop != nil && r.kind == .buy {
+                        let lane = Int(r.organisation % UInt32(lanes))
+                        let m = engines[lane].lookup(organisation: r.organisation, requestId: r.requestId)
+                        skippedBuys.append((r.requestId, m.map { $0.holdState != nil || $0.outcome == .held } ?? false))
+                    }
+                    continue
+                }
                 if rebase == nil { rebase = r.intendedSendNanos }
                 r.intendedSendNanos &-= rebase!
                 if options.pace == .open {
@@ -153,6 +177,13 @@ public final class OrderPipeline {
                 router.route(r)
             }
             offeredCounter.value.store(offered, ordering: .relaxed)
+            if let closedLoop {
+                router.reportRefusedBuys(to: closedLoop)
+                if !skippedBuys.isEmpty {
+                    closedLoop.receiveAnswers { inbox in for (id, granted) in skippedBuys { inbox.add(requestId: id, holdGranted: granted) } }
+                    skippedBuys.removeAll(keepingCapacity: true)
+                }
+            }
         }
         flushAll()
         let shed = router.shed

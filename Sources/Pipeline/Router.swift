@@ -17,6 +17,9 @@ struct Router {
     private(set) var shed = 0
     /// Time spent waiting for a free batch (with `wait`).
     private(set) var waitNanos: UInt64 = 0
+    /// Closed loop: the ids of buys shed since the last `takeRefusedBuys` (their follow-ups are dropped).
+    var collectsRefusedBuys = false
+    private var refusedBuys: [UInt64] = []
 
     init(pools: [BatchPool], wait: Bool, dispatch: @escaping (LaneBatch) -> Void) {
         self.pools = pools
@@ -33,7 +36,11 @@ struct Router {
             let t0 = wait ? monotonicNanos() : 0
             current[lane] = pools[lane].acquire(wait: wait)
             if wait { waitNanos &+= monotonicNanos() &- t0 }
-            if current[lane] == nil { shed += 1; return }
+            if current[lane] == nil {
+                shed += 1
+                if collectsRefusedBuys && r.kind == .buy { refusedBuys.append(r.requestId) }
+                return
+            }
         }
         let b = current[lane]!
         b.requests[b.count] = r
@@ -42,6 +49,13 @@ struct Router {
             dispatch(b)
             current[lane] = nil
         }
+    }
+
+    /// Reports the buys shed since the last call to `source` (one call; nothing when none were).
+    mutating func reportRefusedBuys(to source: ClosedLoopSource) {
+        guard !refusedBuys.isEmpty else { return }
+        source.receiveAnswers { inbox in for id in refusedBuys { inbox.refused(requestId: id) } }
+        refusedBuys.removeAll(keepingCapacity: true)
     }
 
     /// Hands every partial batch to its lane (the open model's flush window, the end of the source).

@@ -423,9 +423,10 @@ final class InterruptTests: XCTestCase {
     func testSecondCtrlCAborts() throws {
         let dir = CommandRunner.temporaryDirectory("abort")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // 1 ms of work per request per lane: the 50,000 requests would take ~25 s to drain.
+        // 20 ms of work per request per lane: whatever is in flight takes seconds to drain (closed-loop
+        // follow-ups keep that short: a confirm waits for its hold's answer, so few requests are ahead).
         let (p, _, err, _) = try start(["gate", "LoadProfiles/ci-smoke.yaml", "--rate", "max", "--runs", "1",
-                                        "--check", "outcome.overload==0", "--inject-lane-delay-ns", "1000000"],
+                                        "--check", "outcome.overload==0", "--inject-lane-delay-ns", "20000000"],
                                        waitingFor: nil, environment: ["TMPDIR": dir])
         Thread.sleep(forTimeInterval: 2)
         let during = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }
