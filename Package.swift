@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Reports", targets: ["Reports"]),
         .library(name: "FlashSaleRun", targets: ["FlashSaleRun"]),
         .library(name: "OrderServer", targets: ["OrderServer"]),
+        .library(name: "WireProtocol", targets: ["WireProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,6 +64,9 @@ let package = Package(
         // A run session: configuration → pipeline → audit → report, with the temporary journal and the
         // warnings; what `run`, `replay` and `gate`, the tests and the benchmarks share.
         .target(name: "FlashSaleRun", dependencies: ["FlashSaleCore", "FlashSaleSystem", "OrderLog", "LoadGen", "Pipeline", "Reports"]),
+        // The binary order protocol `fsbin` (docs/wire-protocol.md): frames, orders, answers, splitter.
+        // No NIO: clients, load generators and tests use it as it is.
+        .target(name: "WireProtocol", dependencies: ["FlashSaleCore"], swiftSettings: hotPath),
         // `flashsale serve`: the HTTP front of an OrderService (connections, parsing, in-order answers).
         .target(name: "OrderServer", dependencies: [
             "FlashSaleCore", "FlashSaleSystem", "OrderLog", "Pipeline",
@@ -79,6 +83,8 @@ let package = Package(
         // Shared by the test targets: package root, the built binary, temporary directories, a command runner.
         .target(name: "FlashSaleTestSupport", path: "Tests/FlashSaleTestSupport", swiftSettings: testSettings),
         .testTarget(name: "FlashSaleCoreTests", dependencies: ["FlashSaleCore"],
+                    swiftSettings: testSettings),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol", "FlashSaleCore"],
                     swiftSettings: testSettings),
         .testTarget(name: "OrderLogTests", dependencies: ["OrderLog", "FlashSaleCore"],  // FlashSaleCore: SplitMix64
                     swiftSettings: testSettings),
