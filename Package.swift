@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "FlashSaleRun", targets: ["FlashSaleRun"]),
         .library(name: "OrderServer", targets: ["OrderServer"]),
         .library(name: "WireProtocol", targets: ["WireProtocol"]),
+        .library(name: "LoadClient", targets: ["LoadClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,10 +64,12 @@ let package = Package(
         ]),
         // A run session: configuration → pipeline → audit → report, with the temporary journal and the
         // warnings; what `run`, `replay` and `gate`, the tests and the benchmarks share.
-        .target(name: "FlashSaleRun", dependencies: ["FlashSaleCore", "FlashSaleSystem", "OrderLog", "LoadGen", "Pipeline", "Reports"]),
+        .target(name: "FlashSaleRun", dependencies: ["FlashSaleCore", "FlashSaleSystem", "OrderLog", "LoadGen", "LoadClient", "Pipeline", "Reports"]),
         // The binary order protocol `fsbin` (docs/wire-protocol.md): frames, orders, answers, splitter.
         // No NIO: clients, load generators and tests use it as it is.
         .target(name: "WireProtocol", dependencies: ["FlashSaleCore"], swiftSettings: hotPath),
+        // The load generator pointed at a server (`--target`): HTTP and the binary protocol, on POSIX sockets.
+        .target(name: "LoadClient", dependencies: ["FlashSaleCore", "FlashSaleSystem", "Pipeline", "WireProtocol"], swiftSettings: hotPath),
         // `flashsale serve`: the HTTP front of an OrderService (connections, parsing, in-order answers).
         .target(name: "OrderServer", dependencies: [
             "FlashSaleCore", "FlashSaleSystem", "OrderLog", "Pipeline",

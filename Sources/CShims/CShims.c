@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
+#include <time.h>
 #include "CShims.h"
 
 int flashsale_start_writeback(int fd, int64_t offset, int64_t length) {
@@ -77,3 +79,12 @@ uint32_t flashsale_crc32c_hw(uint32_t crc, const void *p, size_t count) {
     return crc;  // never called: the Swift side falls back to its table walk
 }
 #endif
+
+int flashsale_poll_nanos(void *fds, unsigned long count, int64_t timeout_nanos) {
+#if defined(__linux__)
+    struct timespec ts = { .tv_sec = timeout_nanos / 1000000000, .tv_nsec = timeout_nanos % 1000000000 };
+    return ppoll((struct pollfd *)fds, (nfds_t)count, &ts, NULL);
+#else
+    return poll((struct pollfd *)fds, (nfds_t)count, (int)(timeout_nanos / 1000000));
+#endif
+}

@@ -1,5 +1,6 @@
 import FlashSaleCore
 import Foundation
+import LoadClient
 import LoadGen
 import OrderLog
 import Pipeline
@@ -31,6 +32,9 @@ public struct RunConfiguration {
     /// A source other than the profile's generator (a replay, a capturing generator).
     public var source: RequestSource?
     public var paceOverride: PipelineOptions.Pace?
+    /// Load a running server instead of the in-process pipeline (`--target`): lanes, segments and
+    /// durability are then the server's.
+    public var target: TargetOptions?
 
     public init(profile: LoadProfile, profileLabel: String, rate: RunRate? = nil, duration: Double? = nil, lanes: Int,
                 seed: UInt64? = nil, segments: String? = nil, durability: Durability) {
@@ -86,6 +90,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
     /// The running pipeline (its `stop()` is thread-safe); set and read under `lock`.
     private let lock = Mutex(())
     nonisolated(unsafe) private var running: OrderPipeline?
+    nonisolated(unsafe) private var client: TargetClient?
     private let stopRequested = Atomic<Bool>(false)
 
     public init(_ configuration: RunConfiguration, diagnostics: @escaping @Sendable (String) -> Void) {
@@ -98,7 +103,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
     /// reported (`RunOutcome.interrupted`).
     public func stop() {
         stopRequested.store(true, ordering: .releasing)
-        lock.withLock { _ in running?.stop() }
+        lock.withLock { _ in running?.stop(); client?.stop() }
     }
 
     /// Whether `stop()` was called.
@@ -124,6 +129,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         do { rules = try CampaignRules(c.profile.campaign) } catch {
             throw RunFailure(.badInput, "\(c.profileLabel): \(error)")
         }
+        if let target = c.target { return try executeTarget(target, rules: rules) }
         let effectiveSeed = c.seed ?? c.profile.seed
         let pace: PipelineOptions.Pace = c.paceOverride ?? (c.rate == .max ? .max : .open)
         var writer = SegmentWriterOptions()
@@ -189,6 +195,72 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         if audit == nil { report.invariants.segmentMismatches += 1 }
         warn(report: report, result: result, audit: audit, rules: rules, pace: pace, stopped: run.wasStopped)
         return RunOutcome(report: report, latency: result.latency, interrupted: run.wasStopped)
+    }
+
+    /// A `--target` run: the source through a `TargetClient` against a running server.
+    private func executeTarget(_ given: TargetOptions, rules: CampaignRules) throws(RunFailure) -> RunOutcome {
+        let c = configuration
+        let effectiveSeed = c.seed ?? c.profile.seed
+        var options = given
+        options.pace = c.paceOverride ?? (c.rate == .max ? .max : .open)
+        let campaign = rules.campaign
+        options.campaignFingerprint = campaign.fingerprint
+        if options.url.scheme == .http {
+            // Before anything is sent: the server runs this campaign, and says where campaign time comes from.
+            let probe: ServerProbe
+            do { probe = try ServerProbe.probe(host: options.url.host, port: options.url.port) } catch {
+                throw RunFailure(.runtimeFailure, error.message)
+            }
+            if let f = probe.fingerprint, f != campaign.fingerprint {
+                throw RunFailure(.badInput, "\(options.url) serves another campaign (fingerprint \(String(f, radix: 16)), "
+                                 + "\(c.profileLabel) has \(String(campaign.fingerprint, radix: 16))): start it with the same profile")
+            }
+            options.sendsCampaignTime = probe.clockFromRequests
+        }
+        let source: RequestSource
+        if let given = c.source {
+            source = given
+        } else {
+            var constantRate: Double?
+            if case .perSecond(let r) = c.rate { constantRate = r }
+            source = TrafficGenerator(profile: c.profile, seed: effectiveSeed, durationSeconds: c.duration, constantRate: constantRate)
+        }
+        let client = TargetClient(options: options, offerNames: campaign.offers.map(\.name))
+        lock.withLock { _ in self.client = client }
+        if wasStopped { client.stop() }
+        let result: TargetResult
+        do { result = try client.run(source: source) } catch {
+            throw RunFailure(.runtimeFailure, error.message)
+        }
+        let seconds = Double(result.wallNanos) / 1e9
+        var outcomes: [String: Int] = [:]
+        for o in Outcome.allCases { outcomes[o.name] = result.outcomeCounts[Int(o.rawValue)] }
+        let span = Double(result.sendSpanNanos) / 1e9
+        // What the schedule asked for against what was sent, over the same stretch (follow-ups included).
+        let expected = result.requestedPerSecond
+        let target = RunReport.Target(
+            url: options.url.description, connections: options.connections, pipeline: options.pipeline, sent: result.sent,
+            answered: result.answered, statuses: result.statusCounts, connectErrors: result.connectErrors, timeouts: result.timeouts,
+            connectionErrors: result.connectionErrors, protocolErrors: result.protocolErrors, reconnects: result.reconnects,
+            requestedPerSecond: expected, achievedPerSecond: result.achievedPerSecond, maxBacklog: result.maxBacklog)
+        var report = RunReport(
+            profile: c.profileLabel, seed: effectiveSeed, lanes: 0, durationSeconds: seconds, requests: result.sent,
+            decisionsPerSecond: seconds > 0 ? Double(result.decided) / seconds : 0, decisions: result.decided, outcomes: outcomes,
+            latencyMicros: .init(kind: options.pace == .open ? "answer" : "round-trip", recorder: result.latency),
+            offers: [], items: [], invariants: RunReport.Invariants(),
+            segments: .init(dir: nil, files: 0, bytes: 0, records: 0, rawBytes: 0, compressionRatio: 0, durability: "server's",
+                            lz4Acceleration: 0, fsyncs: 0),
+            memory: MemoryStats.current(),
+            load: .init(mode: options.pace.rawValue, overloadPolicy: "server's", offered: result.offered,
+                        offeredPerSecond: span > 0 ? Double(result.sent) / span : 0, shed: 0, sourceWaitSeconds: 0),
+            resumedRecords: 0)
+        report.target = target
+        if result.sent == 0 && !wasStopped { diagnostics("warning: nothing was sent to \(options.url)") }
+        if let want = expected, want > 0, target.achievedPerSecond < want * 0.98, !wasStopped {
+            diagnostics("warning: requested \(SummaryFormatter.human(want))/s, achieved \(SummaryFormatter.human(target.achievedPerSecond))/s "
+                        + "(\(SummaryFormatter.fixed(100 * target.achievedPerSecond / want, 1))%): the rate did not hold")
+        }
+        return RunOutcome(report: report, latency: result.latency, interrupted: wasStopped)
     }
 
     /// What a user should hear about a run that completed.

@@ -15,9 +15,13 @@ struct Catalogue: Sendable {
     /// Every id of `byId` as UTF-8 bytes, with the offer it names (matched against request bodies as they are).
     let idBytes: [(bytes: [UInt8], index: UInt16)]
     let window: SaleWindow
+    /// The campaign's fingerprint as 16 hex digits (`GET /v1/offers`: a client checks it is loading its own campaign).
+    let fingerprintHex: String
 
     init(rules: CampaignRules) {
         let c = rules.campaign
+        let hex = String(c.fingerprint, radix: 16)
+        fingerprintHex = String(repeating: "0", count: 16 - hex.count) + hex
         // Computed once: `GET /v1/offers` then only reads the stock counters.
         let list = c.offers.enumerated().map { i, offer in
             OfferInfo(id: offer.name, index: UInt16(i), isReservation: offer.kind.isReservation, components: c.unitComponents(ofOffer: i))

@@ -499,6 +499,8 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
         let service = server.service
         var s = "{\"window\":{\"opens_ms\":\(server.catalogue.window.opensMillis),\"closes_ms\":\(server.catalogue.window.closesMillis)}"
         if let now = server.campaignNow() { s += ",\"campaign_time_ms\":\(now)" }
+        // What a load client checks before it sends anything: the campaign and where campaign time comes from.
+        s += ",\"clock\":\"\(server.campaignNow() == nil ? "request" : "wall")\",\"campaign_fingerprint\":\"\(server.catalogue.fingerprintHex)\""
         s += ",\"offers\":["
         for (i, o) in server.catalogue.offers.enumerated() {
             let left = server.catalogue.remaining(o) { service.remaining(item: $0) }

@@ -38,6 +38,8 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
     let decidesInline: Bool
     private var timers: [DispatchSourceTimer] = []
     private let ownsDirectory: Bool
+    /// Holds expire on a timer (a wall clock); otherwise only requests move the lanes' clocks.
+    private let hasWallClock: Bool
     private let draining = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     /// Batches handed to lanes and not yet completed (drain waits for 0).
@@ -50,6 +52,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
                 expireEveryMillis: Int? = nil) throws {
         self.rules = rules
         self.options = options
+        hasWallClock = clock != nil && expireEveryMillis != nil
         core = OrderPipeline(rules: rules, options: options)
         let directory = options.segmentsDirectory ?? OrderPipeline.temporaryDirectory()
         ownsDirectory = options.segmentsDirectory == nil
@@ -246,6 +249,15 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         journal.queue.sync { (journal.acknowledged, writer.durableWatermark, writer.stats) }
     }
 
+    /// Waits until every batch handed over was decided and answered (or `deadline`).
+    private func waitForLanes(until deadline: ContinuousClock.Instant) {
+        while ContinuousClock.now < deadline {
+            let pending = journal.queue.sync { () -> Int in journal.syncAndAcknowledge(); return journal.unacknowledgedBatches }
+            if pending == 0 && inFlight.load(ordering: .acquiring) == 0 { return }
+            usleep(1_000)
+        }
+    }
+
     /// Stops taking requests (call `Ingress.flush()` on every producer first, or let them flush).
     public func beginDraining() { draining.store(true, ordering: .releasing) }
 
@@ -253,6 +265,15 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
     /// fsyncs, seals the segments and stops the timers. Idempotent.
     public func stop(timeout: Duration = .seconds(30)) throws {
         beginDraining()
+        guard !stopped.load(ordering: .acquiring) else { return }
+        if !hasWallClock {
+            // As an in-process run ends: every hold that expired by the latest campaign time any lane saw
+            // is released (and journaled) before the seal, so that a served campaign journals what the
+            // same requests journal in-process. (A wall clock's timer does this as time passes.)
+            waitForLanes(until: ContinuousClock.now + timeout)
+            let latest = journal.queue.sync { core.engines.map(\.clockMillis).max() ?? .min }
+            if latest != .min { advanceClocks(to: latest) }
+        }
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

@@ -168,6 +168,52 @@ public struct RunReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// A `--target` run: the server measured from the client's side (nil for in-process runs).
+    public struct Target: Codable, Sendable, Equatable {
+        public var url: String
+        public var connections: Int
+        public var pipeline: Int
+        /// Requests written to a connection.
+        public var sent: Int
+        /// Answers read, of any status.
+        public var answered: Int
+        /// Answers by status: HTTP codes ("200", "429", "503") or binary statuses ("DECIDED", "OVERLOADED").
+        public var statuses: [String: Int]
+        public var connectErrors: Int
+        /// Requests without an answer within the time-out.
+        public var timeouts: Int
+        /// Requests lost with a connection that failed or was closed.
+        public var connectionErrors: Int
+        /// Answers the client could not read (the connection was then closed).
+        public var protocolErrors: Int
+        public var reconnects: Int
+        /// The rate the traffic asked for (its arrivals over its length), when it has one.
+        public var requestedPerSecond: Double?
+        /// Requests sent per second, from the first intended send time to the last send.
+        public var achievedPerSecond: Double
+        /// The most requests that were due at once and waited for a connection with room.
+        public var maxBacklog: Int
+
+        public init(url: String, connections: Int, pipeline: Int, sent: Int, answered: Int, statuses: [String: Int],
+                    connectErrors: Int, timeouts: Int, connectionErrors: Int, protocolErrors: Int, reconnects: Int,
+                    requestedPerSecond: Double?, achievedPerSecond: Double, maxBacklog: Int) {
+            self.url = url
+            self.connections = connections
+            self.pipeline = pipeline
+            self.sent = sent
+            self.answered = answered
+            self.statuses = statuses
+            self.connectErrors = connectErrors
+            self.timeouts = timeouts
+            self.connectionErrors = connectionErrors
+            self.protocolErrors = protocolErrors
+            self.reconnects = reconnects
+            self.requestedPerSecond = requestedPerSecond
+            self.achievedPerSecond = achievedPerSecond
+            self.maxBacklog = maxBacklog
+        }
+    }
+
     public var profile: String
     public var seed: UInt64
     public var lanes: Int
@@ -186,6 +232,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var load: Load
     /// Records found in the segment directory before the run (a restarted campaign), 0 for a fresh one.
     public var resumedRecords: Int
+    /// Set for a `--target` run: the client's figures. Its invariants, offers and segments are the
+    /// server's (`serve --report`), not checked here.
+    public var target: Target?
 
     public init(profile: String, seed: UInt64, lanes: Int, durationSeconds: Double, requests: Int,
                 decisionsPerSecond: Double, decisions: Int, outcomes: [String: Int], latencyMicros: Latency,

@@ -6,6 +6,7 @@ public enum SummaryFormatter {
     public static func render(_ r: RunReport, replay: Bool = false) -> String {
         var s = ""
         func line(_ text: String = "") { s += text + "\n" }
+        if let t = r.target { return renderTarget(r, t, replay: replay) }
         if replay {
             let what = r.profile.hasPrefix("replay:") ? String(r.profile.dropFirst(7)) : r.profile
             line("flashsale replay: \(what)  lanes \(r.lanes)  durability \(r.segments.durability)")
@@ -71,6 +72,44 @@ public enum SummaryFormatter {
         let m = r.memory
         line("Memory: peak RSS \(human(Double(m.peakRSSBytes)))B"
              + (m.jemallocAllocatedBytes.map { ", jemalloc allocated \(human(Double($0)))B" } ?? ", jemalloc not active"))
+        return s
+    }
+
+    /// A `--target` run: the client's view of the server.
+    static func renderTarget(_ r: RunReport, _ t: RunReport.Target, replay: Bool) -> String {
+        var s = ""
+        func line(_ text: String = "") { s += text + "\n" }
+        let what = r.profile.hasPrefix("replay:") ? String(r.profile.dropFirst(7)) : r.profile
+        line("flashsale \(replay ? "replay" : "run"): \(what)  seed \(r.seed)  target \(t.url)  connections \(t.connections)  pipeline \(t.pipeline)")
+        let requested = t.requestedPerSecond.map { "requested \(human($0))/s, " } ?? ""
+        line("  \(r.load.mode) load: \(t.sent) requests sent in \(fixed(r.durationSeconds, 2)) s (\(requested)achieved \(human(t.achievedPerSecond))/s);"
+             + " \(t.answered) answered, \(r.decisions) decided (\(human(r.decisionsPerSecond))/s)")
+        if let want = t.requestedPerSecond, want > 0, t.achievedPerSecond < want * 0.98 {
+            line("  the requested rate was not held: \(fixed(100 * t.achievedPerSecond / want, 1))% of it (the server or this client fell behind; latency includes the backlog)")
+        }
+        let lost = t.timeouts + t.connectionErrors
+        line("  client: \(t.connectErrors) connect errors, \(t.timeouts) time-outs, \(t.connectionErrors) lost with a connection, "
+             + "\(t.protocolErrors) unreadable answers, \(t.reconnects) reconnects, most waiting for a connection \(t.maxBacklog)")
+        if lost > 0 { line("  \(lost) requests got no answer: their buys count as refused (no follow-up)") }
+        line()
+        line("Answers by status")
+        for (name, count) in t.statuses.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+            line("  " + pad(name, 15) + lpad("\(count)", 12))
+        }
+        line()
+        line("Outcomes (decided answers)")
+        for (name, count) in r.outcomes.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) where count > 0 {
+            let pct = r.decisions > 0 ? 100.0 * Double(count) / Double(r.decisions) : 0
+            line("  " + pad(name, 15) + lpad("\(count)", 12) + lpad(fixed(pct, 2) + "%", 9))
+        }
+        line()
+        let l = r.latencyMicros
+        line("Latency (\(l.kind), µs) over \(l.count) answers")
+        line("  p50 \(l.p50)  p90 \(l.p90)  p99 \(l.p99)  p99.9 \(l.p999)  p99.99 \(l.p9999)  max \(l.max)")
+        line()
+        line("Invariants, stock and segments: the server's (flashsale serve --report FILE)")
+        let m = r.memory
+        line("Memory (this client): peak RSS \(human(Double(m.peakRSSBytes)))B")
         return s
     }
 

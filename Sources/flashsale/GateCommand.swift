@@ -71,6 +71,9 @@ struct GateCommand: ParsableCommand {
             help: "LZ4 acceleration of the journal's blocks, 1...65537 (as for run): gate the journal you deploy.")
     var lz4Acceleration: Int32 = 1
 
+    @OptionGroup(title: "Against a running server")
+    var target: TargetArguments
+
     @Option(help: "Write the median run's JSON report here.")
     var report: String?
 
@@ -134,6 +137,7 @@ struct GateCommand: ParsableCommand {
                                        seed: seed, durability: durability)
             run.lz4Acceleration = lz4Acceleration
             run.injectedLaneDelayNanos = injectLaneDelayNs
+            run.target = target.options
             var execution = RunExecution(configuration: run, progress: .never)
             if let replay {
                 // A replay source is consumed by a run: open the capture afresh each time.

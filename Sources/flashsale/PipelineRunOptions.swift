@@ -30,6 +30,7 @@ struct JournalOptions: ParsableArguments {
 /// Options shared by every command that drives the pipeline and reports (`run`, `replay`).
 struct PipelineRunOptions: ParsableArguments {
     @OptionGroup var journal: JournalOptions
+    @OptionGroup var target: TargetArguments
     var lanes: Int { journal.lanes }
     var segments: String? { journal.segments }
     var durability: Durability { journal.durability }
@@ -67,6 +68,7 @@ struct PipelineRunOptions: ParsableArguments {
         c.overload = overload
         c.batchSize = batchSize
         c.batchesPerLane = batchesPerLane
+        c.target = target.options
         return c
     }
 

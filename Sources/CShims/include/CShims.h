@@ -25,4 +25,9 @@ uint32_t flashsale_crc32c_hw(uint32_t crc, const void *p, size_t count);
 /// errno set; elsewhere it does nothing and returns 0.
 int flashsale_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Waits until one of `count` descriptors at `fds` is ready or `timeout_nanos` passed (Linux `ppoll`:
+/// a nanosecond time-out, where poll(2) takes milliseconds). `fds` points at `struct pollfd`s. Returns
+/// what ppoll returns (-1 with errno set on failure, EINTR included).
+int flashsale_poll_nanos(void *fds, unsigned long count, int64_t timeout_nanos);
+
 #endif
