@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "LoadClient", dependencies: ["FlashSaleCore", "FlashSaleSystem", "Pipeline", "WireProtocol"], swiftSettings: hotPath),
         // `flashsale serve`: the HTTP front of an OrderService (connections, parsing, in-order answers).
         .target(name: "OrderServer", dependencies: [
-            "FlashSaleCore", "FlashSaleSystem", "OrderLog", "Pipeline",
+            "FlashSaleCore", "FlashSaleSystem", "OrderLog", "Pipeline", "WireProtocol",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["flashsale", "FlashSaleTestSupport"],
                     swiftSettings: testSettings),
         .testTarget(name: "OrderServerTests", dependencies: [
-            "OrderServer", "Pipeline", "FlashSaleCore", "LoadGen", "OrderLog", "FlashSaleTestSupport",
+            "OrderServer", "Pipeline", "FlashSaleCore", "LoadGen", "OrderLog", "FlashSaleTestSupport", "WireProtocol",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: testSettings),
     ]

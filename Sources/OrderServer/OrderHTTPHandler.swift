@@ -9,7 +9,7 @@ import Pipeline
 
 /// One connection's requests: parsed, routed, answered in the order they came (pipelined requests are
 /// decided concurrently; their answers wait for the earlier ones). Confined to the connection's loop.
-final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // confined to its event loop
+final class OrderHTTPHandler: ChannelInboundHandler, DecisionReceiver, @unchecked Sendable {  // confined to its event loop
     typealias InboundIn = HTTPServerRequestPart
     /// Answers are written as bytes (`ResponseBytes.swift`): no `HTTPResponseEncoder` in the pipeline.
     typealias OutboundOut = ByteBuffer
@@ -32,7 +32,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     }
 
     let server: OrderHTTPServer
-    let loop: LoopState
+    let loop: HTTPLoopState
     private var context: ChannelHandlerContext?
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
@@ -69,7 +69,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
     private var timedOut = false
     private let shortestDeadline: TimeAmount
 
-    init(server: OrderHTTPServer, loop: LoopState) {
+    init(server: OrderHTTPServer, loop: HTTPLoopState) {
         self.server = server
         self.loop = loop
         shortestDeadline = min(server.configuration.requestHeadTimeout, server.configuration.requestBodyTimeout)
@@ -583,6 +583,11 @@ final class OrderHTTPHandler: ChannelInboundHandler, @unchecked Sendable {  // c
             out.writeAnswer(status: r.status, headers: r.headers, keepAlive: keepAlive && !r.close, body: loop.scratch, omitBody: omitBody)
             return r.close || !keepAlive
         }
+    }
+
+    /// A served order's decision (`LoopState`): its 200, or 503 when the journal failed.
+    func deliver(_ sequence: UInt64, _ decision: Decision, journalSequence: UInt64, durable: Bool) -> Bool {
+        answer(sequence, durable ? .decision(decision, journalSequence: journalSequence) : .journalFailed)
     }
 
     /// `answer` for the answers made while reading (flushed by `channelReadComplete`) or followed by

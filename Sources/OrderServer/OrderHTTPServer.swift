@@ -50,7 +50,9 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     let connections = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
     let metrics = ServerMetrics()
-    private let loopStates: Mutex<[ObjectIdentifier: LoopState]> = Mutex([:])
+    private let loopStates: Mutex<[ObjectIdentifier: HTTPLoopState]> = Mutex([:])
+    /// The binary protocol's server on the same loops and service, when `serve --binary-listen` (it attaches itself).
+    weak var binary: BinaryOrderServer?
 
     public init(service: OrderService, configuration: Configuration) {
         self.service = service
@@ -85,11 +87,11 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     }
 
     /// The per-event-loop state (ingress, pending answers), made on first use.
-    func loopState(_ loop: EventLoop) -> LoopState {
+    func loopState(_ loop: EventLoop) -> HTTPLoopState {
         loopStates.withLock { states in
             let key = ObjectIdentifier(loop)
             if let s = states[key] { return s }
-            let s = LoopState(loop: loop, service: service)
+            let s = HTTPLoopState(loop: loop, service: service)
             states[key] = s
             return s
         }
@@ -114,13 +116,14 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     }
 
     /// Every event loop's state made so far.
-    var loops: [LoopState] { loopStates.withLock { Array($0.values) } }
+    var loops: [HTTPLoopState] { loopStates.withLock { Array($0.values) } }
 
-    /// Stops taking orders (`/readyz` 503, orders 503); what the loops already took is handed to the lanes
-    /// (waits for each loop to do so: call it off the event loops).
+    /// Stops taking orders (`/readyz` 503, orders 503; binary orders DRAINING); what the loops already took
+    /// is handed to the lanes (waits for each loop to do so: call it off the event loops).
     public func beginDraining() {
         draining.store(true, ordering: .releasing)
         service.beginDraining()
+        binary?.beginDraining()
         let states = loopStates.withLock { Array($0.values) }
         for s in states { try? s.loop.submit { s.ingress.flush() }.wait() }
     }
@@ -134,6 +137,7 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         let states = loopStates.withLock { Array($0.values) }
         for s in states { try? s.loop.submit {}.wait() }
         finalAnswers = answersByStatus()
+        binary?.finishStopping()
         try? channel?.close().wait()
         try? group.syncShutdownGracefully()
     }
@@ -145,9 +149,24 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     func campaignNow() -> Int64? { configuration.clock.campaignMillis(nanosSinceStart: service.nanosSinceStart()) }
 }
 
-/// One event loop's share: its ingress into the service and the table of answers it waits for.
-/// Touched only on `loop` (but `delivered`, which the journal fills).
-final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered` behind its Mutex
+/// Who gets a served order's decision back: an HTTP connection (`OrderHTTPHandler`) or a binary one
+/// (`BinaryConnection`). `LoopState` is generic over it, so the per-order path calls it directly
+/// (specialised; no existential or closure per order).
+protocol DecisionReceiver: AnyObject, Sendable {
+    /// The decision of the order submitted as `sequence` (or, `durable` false, that it is not acknowledged).
+    /// True when the receiver has answers to flush it did not have before: it is then flushed once, after
+    /// every batch of the burst was given out.
+    func deliver(_ sequence: UInt64, _ decision: Decision, journalSequence: UInt64, durable: Bool) -> Bool
+    /// Writes (and flushes) what `deliver` gave it.
+    func flushAnswers()
+}
+
+/// The HTTP server's per-loop state.
+typealias HTTPLoopState = LoopState<OrderHTTPHandler>
+
+/// One event loop's share for one protocol: its ingress into the service and the table of answers it
+/// waits for. Touched only on `loop` (but `delivered`, which the journal fills).
+final class LoopState<Receiver: DecisionReceiver>: @unchecked Sendable {  // confined to `loop`; `delivered` behind its Mutex
     let loop: EventLoop
     var ingress: OrderService.Ingress!
     /// This loop's answers by status and answer latencies (for `/metrics`).
@@ -155,7 +174,7 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
     /// Scratch space for an answer's body while its head is written (one per loop, reused).
     var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     /// Unanswered requests, by token: who asked and which of its requests this is.
-    private var pending: [(handler: OrderHTTPHandler?, sequence: UInt64)] = []
+    private var pending: [(receiver: Receiver?, sequence: UInt64)] = []
     private var free: [UInt32] = []
     private var flushScheduled = false
     /// Batches acknowledged for this loop and not yet answered; one hop to the loop per burst of them
@@ -163,7 +182,7 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
     private let delivered = Mutex<(batches: [OrderService.DecidedBatch], scheduled: Bool)>(([], false))
     private var answering: [OrderService.DecidedBatch] = []
     /// Connections that were given answers while completing: each is flushed once, at the end.
-    private var touched: [OrderHTTPHandler] = []
+    private var touched: [Receiver] = []
     /// In the turn's flush (the batches are decided on this thread, inside it): batches acknowledged
     /// meanwhile (`none` durability) are answered as soon as it returns, without another task.
     private var flushing = false
@@ -192,14 +211,14 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
     }
 
     /// Hands `r` to the service; false when it is not taken (overload, draining).
-    func submit(_ r: OrderRequest, from handler: OrderHTTPHandler, sequence: UInt64) -> Bool {
+    func submit(_ r: OrderRequest, from receiver: Receiver, sequence: UInt64) -> Bool {
         let token: UInt32
         if let f = free.popLast() {
             token = f
-            pending[Int(f)] = (handler, sequence)
+            pending[Int(f)] = (receiver, sequence)
         } else {
             token = UInt32(pending.count)
-            pending.append((handler, sequence))
+            pending.append((receiver, sequence))
         }
         guard ingress.add(r, token: UInt64(token)) else {
             pending[Int(token)] = (nil, 0)
@@ -230,19 +249,20 @@ final class LoopState: @unchecked Sendable {  // confined to `loop`; `delivered`
         }
         for batch in answering { complete(batch) }
         answering.removeAll(keepingCapacity: true)
-        for handler in touched { handler.flushAnswers() }
+        for receiver in touched { receiver.flushAnswers() }
         touched.removeAll(keepingCapacity: true)
     }
 
     private func complete(_ batch: OrderService.DecidedBatch) {
+        let durable = batch.durable
         batch.forEach { token, decision, sequence in
             let t = Int(token)
-            guard t < pending.count, let handler = pending[t].handler else { return }
+            guard t < pending.count, let receiver = pending[t].receiver else { return }
             let requestSequence = pending[t].sequence
             pending[t] = (nil, 0)
             free.append(UInt32(t))
-            if handler.answer(requestSequence, batch.durable ? .decision(decision, journalSequence: sequence) : .journalFailed) {
-                touched.append(handler)
+            if receiver.deliver(requestSequence, decision, journalSequence: sequence, durable: durable) {
+                touched.append(receiver)
             }
         }
         batch.done()

@@ -18,9 +18,19 @@ public struct ServeReport: Codable, Sendable {
     public var journal: Journal
     public var resumedRecords: Int
     public var peakRSSBytes: Int
+    /// The binary protocol (`--binary-listen`; absent without it): address, answers by status, ERROR
+    /// frames by code, connections accepted.
+    public struct Binary: Codable, Sendable {
+        public var address: String
+        public var answers: [String: Int]
+        public var errors: [String: Int]
+        public var connections: Int
+    }
+    public var binary: Binary?
 
     /// The report of a stopped server (call after `server.stop()`).
-    public init(profile: String, address: String, clock: String, service: OrderService, server: OrderHTTPServer, peakRSSBytes: Int) {
+    public init(profile: String, address: String, clock: String, service: OrderService, server: OrderHTTPServer, peakRSSBytes: Int,
+                binary: (server: BinaryOrderServer, address: String)? = nil) {
         let figures = service.journalFigures()
         let latency = service.latency()
         var outcomes: [String: Int] = [:]
@@ -42,6 +52,10 @@ public struct ServeReport: Codable, Sendable {
                           fsyncs: figures.stats.fsyncs, durableWatermark: figures.durableWatermark)
         resumedRecords = service.resumedRecords
         self.peakRSSBytes = peakRSSBytes
+        if let binary {
+            let f = binary.server.figures()
+            self.binary = Binary(address: binary.address, answers: f.answers, errors: f.errors, connections: f.connections)
+        }
     }
 
     /// Pretty-printed JSON with sorted keys.

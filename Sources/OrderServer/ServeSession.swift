@@ -3,8 +3,8 @@ import FlashSaleSystem
 import OrderLog
 import Pipeline
 
-/// `flashsale serve` without the command line: a campaign's `OrderService` behind an `OrderHTTPServer`,
-/// started (the journal opened or resumed, holds expiring on the campaign clock), then stopped (taking
+/// `flashsale serve` without the command line: a campaign's `OrderService` behind an `OrderHTTPServer`
+/// (and, when configured, a `BinaryOrderServer` on the same loops), started (the journal opened or resumed, holds expiring on the campaign clock), then stopped (taking
 /// no more orders, answering those in flight, sealing the segments) and reported on.
 ///
 /// The CLI adds options, files, signals and exit codes; tests can run a session in-process.
@@ -17,13 +17,17 @@ public final class ServeSession {
         /// nil: a temporary journal, removed when the session stops.
         public var segments: String?
         public var durability: Durability
+        /// Where to serve the binary protocol (`--binary-listen`); nil: HTTP only. Clock and tokens are `server`'s.
+        public var binary: BinaryOrderServer.Configuration?
 
-        public init(rules: CampaignRules, server: OrderHTTPServer.Configuration, lanes: Int, segments: String?, durability: Durability) {
+        public init(rules: CampaignRules, server: OrderHTTPServer.Configuration, lanes: Int, segments: String?, durability: Durability,
+                    binary: BinaryOrderServer.Configuration? = nil) {
             self.rules = rules
             self.server = server
             self.lanes = lanes
             self.segments = segments
             self.durability = durability
+            self.binary = binary
         }
     }
 
@@ -41,6 +45,10 @@ public final class ServeSession {
     public let server: OrderHTTPServer
     /// The address served, as a URL (`http://127.0.0.1:8080`; the bound port when 0 was asked for).
     public let address: String
+    /// The binary protocol's server, when configured.
+    public let binaryServer: BinaryOrderServer?
+    /// Its address, as a URL (`fsbin://127.0.0.1:9090`; the bound port when 0 was asked for).
+    public let binaryAddress: String?
 
     /// Opens (or resumes) the journal and starts listening.
     public init(_ c: Configuration) throws(Failure) {
@@ -67,12 +75,28 @@ public final class ServeSession {
         do {
             let bound = try server.start()
             let host = c.server.host
-            address = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound.port ?? c.server.port)"
+            address = "http://\(Self.bracketed(host)):\(bound.port ?? c.server.port)"
         } catch {
             try? service.stop()
             throw Failure(kind: .runtimeFailure, message: "cannot listen on \(c.server.host):\(c.server.port): \(error)")
         }
+        if let b = c.binary {
+            let binary = BinaryOrderServer(attachedTo: server, configuration: b)
+            do {
+                let bound = try binary.start()
+                binaryAddress = "fsbin://\(Self.bracketed(b.host)):\(bound.port ?? b.port)"
+                binaryServer = binary
+            } catch {
+                try? server.stop()
+                throw Failure(kind: .runtimeFailure, message: "cannot listen on \(b.host):\(b.port) (--binary-listen): \(error)")
+            }
+        } else {
+            binaryServer = nil
+            binaryAddress = nil
+        }
     }
+
+    static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 
     /// "window opens day 0 10:00:00 (in 10 s)", "(open now: campaign time …)" or "(campaign time from each request)".
     public var window: String {
@@ -87,14 +111,15 @@ public final class ServeSession {
         return text
     }
 
-    /// Stops taking orders, answers those in flight, seals the segments.
+    /// Stops taking orders (both protocols), answers those in flight, seals the segments.
     public func stop() throws(Failure) {
         do { try server.stop() } catch { throw Failure(kind: .runtimeFailure, message: "\(error)") }
     }
 
     /// What happened, after `stop()`.
     public func report(profile: String, clock: String, peakRSSBytes: Int) -> ServeReport {
-        ServeReport(profile: profile, address: address, clock: clock, service: service, server: server, peakRSSBytes: peakRSSBytes)
+        ServeReport(profile: profile, address: address, clock: clock, service: service, server: server, peakRSSBytes: peakRSSBytes,
+                    binary: binaryServer.map { ($0, binaryAddress ?? "") })
     }
 
     static func seconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000) s" : "\(Double(ms) / 1000) s" }

@@ -5,6 +5,7 @@ import NIOCore
 import Pipeline
 import Prometheus
 import Synchronization
+import WireProtocol
 
 /// `GET /metrics`: the service's figures in the Prometheus text exposition format.
 ///
@@ -19,9 +20,22 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
     let connections, batchesInFlight, journalBytes, journalRecords, durableWatermark, residentBytes: Gauge
     let fsyncs: Counter
     private let exported = Mutex<[String: Int]>([:])
+    /// The binary protocol's series, made on the first scrape of a server that has one.
+    private let binarySeries = Mutex<BinarySeries?>(nil)
+    struct BinarySeries: Sendable {
+        let connections: Gauge
+        let frames: [Counter]
+        let answers: [Counter]
+        let errors: [Counter]
+    }
     /// Upper bounds of the answer-latency buckets, seconds.
     static let latencyBounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
     static let statuses = ["200", "400", "401", "403", "404", "405", "408", "413", "429", "503"]
+    /// Binary frames received, by type (`other`: any type that is not a client frame's).
+    static let binaryFrameTypes = ["hello", "orders", "heartbeat", "goodbye", "other"]
+
+    @inline(__always)
+    static func binaryFrameIndex(_ type: UInt8) -> Int { type >= 1 && type <= 4 ? Int(type) - 1 : 4 }
 
     init() {
         let registry = self.registry
@@ -59,7 +73,16 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
         let service = server.service
         let counts = service.outcomeCounts()
         for (i, c) in decisions.enumerated() where i < counts.count { advance(c, key: "d\(i)", to: counts[i]) }
-        let loops = server.mergedLoopFigures()
+        var loops = server.mergedLoopFigures()
+        if let binary = server.binary {
+            let b = binary.mergedLoopFigures()
+            loops.add(b)
+            let series = binarySeries(registry)
+            series.connections.set(Double(binary.openConnections))
+            for (i, c) in series.frames.enumerated() { advance(c, key: "bf\(i)", to: b.binaryFrames[i]) }
+            for (i, c) in series.answers.enumerated() { advance(c, key: "ba\(i)", to: b.binaryAnswers[i]) }
+            for (i, c) in series.errors.enumerated() { advance(c, key: "be\(i)", to: b.binaryErrors[i + 1]) }
+        }
         let buckets = loops.latencyBuckets, sumNanos = loops.latencySumNanos
         for (i, s) in Self.statuses.enumerated() { advance(answers[s]!, key: "s\(s)", to: loops.answers[i]) }
         let figures = service.journalFigures()
@@ -72,7 +95,7 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
         advance(fsyncs, key: "fsyncs", to: Int(figures.stats.fsyncs))
         var text = registry.emitToString()
         // The answer-latency histogram, from the loops' buckets (cumulative, as the format wants).
-        text += "# HELP flashsale_answer_latency_seconds Time from an order's arrival to its answer (durable decision)\n"
+        text += "# HELP flashsale_answer_latency_seconds Time from an order's arrival to its answer (durable decision), HTTP and binary\n"
         text += "# TYPE flashsale_answer_latency_seconds histogram\n"
         var cumulative: UInt64 = 0
         for (i, bound) in Self.latencyBounds.enumerated() {
@@ -84,6 +107,26 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
         text += "flashsale_answer_latency_seconds_sum \(Double(sumNanos) / 1e9)\n"
         text += "flashsale_answer_latency_seconds_count \(cumulative)\n"
         return text
+    }
+
+    private func binarySeries(_ registry: PrometheusCollectorRegistry) -> BinarySeries {
+        binarySeries.withLock { s in
+            if let s { return s }
+            let made = BinarySeries(
+                connections: registry.makeGauge(name: "flashsale_binary_connections", help: "Open binary-protocol (fsbin) connections"),
+                frames: Self.binaryFrameTypes.map {
+                    registry.makeCounter(name: "flashsale_binary_frames_total", labels: [("type", $0)], help: "Binary frames received, by type")
+                },
+                answers: (0..<6).map {
+                    registry.makeCounter(name: "flashsale_binary_answers_total", labels: [("status", WireAnswer.Status(rawValue: UInt8($0))!.name)],
+                                         help: "Binary answers written, by status (DECIDED: a durable decision; the others decided nothing)")
+                },
+                errors: WireError.Code.allCases.map {
+                    registry.makeCounter(name: "flashsale_binary_errors_total", labels: [("code", $0.name)], help: "Binary ERROR frames sent (each closes its connection), by code")
+                })
+            s = made
+            return made
+        }
     }
 
     /// VmRSS of this process, bytes (0 where /proc is not there).
@@ -100,9 +143,19 @@ struct LoopFigures: Sendable {
     var answers = [Int](repeating: 0, count: ServerMetrics.statuses.count)
     var latencyBuckets = [UInt64](repeating: 0, count: ServerMetrics.latencyBounds.count + 1)
     var latencySumNanos: UInt64 = 0
+    /// Binary protocol: frames received by type (`ServerMetrics.binaryFrameTypes`), answers by status
+    /// (`WireAnswer.Status` raw value), ERROR frames sent by code (raw value), connections accepted.
+    var binaryFrames = [Int](repeating: 0, count: ServerMetrics.binaryFrameTypes.count)
+    var binaryAnswers = [Int](repeating: 0, count: 6)
+    var binaryErrors = [Int](repeating: 0, count: 10)
+    var binaryConnectionsAccepted = 0
 
     mutating func add(_ other: LoopFigures) {
         for i in answers.indices { answers[i] += other.answers[i] }
+        for i in binaryFrames.indices { binaryFrames[i] += other.binaryFrames[i] }
+        for i in binaryAnswers.indices { binaryAnswers[i] += other.binaryAnswers[i] }
+        for i in binaryErrors.indices { binaryErrors[i] += other.binaryErrors[i] }
+        binaryConnectionsAccepted += other.binaryConnectionsAccepted
         for i in latencyBuckets.indices { latencyBuckets[i] &+= other.latencyBuckets[i] }
         latencySumNanos &+= other.latencySumNanos
     }

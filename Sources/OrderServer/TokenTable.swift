@@ -51,7 +51,11 @@ public struct TokenTable: Sendable {
 
     /// The organisation `token` acts for, or nil.
     public func organisation(for token: Substring) -> UInt32? {
-        let bytes = Array(token.utf8)
+        organisation(forToken: Array(token.utf8))
+    }
+
+    /// The organisation the token of these bytes (its UTF-8) acts for, or nil (the binary HELLO's token).
+    public func organisation(forToken bytes: [UInt8]) -> UInt32? {
         guard let candidates = buckets[Self.key(bytes)] else { return nil }
         var found: UInt32?
         for c in candidates where Self.constantTimeEqual(c.token, bytes) { found = c.organisation }

@@ -13,7 +13,7 @@ import Reports
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the campaign's orders over HTTP/1.1 (POST /v1/orders, holds, offers, health).",
+        abstract: "Serve the campaign's orders over HTTP/1.1 (POST /v1/orders, holds, offers, health) and, with --binary-listen, the binary protocol fsbin.",
         discussion: """
         Decides orders from real clients with the same lanes, journal and rules as `run`. An order's \
         200 answer is sent once its decision is durable per --durability; pipelined requests are \
@@ -28,6 +28,9 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Address to listen on, HOST:PORT (port 0: any free port; the ready line says which).", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
+
+    @Option(name: .customLong("binary-listen"), help: ArgumentHelp("Also serve the binary order protocol fsbin on HOST:PORT (docs/wire-protocol.md): HELLO, then frames of up to 21,845 orders, answered as each decision is durable, in any order. Same lanes, journal, tokens and clock as HTTP; port 0 picks a free port (the ready line says fsbin://HOST:PORT). A non-loopback host needs --tokens or --allow-unauthenticated.", valueName: "host:port"))
+    var binaryListen: String?
 
     @Option(help: ArgumentHelp("The organisations, instead of the profile's synthetic population: CSV (header id,level,region[,activated][,tags]) or NDJSON, ids 0…N−1 each once (docs/http-api.md).", valueName: "file"))
     var organisations: String?
@@ -50,7 +53,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write a JSON report here when the server stops: decisions by outcome, latency, HTTP answers by status, journal figures (docs/http-api.md).", valueName: "file.json"))
     var report: String?
 
-    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once; more are closed on accept.", valueName: "n"))
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once (HTTP, and binary apart); more are closed on accept.", valueName: "n"))
     var maxConnections = 4096
 
     @Option(name: .customLong("request-head-timeout"), help: ArgumentHelp("Once a request's first byte has arrived, its head (request line and headers) must be complete within this long, e.g. 10s or 500ms; otherwise it is answered 408 and the connection is closed (slow clients, slowloris).", valueName: "duration"))
@@ -73,21 +76,30 @@ struct ServeCommand: ParsableCommand {
 
     enum ClockMode: String, ExpressibleByArgument, CaseIterable { case wall, request }
 
-    func parsedListen() throws -> (host: String, port: Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080")
+    func parsedListen() throws -> (host: String, port: Int) { try Self.parseAddress(listen, option: "--listen", example: "127.0.0.1:8080") }
+
+    static func parseAddress(_ text: String, option: String, example: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("\(option) \(text): expected HOST:PORT, e.g. \(example)")
         }
-        var host = String(listen[..<colon])
+        var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080") }
+        guard !host.isEmpty else { throw ValidationError("\(option) \(text): expected HOST:PORT, e.g. \(example)") }
         return (host, port)
     }
 
+    func parsedBinaryListen() throws -> (host: String, port: Int)? {
+        try binaryListen.map { try Self.parseAddress($0, option: "--binary-listen", example: "127.0.0.1:9090") }
+    }
+
     func validate() throws {
-        let (host, _) = try parsedListen()
-        let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
-        if !loopback && !allowUnauthenticated && tokens == nil {
-            throw ValidationError("--listen \(listen) is not a loopback address: give --tokens FILE, or --allow-unauthenticated to let anyone there order for any organisation")
+        var addresses = [("--listen", listen, try parsedListen().host)]
+        if let b = binaryListen, let parsed = try parsedBinaryListen() { addresses.append(("--binary-listen", b, parsed.host)) }
+        for (option, text, host) in addresses {
+            let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
+            if !loopback && !allowUnauthenticated && tokens == nil {
+                throw ValidationError("\(option) \(text) is not a loopback address: give --tokens FILE, or --allow-unauthenticated to let anyone there order for any organisation")
+            }
         }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         if let e = eventLoops, e < 1 || e > 256 { throw ValidationError("--event-loops must be 1...256") }
@@ -149,9 +161,16 @@ struct ServeCommand: ParsableCommand {
         config.clock = campaignClock
         config.setRequestDeadlines(headSeconds: DurationText.seconds(requestHeadTimeout)!, bodySeconds: DurationText.seconds(requestBodyTimeout)!)
         if let e = eventLoops { config.eventLoops = e }
+        var binary: BinaryOrderServer.Configuration?
+        if let (host, port) = try parsedBinaryListen() {
+            var b = BinaryOrderServer.Configuration()
+            (b.host, b.port) = (host, port)
+            b.maxConnections = maxConnections
+            binary = b
+        }
         let session: ServeSession
         do {
-            session = try ServeSession(.init(rules: rules, server: config, lanes: lanes, segments: segments, durability: durability))
+            session = try ServeSession(.init(rules: rules, server: config, lanes: lanes, segments: segments, durability: durability, binary: binary))
         } catch {
             FileHandle.standardError.write("flashsale: \(error.message)\n")
             throw error.kind == .badInput ? ExitCodes.badInput : ExitCodes.runtimeFailure
@@ -173,7 +192,8 @@ struct ServeCommand: ParsableCommand {
         }
         for _ in sources { registered.wait() }   // resume() registers asynchronously
         let resumed = service.resumedRecords > 0 ? ", resumed \(service.resumedRecords) records" : ""
-        FileHandle.standardOutput.write(Data("flashsale serve: \(session.address) · campaign \(campaign.name) · \(session.window) · lanes \(lanes), durability \(durability.rawValue)\(resumed)\n".utf8))
+        let binaryText = session.binaryAddress.map { ", binary \($0)" } ?? ""
+        FileHandle.standardOutput.write(Data("flashsale serve: \(session.address)\(binaryText) · campaign \(campaign.name) · \(session.window) · lanes \(lanes), durability \(durability.rawValue)\(resumed)\n".utf8))
 
         // Wait for SIGTERM or Ctrl-C (handlers installed before the ready line), then drain.
         done.wait()

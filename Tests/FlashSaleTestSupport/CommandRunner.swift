@@ -56,6 +56,8 @@ public enum CommandRunner {
         public let process: Process
         public let port: Int
         public let readyLine: String
+        /// The binary protocol's port (`--binary-listen`: the line's `, binary fsbin://127.0.0.1:PORT`), else nil.
+        public let binaryPort: Int?
     }
 
     /// Starts `flashsale serve ARGUMENTS` (which should listen on port 0) and waits for its ready line;
@@ -79,7 +81,8 @@ public enum CommandRunner {
             p.terminate()
             throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ready line: \(text)"])
         }
-        return Server(process: p, port: port, readyLine: text)
+        let binaryPort = text.range(of: ", binary fsbin://127.0.0.1:").flatMap { Int(text[$0.upperBound...].prefix(while: \.isNumber)) }
+        return Server(process: p, port: port, readyLine: text, binaryPort: binaryPort)
     }
 
     /// Runs a system tool quietly (mount, chattr, …); its exit status, or −1 when it cannot start.
