@@ -95,6 +95,7 @@ let package = Package(
                     swiftSettings: testSettings),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoadGen", "OrderLog", "Reports", "FlashSaleRun", "FlashSaleTestSupport"],
                     swiftSettings: testSettings),
+        .testTarget(name: "LoadClientTests", dependencies: ["LoadClient", "LoadGen", "FlashSaleCore"], swiftSettings: testSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Pipeline"],
                     swiftSettings: testSettings),
         .testTarget(name: "FlashSaleRunTests", dependencies: ["FlashSaleRun", "LoadGen", "Pipeline", "OrderLog", "FlashSaleTestSupport"],
