@@ -265,6 +265,8 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
     func deliver(_ sequence: UInt64, _ d: Decision, journalSequence: UInt64, durable: Bool) -> Bool {
         inFlight -= 1
         guard phase != .closed, context != nil else { return false }
+        // (read before appending: `appendAnswer` marks the connection unflushed)
+        let alreadyUnflushed = unflushed
         if durable {
             let holdId = d.holdExpiryMillis != 0 || d.kind == .confirm || d.kind == .cancel ? d.reference : 0
             appendAnswer(WireAnswer(clientSequence: sequence, status: .decided, outcome: d.outcome.rawValue,
@@ -275,9 +277,9 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
         } else {
             appendAnswer(.notDecided(sequence, .journalFailed))
         }
-        if unflushed { return false }
-        unflushed = true
-        return true
+        // True the first time since the last flush: the loop then flushes this connection once, after
+        // handing out the burst's answers (no later read may come to flush them).
+        return !alreadyUnflushed
     }
 
     private func appendAnswer(_ a: WireAnswer) {
