@@ -258,7 +258,8 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         if result.sent == 0 && !wasStopped { diagnostics("warning: nothing was sent to \(options.url)") }
         if let want = expected, want > 0, target.achievedPerSecond < want * 0.98, !wasStopped {
             diagnostics("warning: requested \(SummaryFormatter.human(want))/s, achieved \(SummaryFormatter.human(target.achievedPerSecond))/s "
-                        + "(\(SummaryFormatter.fixed(100 * target.achievedPerSecond / want, 1))%): the rate did not hold")
+                        + "(\(SummaryFormatter.fixed(100 * target.achievedPerSecond / want, 1))%): the rate did not hold"
+                        + (result.maxBacklog > 0 ? "; requests waited for a free connection: raise --connections or --pipeline" : ""))
         }
         return RunOutcome(report: report, latency: result.latency, interrupted: wasStopped)
     }

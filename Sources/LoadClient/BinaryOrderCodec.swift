@@ -18,6 +18,7 @@ struct BinaryOrderCodec: OrderCodec {
     private(set) var isReady = false
     /// The server's limits, from its welcome.
     private(set) var maxInFlight = Int.max
+    static var largestAnswerBytes: Int { WireProtocol.maxFrameBytes + 4 }
     private var burst: [WireOrder] = []
     private var splitter = FrameSplitter()
 

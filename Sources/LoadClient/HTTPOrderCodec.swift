@@ -42,6 +42,8 @@ struct HTTPOrderCodec: OrderCodec {
 
     func greet(into out: inout [UInt8]) {}
     var isReady: Bool { true }
+    var maxInFlight: Int { .max }
+    static var largestAnswerBytes: Int { 64 * 1024 }
     func endBurst(into out: inout [UInt8]) {}
 
     private static let ordersLine = Array("POST /v1/orders HTTP/1.1\r\n".utf8)

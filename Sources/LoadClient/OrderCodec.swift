@@ -22,6 +22,10 @@ protocol OrderCodec {
     mutating func greet(into out: inout [UInt8])
     /// Whether the greeting was answered and requests may be sent.
     var isReady: Bool { get }
+    /// Requests the server lets one connection have unanswered (its welcome's limit; `Int.max` if none).
+    var maxInFlight: Int { get }
+    /// The largest answer the server may send in one piece (the input buffer holds at least that).
+    static var largestAnswerBytes: Int { get }
     /// Appends one request, numbered `sequence` on this connection.
     mutating func append(_ r: OrderRequest, sequence: UInt64, into out: inout [UInt8])
     /// Ends a burst of `append`s (the binary protocol puts a burst in one frame).

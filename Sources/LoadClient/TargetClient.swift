@@ -56,7 +56,8 @@ public struct TargetResult: Sendable {
     /// Times the server sent bytes the client could not read.
     public var protocolErrors = 0
     public var reconnects = 0
-    /// The most requests that were due and waited for a connection with room at once.
+    /// The most requests that were due and waited for a connection with room at once (open model;
+    /// counted within the generator's current chunk of 4,096).
     public var maxBacklog = 0
     /// The send times' span: the first request's intended send time to the last one's actual send.
     public var sendSpanNanos: UInt64 = 0
@@ -153,7 +154,8 @@ private final class Connection<Codec: OrderCodec> {
         self.codec = codec
         self.depth = depth
         ring = Array(repeating: InFlight(), count: depth)
-        input = .allocate(byteCount: 256 * 1024, alignment: 8)
+        // room for the largest answer frame and as much again behind it
+        input = .allocate(byteCount: max(256 * 1024, 2 * Codec.largestAnswerBytes), alignment: 8)
         out.reserveCapacity(64 * 1024)
     }
     deinit {
@@ -162,7 +164,7 @@ private final class Connection<Codec: OrderCodec> {
     }
 
     var unanswered: Int { Int(next - oldest) }
-    var hasRoom: Bool { socket != nil && codec.isReady && unanswered < depth }
+    var hasRoom: Bool { socket != nil && codec.isReady && unanswered < depth && unanswered < codec.maxInFlight }
 }
 
 /// Set by `TargetClient.stop()` from any thread, read by the run's loop.
@@ -257,7 +259,15 @@ private struct TargetRun<Codec: OrderCodec> {
                     let c = connections[(rr + k) % connections.count]
                     if c.hasRoom { picked = c; rr = (rr + k + 1) % connections.count; break }
                 }
-                guard let c = picked else { backlog = chunkCount - chunkIndex; break }
+                guard let c = picked else {
+                    // Due and waiting for room (open model: later requests are not due yet).
+                    if o.pace == .open {
+                        var k = chunkIndex
+                        while k < chunkCount && start &+ chunk[k].intendedSendNanos <= now { k += 1 }
+                        backlog = k - chunkIndex
+                    }
+                    break
+                }
                 let seq = c.next
                 c.next += 1
                 c.ring[Int(seq % UInt64(c.depth))] = InFlight(requestId: r.requestId, fromNanos: o.pace == .open ? due : now,

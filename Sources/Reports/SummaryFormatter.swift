@@ -85,7 +85,8 @@ public enum SummaryFormatter {
         line("  \(r.load.mode) load: \(t.sent) requests sent in \(fixed(r.durationSeconds, 2)) s (\(requested)achieved \(human(t.achievedPerSecond))/s);"
              + " \(t.answered) answered, \(r.decisions) decided (\(human(r.decisionsPerSecond))/s)")
         if let want = t.requestedPerSecond, want > 0, t.achievedPerSecond < want * 0.98 {
-            line("  the requested rate was not held: \(fixed(100 * t.achievedPerSecond / want, 1))% of it (the server or this client fell behind; latency includes the backlog)")
+            line("  the requested rate was not held: \(fixed(100 * t.achievedPerSecond / want, 1))% of it (latency includes the backlog; "
+                 + (t.maxBacklog > 0 ? "every connection was busy: raise --connections or --pipeline)" : "the server or this client fell behind)"))
         }
         let lost = t.timeouts + t.connectionErrors
         line("  client: \(t.connectErrors) connect errors, \(t.timeouts) time-outs, \(t.connectionErrors) lost with a connection, "

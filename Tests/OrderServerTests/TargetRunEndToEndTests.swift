@@ -49,4 +49,37 @@ final class TargetRunEndToEndTests: XCTestCase {
             }
         }
     }
+
+    /// `replay --target`: a capture at a chosen rate against a running server; the report says the
+    /// requested and the achieved rate, and a rate that cannot hold is said so (not silently missed).
+    func testReplayAgainstAServerReportsTheAchievedAgainstTheRequestedRate() throws {
+        let root = CommandRunner.temporaryDirectory("target-replay")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let smoke = CommandRunner.profilePath("ci-smoke")
+        let capture = root + "/smoke.fscap"
+        let made = try CommandRunner.run(["run", smoke, "--capture", capture])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let server = try CommandRunner.startServer([smoke, "--listen", "127.0.0.1:0", "--clock", "request"])
+        defer { server.process.terminate(); server.process.waitUntilExit() }
+        let url = "http://127.0.0.1:\(server.port)"
+
+        let held = try CommandRunner.run(["replay", capture, "--profile", smoke, "--target", url, "--rate", "5000", "--json"], timeout: 120)
+        XCTAssertEqual(held.status, 0, held.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(held.stdout.utf8)) as! [String: Any]
+        let target = try XCTUnwrap(report["target"] as? [String: Any], held.stdout)
+        let requested = try XCTUnwrap(target["requestedPerSecond"] as? Double)
+        let achieved = try XCTUnwrap(target["achievedPerSecond"] as? Double)
+        XCTAssertEqual(requested, 5000, accuracy: 50)
+        XCTAssertEqual(achieved / requested, 1, accuracy: 0.02, "achieved \(achieved)/s of \(requested)/s")
+        XCTAssertEqual(target["sent"] as? Int, target["answered"] as? Int)
+        XCTAssertFalse(held.stderr.contains("did not hold"), held.stderr)
+
+        // One keep-alive connection cannot carry 200k/s: the run says so, with the figures.
+        let missed = try CommandRunner.run(["replay", capture, "--profile", smoke, "--target", url, "--rate", "200k",
+                                            "--connections", "1", "--pipeline", "1"], timeout: 120)
+        XCTAssertEqual(missed.status, 0, missed.stderr)
+        XCTAssertTrue(missed.stderr.contains("requested 200.0k/s, achieved"), missed.stderr)
+        XCTAssertTrue(missed.stderr.contains("the rate did not hold") && missed.stderr.contains("raise --connections or --pipeline"), missed.stderr)
+        XCTAssertTrue(missed.stdout.contains("the requested rate was not held"), missed.stdout)
+    }
 }
