@@ -132,6 +132,10 @@ struct GateCommand: ParsableCommand {
         if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind, durability: durability.rawValue,
                                                  lz4Acceleration: Int(lz4Acceleration), lanes: lanes, rate: rateLabel) { try refuse(why) }
         var reports: [RunReport] = []
+        if target.options != nil && runs > 1 {
+            FileHandle.standardError.write("gate: note: every run sends the same request ids; a server that keeps its campaign answers "
+                                           + "runs 2…\(runs) as retransmits (DUPLICATE): restart it between gates, or give each run its own server\n")
+        }
         for i in 1...runs {
             var run = RunConfiguration(profile: loaded, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
                                        seed: seed, durability: durability)
@@ -155,7 +159,7 @@ struct GateCommand: ParsableCommand {
             let r = outcome.report
             FileHandle.standardError.write("gate: run \(i)/\(runs): \(SummaryFormatter.human(r.decisionsPerSecond)) decisions/s, "
                                            + "p99 \(GateMetric.latencyPercentile(99).format(Double(r.latencyMicros.p99))) (\(r.latencyMicros.kind)), "
-                                           + "invariants \(r.invariants.passed ? "pass" : "FAIL")\n")
+                                           + (r.target.map { "answered \($0.answered)/\($0.sent)" } ?? "invariants \(r.invariants.passed ? "pass" : "FAIL")") + "\n")
             reports.append(r)
         }
         do {
