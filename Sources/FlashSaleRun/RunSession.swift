@@ -141,14 +141,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         options.injectedLaneDelayNanos = c.injectedLaneDelayNanos
         if let temporarySegments { options.segmentsDirectory = temporarySegments }
         defer { if let temporarySegments { _ = Self.removeTemporarySegments(temporarySegments) } }
-        let source: RequestSource
-        if let given = c.source {
-            source = given
-        } else {
-            var constantRate: Double?
-            if case .perSecond(let r) = c.rate { constantRate = r }
-            source = TrafficGenerator(profile: c.profile, seed: effectiveSeed, durationSeconds: c.duration, constantRate: constantRate)
-        }
+        let source = makeSource(seed: effectiveSeed)
         let run = OrderPipeline(rules: rules, options: options)
         lock.withLock { _ in running = run }
         if wasStopped { run.stop() }   // stopped before the pipeline existed
@@ -197,6 +190,15 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         return RunOutcome(report: report, latency: result.latency, interrupted: run.wasStopped)
     }
 
+    /// The configuration's source, or the profile's generator at its rate and length.
+    private func makeSource(seed: UInt64) -> RequestSource {
+        let c = configuration
+        if let given = c.source { return given }
+        var constantRate: Double?
+        if case .perSecond(let r) = c.rate { constantRate = r }
+        return TrafficGenerator(profile: c.profile, seed: seed, durationSeconds: c.duration, constantRate: constantRate)
+    }
+
     /// A `--target` run: the source through a `TargetClient` against a running server.
     private func executeTarget(_ given: TargetOptions, rules: CampaignRules) throws(RunFailure) -> RunOutcome {
         let c = configuration
@@ -217,14 +219,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
             }
             options.sendsCampaignTime = probe.clockFromRequests
         }
-        let source: RequestSource
-        if let given = c.source {
-            source = given
-        } else {
-            var constantRate: Double?
-            if case .perSecond(let r) = c.rate { constantRate = r }
-            source = TrafficGenerator(profile: c.profile, seed: effectiveSeed, durationSeconds: c.duration, constantRate: constantRate)
-        }
+        let source = makeSource(seed: effectiveSeed)
         let client = TargetClient(options: options, offerNames: campaign.offers.map(\.name))
         lock.withLock { _ in self.client = client }
         if wasStopped { client.stop() }

@@ -355,14 +355,14 @@ private struct TargetRun<Codec: OrderCodec> {
             var fds = connections.map { pollfd(fd: $0.socket?.raw ?? -1, events: Int16(POLLIN), revents: 0) }
             ClientSocket.wait(&fds, timeoutNanos: 10_000_000)
             for c in connections where c.socket != nil && !c.codec.isReady { try readAnswers(c, now: monotonicNanos()) }
-            if let fatal = fatalError { throw TargetFailure(message: "\(options.url): \(fatal)") }
+            if let fatal = fatalMessage { throw TargetFailure(message: "\(options.url): \(fatal)") }
             if connections.allSatisfy({ $0.socket == nil }) {
                 throw TargetFailure(message: "\(options.url): the server closed every connection during the hello\(result.lastError.map { ": \($0)" } ?? "")")
             }
         }
     }
 
-    private var fatalError: String?
+    private var fatalMessage: String?
 
     private func flushOut(_ c: Connection<Codec>, now: UInt64) {
         guard let s = c.socket, c.outSent < c.out.count else { return }
@@ -412,7 +412,7 @@ private struct TargetRun<Codec: OrderCodec> {
                 } catch { failure = error }
                 if let failure {
                     result.protocolErrors += 1
-                    if failure.fatal { fatalError = failure.message }
+                    if failure.fatal { fatalMessage = failure.message }
                     fail(c, reason: failure.message, timedOut: false, now: now)
                     if failure.fatal { throw TargetFailure(message: "\(options.url): \(failure.message)") }
                     return

@@ -21,10 +21,7 @@ public enum SummaryFormatter {
         if r.resumedRecords > 0 { line("  resumed a campaign: \(r.resumedRecords) records rebuilt from the segments") }
         line()
         line("Outcomes")
-        for (name, count) in r.outcomes.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) where count > 0 {
-            let pct = r.decisions > 0 ? 100.0 * Double(count) / Double(r.decisions) : 0
-            line("  " + pad(name, 15) + lpad("\(count)", 12) + lpad(fixed(pct, 2) + "%", 9))
-        }
+        s += outcomeLines(r)
         line()
         let l = r.latencyMicros
         line("Latency (\(l.kind), µs) over \(l.count) requests")
@@ -99,10 +96,7 @@ public enum SummaryFormatter {
         }
         line()
         line("Outcomes (decided answers)")
-        for (name, count) in r.outcomes.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) where count > 0 {
-            let pct = r.decisions > 0 ? 100.0 * Double(count) / Double(r.decisions) : 0
-            line("  " + pad(name, 15) + lpad("\(count)", 12) + lpad(fixed(pct, 2) + "%", 9))
-        }
+        s += outcomeLines(r)
         line()
         let l = r.latencyMicros
         line("Latency (\(l.kind), µs) over \(l.count) answers")
@@ -111,6 +105,16 @@ public enum SummaryFormatter {
         line("Invariants, stock and segments: the server's (flashsale serve --report FILE)")
         let m = r.memory
         line("Memory (this client): peak RSS \(human(Double(m.peakRSSBytes)))B")
+        return s
+    }
+
+    /// One line per outcome that occurred, most frequent first: count and share of the decisions.
+    static func outcomeLines(_ r: RunReport) -> String {
+        var s = ""
+        for (name, count) in r.outcomes.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) where count > 0 {
+            let pct = r.decisions > 0 ? 100.0 * Double(count) / Double(r.decisions) : 0
+            s += "  " + pad(name, 15) + lpad("\(count)", 12) + lpad(fixed(pct, 2) + "%", 9) + "\n"
+        }
         return s
     }
 
