@@ -468,3 +468,87 @@ final class BinaryProtocolTests: XCTestCase {
         }
     }
 }
+
+/// A disk whose fsync starts failing when told to.
+private final class FailingFsyncDisk: @unchecked Sendable {  // the flag behind a lock
+    let lock = NSLock()
+    var failing = false
+
+    final class Sink: SegmentSink {
+        let inner: PosixSegmentSink
+        let disk: FailingFsyncDisk
+        init(_ inner: PosixSegmentSink, _ disk: FailingFsyncDisk) { self.inner = inner; self.disk = disk }
+        var path: String { inner.path }
+        var position: Int64 { inner.position }
+        func write(_ bytes: UnsafeRawBufferPointer) throws { try inner.write(bytes) }
+        func fsync() throws {
+            disk.lock.lock()
+            let fail = disk.failing
+            disk.lock.unlock()
+            if fail { throw SegmentError.io(file: path, offset: inner.position, operation: "fdatasync", errno: EIO) }
+            try inner.fsync()
+        }
+        func truncate(to length: Int64) throws { try inner.truncate(to: length) }
+        func close() throws { try inner.close() }
+    }
+
+    var factory: SegmentSinkFactory {
+        SegmentSinkFactory(open: { path in Sink(try PosixSegmentSink(path: path), self) }, syncDirectory: SegmentSinkFactory.posix.syncDirectory)
+    }
+}
+
+final class BinaryJournalAndClockTests: XCTestCase {
+    /// The journal fails: orders in flight and orders after are answered JOURNAL_FAILED, never DECIDED.
+    func testAJournalFailureIsAnsweredJournalFailed() throws {
+        let dir = temporaryDirectory("binary-journal-failed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rules = try CampaignRules(try LoadProfile.parse(yaml: ServedCampaign.yaml, file: "serve-test.yaml").campaign)
+        let disk = FailingFsyncDisk()
+        var writer = SegmentWriterOptions()
+        writer.durability = .batch
+        var options = PipelineOptions(lanes: 2, overloadPolicy: .shed, segmentsDirectory: dir, writer: writer)
+        options.segmentSink = disk.factory
+        let service = try OrderService(rules: rules, options: options)
+        var config = OrderHTTPServer.Configuration()
+        config.port = 0
+        config.eventLoops = 2
+        let http = OrderHTTPServer(service: service, configuration: config)
+        _ = try http.start()
+        var b = BinaryOrderServer.Configuration()
+        b.port = 0
+        let binary = BinaryOrderServer(attachedTo: http, configuration: b)
+        let c = try BinaryClient(port: try binary.start().port!)
+        try c.hello()
+        try c.send(orders: [BinaryServed.buy(1, id: 1, org: 1)])
+        XCTAssertEqual(try c.answers(1)[1]?.status, .decided)
+        disk.lock.lock(); disk.failing = true; disk.lock.unlock()
+        try c.send(orders: [BinaryServed.buy(2, id: 2, org: 2), BinaryServed.buy(3, id: 3, org: 3)])
+        var a = try c.answers(2)
+        XCTAssertEqual(a[2]?.status, .journalFailed)
+        XCTAssertEqual(a[3]?.status, .journalFailed)
+        XCTAssertEqual(a[2]?.journalSequence, 0)
+        try c.send(orders: [BinaryServed.buy(4, id: 4, org: 4)])
+        a = try c.answers(1)
+        XCTAssertEqual(a[4]?.status, .journalFailed, "after the failure nothing is taken")
+        XCTAssertThrowsError(try http.stop())
+    }
+
+    /// With a wall clock, WELCOME says so; an order must send INT64_MIN as its campaign time.
+    func testAWallClockServerTakesOrdersWithoutCampaignTime() throws {
+        let dir = temporaryDirectory("binary-wall")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rules = try CampaignRules(try LoadProfile.parse(yaml: ServedCampaign.yaml, file: "serve-test.yaml").campaign)
+        let s = try BinaryServed(directory: dir, clock: .opening(rules.campaign.window.opensMillis, inMillis: 0))
+        let c = try s.client()
+        XCTAssertEqual(try c.hello().clock, .wall)
+        try c.send(orders: [WireOrder(clientSequence: 1, kind: .buy, offer: 0, organisation: 1, requestId: 1),
+                            WireOrder(clientSequence: 2, kind: .buy, offer: 0, organisation: 2, requestId: 2, campaignTimeMillis: ServedCampaign.open)])
+        let a = try c.answers(2)
+        XCTAssertEqual(a[1]?.decidedOutcome, .accepted, "campaign time from the server's clock")
+        XCTAssertEqual(a[2]?.status, .invalidField, "a campaign time sent to a wall clock")
+        try s.stop()
+        let journal = try s.journal()
+        XCTAssertEqual(journal.map(\.requestId), [1])
+        XCTAssertGreaterThanOrEqual(journal.first?.campaignTimeMillis ?? 0, rules.campaign.window.opensMillis)
+    }
+}
