@@ -265,8 +265,7 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
     func deliver(_ sequence: UInt64, _ d: Decision, journalSequence: UInt64, durable: Bool) -> Bool {
         inFlight -= 1
         guard phase != .closed, context != nil else { return false }
-        // (read before appending: `appendAnswer` marks the connection unflushed)
-        let alreadyUnflushed = unflushed
+        let hadUnflushed = unflushed
         if durable {
             let holdId = d.holdExpiryMillis != 0 || d.kind == .confirm || d.kind == .cancel ? d.reference : 0
             appendAnswer(WireAnswer(clientSequence: sequence, status: .decided, outcome: d.outcome.rawValue,
@@ -277,9 +276,7 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
         } else {
             appendAnswer(.notDecided(sequence, .journalFailed))
         }
-        // True the first time since the last flush: the loop then flushes this connection once, after
-        // handing out the burst's answers (no later read may come to flush them).
-        return !alreadyUnflushed
+        return !hadUnflushed  // the first answer since the last flush: the loop flushes this connection once
     }
 
     private func appendAnswer(_ a: WireAnswer) {
