@@ -162,9 +162,7 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
     private func handle(type: UInt8, payload: UnsafeRawBufferPointer) throws(WireFault) {
         loop.figures.binaryFrames[ServerMetrics.binaryFrameIndex(type)] += 1
         if phase == .hello {
-            guard type == FrameType.hello.rawValue else {
-                throw WireFault(.helloExpected, "the first frame must be HELLO (type 0x01), got frame type \(Self.hex(type))")
-            }
+            guard type == FrameType.hello.rawValue else { throw WireFault.helloExpected(got: type) }
             let hello = try WireHello.decode(payload: payload)
             if hello.campaignFingerprint != 0 && hello.campaignFingerprint != server.campaignFingerprint {
                 throw WireFault.fingerprintMismatch(hello: hello.campaignFingerprint, campaign: server.campaignFingerprint)
@@ -399,5 +397,4 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
         flushAnswers()
     }
 
-    static func hex(_ b: UInt8) -> String { "0x" + (b < 16 ? "0" : "") + String(b, radix: 16) }
 }

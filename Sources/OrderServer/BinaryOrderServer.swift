@@ -46,7 +46,7 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
     let connections = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
     private var channel: Channel?
-    private let loopStates: Mutex<[ObjectIdentifier: BinaryLoopState]> = Mutex([:])
+    let loopStates: LoopStates<BinaryConnection>
     /// Live connections per loop (for draining; changed on connect and close only, on their loop).
     private let live: Mutex<[ObjectIdentifier: BinaryConnection]> = Mutex([:])
 
@@ -57,6 +57,7 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
         service = http.service
         campaignFingerprint = http.service.rules.campaign.fingerprint
         offerCount = http.service.rules.campaign.offers.count
+        loopStates = LoopStates(service: http.service)
         http.binary = self
     }
 
@@ -70,7 +71,7 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [unowned self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(BinaryConnection(server: self, loop: self.loopState(channel.eventLoop)))
+                    try channel.pipeline.syncOperations.addHandler(BinaryConnection(server: self, loop: self.loopStates.state(for: channel.eventLoop)))
                 }
             }
         let ch = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
@@ -78,31 +79,11 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
         return ch.localAddress!
     }
 
-    /// The per-event-loop state (ingress, pending answers), made on first use.
-    func loopState(_ loop: EventLoop) -> BinaryLoopState {
-        loopStates.withLock { states in
-            let key = ObjectIdentifier(loop)
-            if let s = states[key] { return s }
-            let s = BinaryLoopState(loop: loop, service: service)
-            states[key] = s
-            return s
-        }
-    }
-
-    var loops: [BinaryLoopState] { loopStates.withLock { Array($0.values) } }
-
     func register(_ c: BinaryConnection) { live.withLock { $0[ObjectIdentifier(c)] = c } }
     func unregister(_ c: BinaryConnection) { live.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(c)) } }
 
     /// Every loop's figures added up (waits for each loop to copy its own: call it off the event loops).
-    func mergedLoopFigures() -> LoopFigures {
-        var all = LoopFigures()
-        for loop in loops {
-            guard let f = try? loop.loop.submit({ loop.figures }).wait() else { continue }
-            all.add(f)
-        }
-        return all
-    }
+    func mergedLoopFigures() -> LoopFigures { loopStates.mergedFigures() }
 
     /// Open binary connections.
     public var openConnections: Int { connections.load(ordering: .relaxed) }
@@ -129,7 +110,7 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
     public func beginDraining() {
         guard !draining.exchange(true, ordering: .acquiringAndReleasing) else { return }
         service.beginDraining()
-        for s in loops { try? s.loop.submit { s.ingress.flush() }.wait() }
+        loopStates.flushIngresses()
         let open = live.withLock { Array($0.values) }
         for c in open { try? c.loop.loop.submit { c.serverDraining() }.wait() }
     }
@@ -137,7 +118,7 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
     /// After the service stopped (every batch answered): lets each loop write the last answers, closes
     /// what is still open and the listener. `OrderHTTPServer.stop()` calls it before the loops shut down.
     func finishStopping() {
-        for s in loops { try? s.loop.submit {}.wait() }
+        loopStates.runQueued()
         let open = live.withLock { Array($0.values) }
         for c in open { try? c.loop.loop.submit { c.serverDraining() }.wait() }
         finalFigures = Self.named(mergedLoopFigures())

@@ -50,7 +50,7 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     let connections = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
     let metrics = ServerMetrics()
-    private let loopStates: Mutex<[ObjectIdentifier: HTTPLoopState]> = Mutex([:])
+    let loopStates: LoopStates<OrderHTTPHandler>
     /// The binary protocol's server on the same loops and service, when `serve --binary-listen` (it attaches itself).
     weak var binary: BinaryOrderServer?
 
@@ -58,6 +58,7 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         self.service = service
         self.configuration = configuration
         catalogue = Catalogue(rules: service.rules)
+        loopStates = LoopStates(service: service)
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
     }
 
@@ -87,25 +88,10 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
     }
 
     /// The per-event-loop state (ingress, pending answers), made on first use.
-    func loopState(_ loop: EventLoop) -> HTTPLoopState {
-        loopStates.withLock { states in
-            let key = ObjectIdentifier(loop)
-            if let s = states[key] { return s }
-            let s = HTTPLoopState(loop: loop, service: service)
-            states[key] = s
-            return s
-        }
-    }
+    func loopState(_ loop: EventLoop) -> HTTPLoopState { loopStates.state(for: loop) }
 
     /// Every loop's figures added up (waits for each loop to copy its own: call it off the event loops).
-    func mergedLoopFigures() -> LoopFigures {
-        var all = LoopFigures()
-        for loop in loops {
-            guard let f = try? loop.loop.submit({ loop.figures }).wait() else { continue }
-            all.add(f)
-        }
-        return all
-    }
+    func mergedLoopFigures() -> LoopFigures { loopStates.mergedFigures() }
 
     /// HTTP answers written so far, by status code (call it off the event loops).
     public func answersByStatus() -> [String: Int] {
@@ -115,17 +101,13 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         return totals
     }
 
-    /// Every event loop's state made so far.
-    var loops: [HTTPLoopState] { loopStates.withLock { Array($0.values) } }
-
     /// Stops taking orders (`/readyz` 503, orders 503; binary orders DRAINING); what the loops already took
     /// is handed to the lanes (waits for each loop to do so: call it off the event loops).
     public func beginDraining() {
         draining.store(true, ordering: .releasing)
         service.beginDraining()
         binary?.beginDraining()
-        let states = loopStates.withLock { Array($0.values) }
-        for s in states { try? s.loop.submit { s.ingress.flush() }.wait() }
+        loopStates.flushIngresses()
     }
 
     /// Drains (every order taken is decided, journaled and answered), closes the listener and every
@@ -134,8 +116,7 @@ public final class OrderHTTPServer: @unchecked Sendable {  // configuration immu
         beginDraining()
         try service.stop()
         // Answers are written on the loops after the last completion: let each loop run them, then close.
-        let states = loopStates.withLock { Array($0.values) }
-        for s in states { try? s.loop.submit {}.wait() }
+        loopStates.runQueued()
         finalAnswers = answersByStatus()
         binary?.finishStopping()
         try? channel?.close().wait()
@@ -163,6 +144,46 @@ protocol DecisionReceiver: AnyObject, Sendable {
 
 /// The HTTP server's per-loop state.
 typealias HTTPLoopState = LoopState<OrderHTTPHandler>
+
+/// One protocol's per-loop states (one per event loop, made on first use) and what is done to all of
+/// them: their figures added up, their ingresses flushed, their queued work run. The waiting ones block
+/// until each loop did it: call them off the event loops.
+final class LoopStates<Receiver: DecisionReceiver>: Sendable {
+    private let states: Mutex<[ObjectIdentifier: LoopState<Receiver>]> = Mutex([:])
+    private let service: OrderService
+
+    init(service: OrderService) { self.service = service }
+
+    /// `loop`'s state, made on first use.
+    func state(for loop: EventLoop) -> LoopState<Receiver> {
+        states.withLock { states in
+            let key = ObjectIdentifier(loop)
+            if let s = states[key] { return s }
+            let s = LoopState<Receiver>(loop: loop, service: service)
+            states[key] = s
+            return s
+        }
+    }
+
+    /// Every state made so far.
+    var all: [LoopState<Receiver>] { states.withLock { Array($0.values) } }
+
+    /// Every loop's figures added up (each loop copies its own).
+    func mergedFigures() -> LoopFigures {
+        var merged = LoopFigures()
+        for s in all {
+            guard let f = try? s.loop.submit({ s.figures }).wait() else { continue }
+            merged.add(f)
+        }
+        return merged
+    }
+
+    /// Each loop hands what its ingress took to the lanes.
+    func flushIngresses() { for s in all { try? s.loop.submit { s.ingress.flush() }.wait() } }
+
+    /// Each loop runs what was queued on it before (answers of the last completions).
+    func runQueued() { for s in all { try? s.loop.submit {}.wait() } }
+}
 
 /// One event loop's share for one protocol: its ingress into the service and the table of answers it
 /// waits for. Touched only on `loop` (but `delivered`, which the journal fills).

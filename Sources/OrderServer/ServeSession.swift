@@ -4,8 +4,9 @@ import OrderLog
 import Pipeline
 
 /// `flashsale serve` without the command line: a campaign's `OrderService` behind an `OrderHTTPServer`
-/// (and, when configured, a `BinaryOrderServer` on the same loops), started (the journal opened or resumed, holds expiring on the campaign clock), then stopped (taking
-/// no more orders, answering those in flight, sealing the segments) and reported on.
+/// (and, when configured, a `BinaryOrderServer` on the same loops), started (the journal opened or
+/// resumed, holds expiring on the campaign clock), then stopped (taking no more orders, answering those
+/// in flight, sealing the segments) and reported on.
 ///
 /// The CLI adds options, files, signals and exit codes; tests can run a session in-process.
 public final class ServeSession {

@@ -88,6 +88,11 @@ extension WireFault {
         WireFault(.unknownFrameType, "frame type \(hexByte(type)) is not a client frame")
     }
 
+    /// HELLO_EXPECTED for a first frame of another type.
+    public static func helloExpected(got type: UInt8) -> WireFault {
+        WireFault(.helloExpected, "the first frame must be HELLO (type 0x01), got frame type \(hexByte(type))")
+    }
+
     /// FINGERPRINT_MISMATCH showing both fingerprints in hex.
     public static func fingerprintMismatch(hello: UInt64, campaign: UInt64) -> WireFault {
         WireFault(.fingerprintMismatch, "HELLO's campaign fingerprint \(hex64(hello)) is not this server's campaign \(hex64(campaign))")
