@@ -76,7 +76,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        ], swiftSettings: hotPath),
         // The command-line tool: thin, over the libraries.
         .executableTarget(name: "flashsale", dependencies: [
             "FlashSaleCore", "FlashSaleSystem", "OrderLog", "LoadGen", "Reports", "Pipeline", "FlashSaleRun", "OrderServer", "CJemalloc",

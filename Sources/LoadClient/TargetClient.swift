@@ -142,7 +142,8 @@ private final class Connection<Codec: OrderCodec> {
     var outSent = 0
     let input: UnsafeMutableRawBufferPointer
     var inputCount = 0
-    var ring: [InFlight]
+    /// `depth` slots, allocated once (raw memory: no array bookkeeping, retain or uniqueness check per access).
+    let ring: UnsafeMutablePointer<InFlight>
     let depth: Int
     /// Sequence of the oldest unanswered request, and of the next to send (from 1).
     var oldest: UInt64 = 1
@@ -153,18 +154,38 @@ private final class Connection<Codec: OrderCodec> {
     init(codec: Codec, depth: Int) {
         self.codec = codec
         self.depth = depth
-        ring = Array(repeating: InFlight(), count: depth)
+        ring = .allocate(capacity: depth)
+        ring.initialize(repeating: InFlight(), count: depth)
         // room for the largest answer frame and as much again behind it
         input = .allocate(byteCount: max(256 * 1024, 2 * Codec.largestAnswerBytes), alignment: 8)
         out.reserveCapacity(64 * 1024)
     }
     deinit {
+        ring.deallocate()
         input.deallocate()
         socket?.close()
     }
 
     var unanswered: Int { Int(next - oldest) }
     var hasRoom: Bool { socket != nil && codec.isReady && unanswered < depth && unanswered < codec.maxInFlight }
+}
+
+/// Per-answer counters in raw memory, freed with the run.
+private final class Counters {
+    let statuses: UnsafeMutablePointer<Int>
+    let outcomes: UnsafeMutablePointer<Int>
+    let statusCount: Int
+    init(statuses n: Int) {
+        statusCount = n
+        statuses = .allocate(capacity: n)
+        statuses.initialize(repeating: 0, count: n)
+        outcomes = .allocate(capacity: Outcome.count)
+        outcomes.initialize(repeating: 0, count: Outcome.count)
+    }
+    deinit {
+        statuses.deallocate()
+        outcomes.deallocate()
+    }
 }
 
 /// Set by `TargetClient.stop()` from any thread, read by the run's loop.
@@ -177,7 +198,8 @@ private struct TargetRun<Codec: OrderCodec> {
     let stop: StopFlag
     let makeCodec: () -> Codec
     private var result = TargetResult()
-    private var statusTotals: [Int]
+    /// Answers by status and decisions by outcome, counted per answer: raw memory (see `Counters`).
+    private let counters: Counters
     private var connections: [Connection<Codec>] = []
     private var refusedBuys: [(UInt64, Bool)] = []
 
@@ -185,7 +207,7 @@ private struct TargetRun<Codec: OrderCodec> {
         self.options = options
         self.stop = stop
         self.makeCodec = makeCodec
-        statusTotals = Array(repeating: 0, count: Codec.statusNames.count)
+        counters = Counters(statuses: Codec.statusNames.count)
     }
     private var stopped: Bool { stop.value.load(ordering: .acquiring) }
 
@@ -331,7 +353,8 @@ private struct TargetRun<Codec: OrderCodec> {
 
     private mutating func snapshotStatuses() {
         var s: [String: Int] = [:]
-        for (i, n) in statusTotals.enumerated() where n > 0 { s[Codec.statusNames[i]] = n }
+        for i in 0..<Codec.statusNames.count where counters.statuses[i] > 0 { s[Codec.statusNames[i]] = counters.statuses[i] }
+        for o in 0..<Outcome.count { result.outcomeCounts[o] = counters.outcomes[o] }
         result.statusCounts = s
     }
 
@@ -435,10 +458,10 @@ private struct TargetRun<Codec: OrderCodec> {
         c.ring[slot].answered = true
         let f = c.ring[slot]
         result.answered += 1
-        statusTotals[a.status] += 1
+        counters.statuses[a.status] += 1
         result.latency.record(nanos: now > f.fromNanos ? now &- f.fromNanos : 0)
         if let outcome = a.outcome {
-            result.outcomeCounts[Int(outcome.rawValue)] += 1
+            counters.outcomes[Int(outcome.rawValue)] += 1
         }
         if f.isBuy {
             let granted = a.outcome == .held || (a.outcome == .duplicate && a.originalOutcome == .held)

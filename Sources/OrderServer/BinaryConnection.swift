@@ -269,7 +269,7 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
             appendAnswer(WireAnswer(clientSequence: sequence, status: .decided, outcome: d.outcome.rawValue,
                                     originalOutcome: d.originalOutcome.rawValue, priceFen: d.priceFen, holdId: holdId,
                                     holdExpiresAtMillis: d.holdExpiryMillis, journalSequence: journalSequence))
-            let now = server.service.nanosSinceStart()
+            let now = loop.deliveredNanos
             loop.figures.recordLatency(nanos: now > d.intendedSendNanos ? now &- d.intendedSendNanos : 0)
         } else {
             appendAnswer(.notDecided(sequence, .journalFailed))

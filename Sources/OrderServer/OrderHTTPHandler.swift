@@ -527,7 +527,7 @@ final class OrderHTTPHandler: ChannelInboundHandler, DecisionReceiver, @unchecke
         case .journalFailed: loop.figures.countAnswer(status: 503)
         case .decision(let d, _):
             loop.figures.countAnswer(status: 200)
-            let now = server.service.nanosSinceStart()
+            let now = loop.deliveredNanos
             loop.figures.recordLatency(nanos: now > d.intendedSendNanos ? now &- d.intendedSendNanos : 0)
         }
         let at = slots.index(slots.startIndex, offsetBy: Int(sequence - nextToWrite))

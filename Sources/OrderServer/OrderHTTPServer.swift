@@ -190,6 +190,7 @@ final class LoopStates<Receiver: DecisionReceiver>: Sendable {
 final class LoopState<Receiver: DecisionReceiver>: @unchecked Sendable {  // confined to `loop`; `delivered` behind its Mutex
     let loop: EventLoop
     var ingress: OrderService.Ingress!
+    private let service: OrderService
     /// This loop's answers by status and answer latencies (for `/metrics`).
     var figures = LoopFigures()
     /// Scratch space for an answer's body while its head is written (one per loop, reused).
@@ -211,6 +212,7 @@ final class LoopState<Receiver: DecisionReceiver>: @unchecked Sendable {  // con
 
     init(loop: EventLoop, service: OrderService) {
         self.loop = loop
+        self.service = service
         ingress = service.makeIngress { [unowned self] batch in
             let hop = self.delivered.withLock { d -> Bool in
                 d.batches.append(batch)
@@ -263,11 +265,16 @@ final class LoopState<Receiver: DecisionReceiver>: @unchecked Sendable {  // con
         return true
     }
 
+    /// When the answers being handed out now were delivered (one clock reading per burst of batches,
+    /// not one per answer: the answer latency of `/metrics` is read from it).
+    private(set) var deliveredNanos: UInt64 = 0
+
     private func completeDelivered() {
         delivered.withLock { d in
             swap(&d.batches, &answering)
             d.scheduled = false
         }
+        deliveredNanos = service.nanosSinceStart()
         for batch in answering { complete(batch) }
         answering.removeAll(keepingCapacity: true)
         for receiver in touched { receiver.flushAnswers() }
