@@ -144,6 +144,8 @@ private final class Connection<Codec: OrderCodec> {
     var inputCount = 0
     /// `depth` slots, allocated once (raw memory: no array bookkeeping, retain or uniqueness check per access).
     let ring: UnsafeMutablePointer<InFlight>
+    /// The ring's size is the power of two at or above `depth`: slot = sequence & mask.
+    let mask: UInt64
     let depth: Int
     /// Sequence of the oldest unanswered request, and of the next to send (from 1).
     var oldest: UInt64 = 1
@@ -154,8 +156,11 @@ private final class Connection<Codec: OrderCodec> {
     init(codec: Codec, depth: Int) {
         self.codec = codec
         self.depth = depth
-        ring = .allocate(capacity: depth)
-        ring.initialize(repeating: InFlight(), count: depth)
+        var size = 1
+        while size < depth { size <<= 1 }
+        mask = UInt64(size - 1)
+        ring = .allocate(capacity: size)
+        ring.initialize(repeating: InFlight(), count: size)
         // room for the largest answer frame and as much again behind it
         input = .allocate(byteCount: max(256 * 1024, 2 * Codec.largestAnswerBytes), alignment: 8)
         out.reserveCapacity(64 * 1024)
@@ -168,6 +173,8 @@ private final class Connection<Codec: OrderCodec> {
 
     var unanswered: Int { Int(next - oldest) }
     var hasRoom: Bool { socket != nil && codec.isReady && unanswered < depth && unanswered < codec.maxInFlight }
+    /// Requests it may take now.
+    var room: Int { min(depth, codec.maxInFlight) - unanswered }
 }
 
 /// Per-answer counters in raw memory, freed with the run.
@@ -251,7 +258,7 @@ private struct TargetRun<Codec: OrderCodec> {
                     continue
                 }
                 if c.unanswered > 0 {
-                    let head = c.ring[Int(c.oldest % UInt64(c.depth))]
+                    let head = c.ring[Int(c.oldest & c.mask)]
                     if !head.answered && now &- head.sentNanos > o.timeoutNanos {
                         fail(c, reason: "no answer within \(o.timeoutNanos / 1_000_000) ms", timedOut: true, now: now)
                     }
@@ -271,15 +278,18 @@ private struct TargetRun<Codec: OrderCodec> {
             // 3. send what is due, on connections with room
             var nextDue: UInt64 = .max
             var backlog = 0
-            while chunkIndex < chunkCount {
-                let r = chunk[chunkIndex]
-                if firstIntended == nil { firstIntended = r.intendedSendNanos }
-                let due = o.pace == .open ? start &+ r.intendedSendNanos : now
-                if due > now { nextDue = due; break }
+            var sentNow = 0
+            let spread = o.pace == .open  // paced: one request per connection in turn; max: fill a connection's window
+            sending: while chunkIndex < chunkCount {
+                if o.pace == .open && start &+ chunk[chunkIndex].intendedSendNanos > now {
+                    nextDue = start &+ chunk[chunkIndex].intendedSendNanos
+                    break
+                }
                 var picked: Connection<Codec>?
                 for k in 0..<connections.count {
-                    let c = connections[(rr + k) % connections.count]
-                    if c.hasRoom { picked = c; rr = (rr + k + 1) % connections.count; break }
+                    var i = rr + k
+                    if i >= connections.count { i -= connections.count }
+                    if connections[i].hasRoom { picked = connections[i]; rr = i + 1 == connections.count ? 0 : i + 1; break }
                 }
                 guard let c = picked else {
                     // Due and waiting for room (open model: later requests are not due yet).
@@ -290,17 +300,26 @@ private struct TargetRun<Codec: OrderCodec> {
                     }
                     break
                 }
-                let seq = c.next
-                c.next += 1
-                c.ring[Int(seq % UInt64(c.depth))] = InFlight(requestId: r.requestId, fromNanos: o.pace == .open ? due : now,
-                                                              sentNanos: now, isBuy: r.kind == .buy, answered: false)
-                c.codec.append(r, sequence: seq, into: &c.out)
+                var room = spread ? 1 : c.room
                 c.touched = true
-                result.sent += 1
-                lastSend = now
-                lastIntended = r.intendedSendNanos
-                chunkIndex += 1
+                while room > 0 && chunkIndex < chunkCount {
+                    let r = chunk[chunkIndex]
+                    if firstIntended == nil { firstIntended = r.intendedSendNanos }
+                    let due = o.pace == .open ? start &+ r.intendedSendNanos : now
+                    if due > now { nextDue = due; break sending }
+                    let seq = c.next
+                    c.next += 1
+                    c.ring[Int(seq & c.mask)] = InFlight(requestId: r.requestId, fromNanos: due, sentNanos: now,
+                                                         isBuy: r.kind == .buy, answered: false)
+                    c.codec.append(r, sequence: seq, into: &c.out)
+                    lastIntended = r.intendedSendNanos
+                    chunkIndex += 1
+                    sentNow += 1
+                    room -= 1
+                }
             }
+            result.sent += sentNow
+            if sentNow > 0 { lastSend = now }
             if backlog > result.maxBacklog { result.maxBacklog = backlog }
             for c in connections where c.touched {
                 c.touched = false
@@ -453,7 +472,7 @@ private struct TargetRun<Codec: OrderCodec> {
     private mutating func account(_ a: ClientAnswer, on c: Connection<Codec>, now: UInt64) {
         let seq = a.sequence == 0 ? firstUnanswered(c) : a.sequence
         guard seq >= c.oldest && seq < c.next else { return }  // not one of ours (or already timed out)
-        let slot = Int(seq % UInt64(c.depth))
+        let slot = Int(seq & c.mask)
         guard !c.ring[slot].answered else { return }
         c.ring[slot].answered = true
         let f = c.ring[slot]
@@ -467,12 +486,12 @@ private struct TargetRun<Codec: OrderCodec> {
             let granted = a.outcome == .held || (a.outcome == .duplicate && a.originalOutcome == .held)
             refusedBuys.append((f.requestId, granted))
         }
-        while c.oldest < c.next && c.ring[Int(c.oldest % UInt64(c.depth))].answered { c.oldest += 1 }
+        while c.oldest < c.next && c.ring[Int(c.oldest & c.mask)].answered { c.oldest += 1 }
     }
 
     private func firstUnanswered(_ c: Connection<Codec>) -> UInt64 {
         var s = c.oldest
-        while s < c.next && c.ring[Int(s % UInt64(c.depth))].answered { s += 1 }
+        while s < c.next && c.ring[Int(s & c.mask)].answered { s += 1 }
         return s
     }
 
@@ -481,7 +500,7 @@ private struct TargetRun<Codec: OrderCodec> {
     private mutating func fail(_ c: Connection<Codec>, reason: String, timedOut: Bool, now: UInt64) {
         var s = c.oldest
         while s < c.next {
-            let f = c.ring[Int(s % UInt64(c.depth))]
+            let f = c.ring[Int(s & c.mask)]
             if !f.answered {
                 if timedOut { result.timeouts += 1 } else { result.connectionErrors += 1 }
                 if f.isBuy { refusedBuys.append((f.requestId, false)) }
