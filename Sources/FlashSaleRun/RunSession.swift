@@ -124,6 +124,13 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
     /// Runs to the end (or to `stop()`), reads the segments back and builds the report.
     /// - Parameter progress: called once a second on the journal's queue when `showProgress` is set.
     public func execute(progress: (@Sendable (ProgressSnapshot) -> Void)? = nil) throws(RunFailure) -> RunOutcome {
+        let started = Date()
+        var outcome = try run(progress: progress)
+        outcome.report.metadata = RunMetadata.current(startedAt: started, interrupted: outcome.interrupted)
+        return outcome
+    }
+
+    private func run(progress: (@Sendable (ProgressSnapshot) -> Void)?) throws(RunFailure) -> RunOutcome {
         let c = configuration
         let rules: CampaignRules
         do { rules = try CampaignRules(c.profile.campaign) } catch {

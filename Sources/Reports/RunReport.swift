@@ -235,6 +235,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// Set for a `--target` run: the client's figures. Its invariants, offers and segments are the
     /// server's (`serve --report`), not checked here.
     public var target: Target?
+    /// Version, commit, start time, host, CPU, cores, kernel and whether the run was interrupted.
+    public var metadata: RunMetadata?
 
     public init(profile: String, seed: UInt64, lanes: Int, durationSeconds: Double, requests: Int,
                 decisionsPerSecond: Double, decisions: Int, outcomes: [String: Int], latencyMicros: Latency,

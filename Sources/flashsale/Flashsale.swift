@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reports
 
 /// The `flashsale` command line: load tests, segment tools, replay and CI gates.
 @main
@@ -12,6 +13,7 @@ struct Flashsale: ParsableCommand {
         2 bad arguments, profile or input (a damaged or foreign --segments directory included); 3 a runtime failure (I/O, a journal that cannot be written); 99 a performance gate failed; \
         130 interrupted by Ctrl-C (the run still drains, seals its segments and reports); 143 terminated by SIGTERM.
         """,
+        version: "flashsale \(FlashSaleVersion.current)" + (FlashSaleVersion.commit.map { " (\($0.prefix(12)))" } ?? ""),
         subcommands: [RunCommand.self, ServeCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self],
         defaultSubcommand: nil)
 

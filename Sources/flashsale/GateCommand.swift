@@ -77,6 +77,12 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Write the median run's JSON report here.")
     var report: String?
 
+    @Option(help: ArgumentHelp("Write the verdict as JUnit XML here: one test case per check, a failure naming what was expected and measured (for CI test reports).", valueName: "file.xml"))
+    var junit: String?
+
+    @Option(help: ArgumentHelp("Write the verdict as JSON here: every check with its expected and measured values and its verdict.", valueName: "file.json"))
+    var json: String?
+
     @Option(help: ArgumentHelp("Test seam: busy nanoseconds added per request in every lane.", visibility: .hidden))
     var injectLaneDelayNs: UInt64 = 0
 
@@ -91,10 +97,12 @@ struct GateCommand: ParsableCommand {
 
     mutating func validate() throws {
         try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, replay, baseline])
+        try PipelineRunOptions.checkOutputPath(junit, option: "--junit", inputs: [profile, replay, baseline])
+        try PipelineRunOptions.checkOutputPath(json, option: "--json", inputs: [profile, replay, baseline])
+        try PipelineRunOptions.checkDistinct([("--report", report), ("--junit", junit), ("--json", json), ("--baseline", updateBaseline ? baseline : nil)])
         if updateBaseline {
             // Written after all the runs: refused now, not after minutes of measuring.
             try PipelineRunOptions.checkOutputPath(baseline, option: "--baseline", inputs: [profile, replay])
-            try PipelineRunOptions.checkDistinct([("--report", report), ("--baseline", baseline)])
         }
         try PipelineRunOptions.checkDuration(duration)
         if replay != nil && duration != nil { throw ValidationError("--duration does not go with --replay: a replay lasts as long as its capture") }
@@ -189,6 +197,18 @@ struct GateCommand: ParsableCommand {
         }
         let results = Gate.evaluate(thresholds: thresholds, reports: reports, baseline: stored, tolerance: tol)
         FileHandle.standardOutput.write(Gate.table(results))
+        let seconds = reports.reduce(0) { $0 + $1.durationSeconds }
+        if let junit {
+            try RunExecution.Outcome.writeOutput(Data(GateVerdict.junitXML(results, name: label, seconds: seconds).utf8), to: junit, option: "--junit")
+        }
+        if let json {
+            do {
+                try RunExecution.Outcome.writeOutput(try GateVerdict.json(results, profile: label, runs: reports.count), to: json, option: "--json")
+            } catch let e as ExitCode { throw e } catch {
+                FileHandle.standardError.write("flashsale: --json: \(error)\n")
+                throw ExitCodes.runtimeFailure
+            }
+        }
         if results.contains(where: { !$0.passed }) { throw ExitCodes.gateFailed }
     }
 }
