@@ -32,6 +32,9 @@ public struct RunConfiguration {
     /// A source other than the profile's generator (a replay, a capturing generator).
     public var source: RequestSource?
     public var paceOverride: PipelineOptions.Pace?
+    /// The timeline's interval in seconds, and a callback for each interval as it closes (`--timeline`).
+    public var timelineInterval: Double = 1
+    public var onTimelineInterval: (@Sendable (TimelineInterval) -> Void)?
     /// Load a running server instead of the in-process pipeline (`--target`): lanes, segments and
     /// durability are then the server's.
     public var target: TargetOptions?
@@ -146,6 +149,8 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
                                       writer: writer, batchCapacity: c.batchSize, batchesPerLane: c.batchesPerLane,
                                       progressInterval: c.showProgress ? 1.0 : nil)
         options.injectedLaneDelayNanos = c.injectedLaneDelayNanos
+        options.timelineInterval = c.timelineInterval
+        options.onTimelineInterval = c.onTimelineInterval
         if let temporarySegments { options.segmentsDirectory = temporarySegments }
         defer { if let temporarySegments { _ = Self.removeTemporarySegments(temporarySegments) } }
         let source = makeSource(seed: effectiveSeed)

@@ -31,6 +31,20 @@ public enum System {
     /// The system's text for an errno value.
     public static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
 
+    /// This process's resident set size now, bytes (/proc/self/statm; 0 where there is none).
+    public static func residentBytes() -> Int {
+        let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return 0 }
+        // "size resident shared …", in pages
+        let fields = buffer[0..<n].split(separator: 0x20)
+        guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     /// Monotonic nanoseconds (CLOCK_MONOTONIC): cheap (vDSO), never jumps.
     @inline(__always)
     public static func monotonicNanos() -> UInt64 {

@@ -36,6 +36,11 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     private(set) var maxCampaignTime: Int64 = .min
     /// Closed loop: the source told every acknowledged buy's answer (one call per batch).
     var answers: ClosedLoopSource?
+    /// Decisions handed to the journal so far (hold expiries included).
+    private(set) var journaled = 0
+    /// The latency acknowledged since the timeline's last cut.
+    private var intervalLatency = LatencyRecorder()
+    var timeline: TimelineRecorder
 
     init(writer: SegmentWriter, ledger: StockLedger, returnsReleasedUnits: Bool, pools: [BatchPool], pace: PipelineOptions.Pace, runStartNanos: UInt64,
          offerCount: Int, batchCapacity: Int) {
@@ -50,6 +55,16 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         latency = Array(repeating: LatencyRecorder(), count: pools.count)
         soldOutAtNanos = Array(repeating: nil, count: offerCount)
         pending.reserveCapacity(pools.count * 128)
+        timeline = TimelineRecorder(runStartNanos: runStartNanos)
+    }
+
+    /// Closes the timeline's current interval now (on `queue`); `offered` is the source's count so far.
+    func cutTimeline(offered: Int) -> TimelineInterval {
+        let lag = Int(writer.nextSequence &- 1) - Int(writer.durableWatermark)
+        let interval = timeline.cut(now: monotonicNanos(), offered: offered, decided: journaled, acknowledged: acknowledged,
+                                    outcomes: outcomeCounts, latency: intervalLatency, durableLag: lag)
+        intervalLatency = LatencyRecorder()
+        return interval
     }
 
     deinit { records.deallocate() }
@@ -62,6 +77,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
             return
         }
         let n = batch.decisions.count
+        journaled &+= n
         if records.count < n {
             records.deallocate()
             records = .allocate(capacity: n * 2)
@@ -160,7 +176,9 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
                 requests &+= 1
                 if pace == .open {
                     let intended = runStartNanos &+ d.intendedSendNanos
-                    latency[batch.lane].record(nanos: ackNanos > intended ? ackNanos &- intended : 0)
+                    let l = ackNanos > intended ? ackNanos &- intended : 0
+                    latency[batch.lane].record(nanos: l)
+                    intervalLatency.record(nanos: l)
                 }
                 if d.outcome == .soldOut, Int(d.offer) < offerCount, soldOutAtNanos[Int(d.offer)] == nil {
                     soldOutAtNanos[Int(d.offer)] = ackNanos &- runStartNanos
@@ -170,6 +188,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         }
         if pace == .max, requests > 0 {
             latency[batch.lane].record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
+            intervalLatency.record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
         }
         if let answers {
             let at = ackNanos &- runStartNanos

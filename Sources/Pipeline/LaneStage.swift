@@ -1,5 +1,9 @@
 import Dispatch
 import FlashSaleCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The lanes of an in-process run: one serial queue and one `LaneEngine` each. A lane decides the batches
 /// handed to it in the order they came, on its own queue, and submits each to the journal. (`OrderService`
@@ -13,11 +17,16 @@ final class LaneStage: @unchecked Sendable {  // immutable after init; engines c
     let journal: JournalStage
     /// Test hook: each batch spins this long per request after deciding it (a slow lane).
     let injectedDelayNanos: UInt64
+    /// Test hook: (monotonic time from which, how long) one batch stalls its lane, once.
+    let injectedStall: (fromNanos: UInt64, nanos: UInt64)?
+    private let stalled = Atomic<Bool>(false)
 
-    init(engines: [LaneEngine], journal: JournalStage, label: String, injectedDelayNanos: UInt64 = 0) {
+    init(engines: [LaneEngine], journal: JournalStage, label: String, injectedDelayNanos: UInt64 = 0,
+         injectedStall: (UInt64, UInt64)? = nil) {
         self.engines = engines
         self.journal = journal
         self.injectedDelayNanos = injectedDelayNanos
+        self.injectedStall = injectedStall.map { (fromNanos: $0.0, nanos: $0.1) }
         queues = engines.indices.map { DispatchQueue(label: "\(label).lane\($0)", qos: .userInteractive) }
     }
 
@@ -27,6 +36,9 @@ final class LaneStage: @unchecked Sendable {  // immutable after init; engines c
     func decide(_ batch: LaneBatch) {
         batch.dispatchedNanos = monotonicNanos()
         let engine = engines[batch.lane], journal = journal, delay = injectedDelayNanos
+        if let stall = injectedStall, batch.dispatchedNanos >= stall.fromNanos, !stalled.exchange(true, ordering: .relaxed) {
+            queues[batch.lane].async { usleep(UInt32(stall.nanos / 1000)) }
+        }
         queues[batch.lane].async {
             engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
             if delay > 0 {

@@ -76,7 +76,8 @@ public final class OrderPipeline {
         writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
         defer { writer.onDurable = nil }  // the callback holds the journal, which holds the writer
         let engines = self.engines
-        let laneStage = LaneStage(engines: engines, journal: journal, label: "flashsale", injectedDelayNanos: options.injectedLaneDelayNanos)
+        let laneStage = LaneStage(engines: engines, journal: journal, label: "flashsale", injectedDelayNanos: options.injectedLaneDelayNanos,
+                                  injectedStall: options.injectedStall.map { (start &+ UInt64($0.atSeconds * 1e9), $0.nanos) })
 
         // Group commit for `batch` durability when traffic pauses; progress reports.
         var timers: [DispatchSourceTimer] = []
@@ -91,6 +92,20 @@ public final class OrderPipeline {
                     accepted: journal.outcomeCounts[Int(Outcome.accepted.rawValue)] + journal.outcomeCounts[Int(Outcome.held.rawValue)],
                     soldOutOffers: journal.soldOutOffers, p99Micros: journal.mergedLatency.micros(atPercentile: 99),
                     durableWatermark: journal.writer.durableWatermark))
+            }
+            t.resume()
+            timers.append(t)
+        }
+
+        // The timeline: an interval closed every `timelineInterval` seconds, on the journal's queue.
+        do {
+            let t = DispatchSource.makeTimerSource(queue: journal.queue)
+            let every = DispatchTimeInterval.nanoseconds(Int(max(0.01, options.timelineInterval) * 1e9))
+            t.schedule(deadline: .now() + every, repeating: every)
+            let stream = options.onTimelineInterval
+            t.setEventHandler {
+                let interval = journal.cutTimeline(offered: offeredCounter.value.load(ordering: .relaxed))
+                stream?(interval)
             }
             t.resume()
             timers.append(t)
@@ -198,9 +213,13 @@ public final class OrderPipeline {
             laneStage.queues[lane].sync { engines[lane].advanceClock(to: lastClock, into: &b.decisions) }
             if b.decisions.isEmpty { pools[lane].release(b) } else { b.dispatchedNanos = monotonicNanos(); journal.queue.async { journal.submit(b) } }
         }
+        offeredCounter.value.store(offered, ordering: .relaxed)
         let (failure, sealError): (Error?, Error?) = journal.queue.sync {
             journal.syncAndAcknowledge()
             for t in timers { t.cancel() }
+            // The last, partial interval: with it the timeline adds up to the run's totals.
+            let last = journal.cutTimeline(offered: offered)
+            options.onTimelineInterval?(last)
             var sealError: Error?
             if journal.failure == nil {
                 do { try writer.close() } catch { sealError = error }
@@ -228,7 +247,7 @@ public final class OrderPipeline {
                 minShardUnits: (0..<items).map { i in (0..<lanes).map { ledger.remaining(i, shard: $0) }.min() ?? 0 },
                 writer: writer.stats, recovery: writer.recovery, resumedRecords: resumed,
                 resumedLastSequence: resumedLast, durableWatermark: writer.durableWatermark,
-                segmentsDirectory: directory, lastCampaignTimeMillis: lastClock)
+                segmentsDirectory: directory, lastCampaignTimeMillis: lastClock, timeline: journal.timeline.intervals)
         }
     }
 

@@ -32,9 +32,16 @@ public struct PipelineOptions: Sendable {
     public var flushMicros: Int
     /// Progress callback period, seconds (nil: none).
     public var progressInterval: Double?
+    /// The timeline's interval (seconds; the report's `timeline`, `--timeline FILE`).
+    public var timelineInterval: Double = 1
+    /// Called with each interval of the timeline as it closes (on the journal's queue), e.g. to stream it.
+    public var onTimelineInterval: (@Sendable (TimelineInterval) -> Void)?
     /// Test seam: extra busy time each lane spends per request, to inject a regression that a
     /// performance gate must catch. 0 in every real run.
     public var injectedLaneDelayNanos: UInt64 = 0
+    /// Test hook: once, the first batch decided `atSeconds` or more into the run stalls its lane for
+    /// `nanos` (a pause that must show in the timeline's interval where it happened).
+    public var injectedStall: (atSeconds: Double, nanos: UInt64)?
     /// Where segment bytes go (a seam: tests inject a full disk or a failing fsync). POSIX files by default.
     public var segmentSink: SegmentSinkFactory = .posix
 

@@ -23,6 +23,8 @@ public struct PipelineResult: Sendable {
     public var durableWatermark: UInt64
     public var segmentsDirectory: String
     public var lastCampaignTimeMillis: Int64
+    /// The run interval by interval (`PipelineOptions.timelineInterval`); the intervals add up to the totals.
+    public var timeline: [TimelineInterval] = []
 }
 
 /// Live figures, delivered once per `progressInterval` on the journal's queue.

@@ -237,11 +237,13 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var target: Target?
     /// Version, commit, start time, host, CPU, cores, kernel and whether the run was interrupted.
     public var metadata: RunMetadata?
+    /// The run interval by interval (1 s unless `--interval`): the intervals add up to the totals.
+    public var timeline: [TimelineInterval]?
 
     public init(profile: String, seed: UInt64, lanes: Int, durationSeconds: Double, requests: Int,
                 decisionsPerSecond: Double, decisions: Int, outcomes: [String: Int], latencyMicros: Latency,
                 offers: [OfferLine], items: [ItemLine], invariants: Invariants, segments: Segments,
-                memory: MemoryStats, load: Load, resumedRecords: Int) {
+                memory: MemoryStats, load: Load, resumedRecords: Int, timeline: [TimelineInterval]? = nil) {
         self.profile = profile
         self.seed = seed
         self.lanes = lanes
@@ -258,6 +260,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.memory = memory
         self.load = load
         self.resumedRecords = resumedRecords
+        self.timeline = timeline
     }
 
     /// Pretty, key-sorted JSON.

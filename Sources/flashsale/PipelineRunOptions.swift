@@ -48,6 +48,12 @@ struct PipelineRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write the latency percentile spectrum here (HdrHistogram .hgrm, milliseconds).", valueName: "file"))
     var hgrm: String?
 
+    @Option(help: ArgumentHelp("Stream the timeline here as it happens, one interval per line: NDJSON, or CSV when the name ends in .csv (the same intervals as the report's `timeline`: offered, decided, acknowledged, outcomes, shed, latency percentiles, in flight, durable lag, RSS).", valueName: "file"))
+    var timeline: String?
+
+    @Option(help: ArgumentHelp("The timeline's interval in seconds, 0.01 to 3600 (default 1).", valueName: "seconds"))
+    var interval: Double = 1
+
     @Option(help: ArgumentHelp("Live progress line each second: auto (on a terminal), always, never.", valueName: "when"))
     var progress: ProgressMode = .auto
 
@@ -69,6 +75,7 @@ struct PipelineRunOptions: ParsableArguments {
         c.batchSize = batchSize
         c.batchesPerLane = batchesPerLane
         c.target = target.options
+        c.timelineInterval = interval
         return c
     }
 
@@ -76,6 +83,8 @@ struct PipelineRunOptions: ParsableArguments {
         // --report and --hgrm are checked by the command (`checkOutputs`), which knows its inputs; the
         // journal options by `JournalOptions`.
         try Self.checkLZ4Acceleration(lz4Acceleration)
+        guard interval >= 0.01 && interval <= 3600 else { throw ValidationError("--interval must be 0.01…3600 seconds (got \(interval))") }
+        if timeline != nil && target.target != nil { throw ValidationError("--timeline is not available with --target yet (the in-process pipeline's timeline)") }
         if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
         // Every request in flight has its slot reserved up front (request + decision, ~150 B): bound the
@@ -129,7 +138,8 @@ struct PipelineRunOptions: ParsableArguments {
     func checkOutputs(notOverwriting inputs: [String?], others: [(option: String, path: String?)] = []) throws {
         try Self.checkOutputPath(report, option: "--report", inputs: inputs)
         try Self.checkOutputPath(hgrm, option: "--hgrm", inputs: inputs)
-        try Self.checkDistinct([("--report", report), ("--hgrm", hgrm)] + others)
+        try Self.checkOutputPath(timeline, option: "--timeline", inputs: inputs)
+        try Self.checkDistinct([("--report", report), ("--hgrm", hgrm), ("--timeline", timeline)] + others)
     }
 
     /// Two outputs naming one file would leave only the last one written.

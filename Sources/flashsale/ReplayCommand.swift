@@ -69,7 +69,7 @@ struct ReplayCommand: ParsableCommand {
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
         var execution = RunExecution(configuration: pipeline.configuration(profile: loaded, label: "replay:\(capture) on \(profileLabel)",
                                                                            rate: rate == .max ? .max : nil, duration: nil, seed: nil),
-                                     progress: pipeline.progress)
+                                     progress: pipeline.progress, timeline: pipeline.timeline)
         execution.configuration.source = source
         execution.configuration.paceOverride = pace
         let outcome = try execution.execute()

@@ -51,7 +51,7 @@ struct RunCommand: ParsableCommand {
         let loaded = named.profile, profileLabel = named.label
         var execution = RunExecution(configuration: pipeline.configuration(profile: loaded, label: profileLabel, rate: rate,
                                                                            duration: duration, seed: seed),
-                                     progress: pipeline.progress)
+                                     progress: pipeline.progress, timeline: pipeline.timeline)
         var capturing: CapturingSource?
         if let capture {
             var constantRate: Double?

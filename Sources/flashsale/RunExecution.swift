@@ -13,6 +13,8 @@ import Synchronization
 struct RunExecution {
     var configuration: RunConfiguration
     var progress: ProgressMode
+    /// `--timeline FILE`: each interval written as it closes (NDJSON, or CSV for a .csv name).
+    var timeline: String?
 
     struct Outcome {
         var report: RunReport
@@ -43,6 +45,16 @@ struct RunExecution {
 
     func execute() throws -> Outcome {
         var c = configuration
+        var stream: TimelineStream?
+        if let timeline {
+            do { stream = try TimelineStream(path: timeline) } catch {
+                FileHandle.standardError.write("flashsale: --timeline \(timeline): \(error)\n")
+                throw ExitCodes.runtimeFailure
+            }
+            let s = stream!
+            c.onTimelineInterval = { s.write($0) }
+        }
+        defer { stream?.close() }
         c.showProgress = progress == .always || (progress == .auto && isatty(STDERR_FILENO) != 0)
         // A progress line drawn in place on a terminal is ended before any other message.
         let drawing = c.showProgress && isatty(STDERR_FILENO) != 0
@@ -94,4 +106,32 @@ struct RunExecution {
             throw error.kind == .badInput ? ExitCodes.badInput : ExitCodes.runtimeFailure
         }
     }
+}
+
+/// `--timeline FILE`: one line per interval, written as the interval closes (so a long run can be tailed).
+final class TimelineStream: @unchecked Sendable {  // written on the journal's queue only
+    let handle: FileHandle
+    let csv: Bool
+    let encoder = JSONEncoder()
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        csv = path.lowercased().hasSuffix(".csv")
+        encoder.outputFormatting = [.sortedKeys]
+        if csv { handle.write(TimelineInterval.csvHeader + "\n") }
+    }
+
+    func write(_ i: TimelineInterval) {
+        if csv {
+            handle.write(i.csvLine + "\n")
+        } else if let data = try? encoder.encode(i) {
+            handle.write(data)
+            handle.write("\n")
+        }
+    }
+
+    func close() { try? handle.close() }
 }
