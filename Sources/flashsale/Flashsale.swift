@@ -14,7 +14,7 @@ struct Flashsale: ParsableCommand {
         130 interrupted by Ctrl-C (the run still drains, seals its segments and reports); 143 terminated by SIGTERM.
         """,
         version: "flashsale \(FlashSaleVersion.current)" + (FlashSaleVersion.commit.map { " (\($0.prefix(12)))" } ?? ""),
-        subcommands: [RunCommand.self, ServeCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self],
+        subcommands: [RunCommand.self, ServeCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self, CompareCommand.self],
         defaultSubcommand: nil)
 
     /// Parses and runs like ArgumentParser's default `main`, but maps usage errors to exit code 2 (the
