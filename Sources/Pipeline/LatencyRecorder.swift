@@ -34,6 +34,7 @@ public struct LatencyRecorder: Sendable {
     }
 
     public var maxMicros: UInt64 { count == 0 ? 0 : histogram.max }
+    public var minMicros: UInt64 { count == 0 ? 0 : histogram.min }
     public var meanMicros: Double { count == 0 ? 0 : histogram.mean }
 
     /// The percentile spectrum in HdrHistogram's text (.hgrm) format, values in milliseconds.

@@ -1,3 +1,4 @@
+import Pipeline
 import FlashSaleCore
 import Foundation
 
@@ -135,8 +136,8 @@ public enum Gate {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
-    public static func median(_ metric: GateMetric, of reports: [RunReport]) -> Double {
-        median(reports.map { metric.value(in: $0) })
+    public static func median(_ metric: GateMetric, of reports: [RunReport], latencies: [LatencyRecorder]? = nil) -> Double {
+        median(reports.indices.map { i in metric.value(in: reports[i], latency: latencies.flatMap { i < $0.count ? $0[i] : nil }) })
     }
 
     /// Parses a tolerance: `10%` or the fraction `0.1`; below 1000%.
@@ -157,8 +158,9 @@ public enum Gate {
                             lanes: reports.first?.lanes, rate: rate)
     }
 
-    public static func evaluate(thresholds: [GateThreshold], reports: [RunReport], baseline: GateBaseline?,
-                                tolerance: Double) -> [GateCheckResult] {
+    /// `latencies`: each run's histogram, for percentiles the reports do not keep (optional).
+    public static func evaluate(thresholds: [GateThreshold], reports: [RunReport], latencies: [LatencyRecorder]? = nil,
+                                baseline: GateBaseline?, tolerance: Double) -> [GateCheckResult] {
         var results: [GateCheckResult] = []
         if reports.contains(where: { $0.target != nil }) {
             // Against a server the invariants are the server's; what the client can hold it to is that
@@ -181,7 +183,7 @@ public enum Gate {
                                        measured: emptyRuns == 0 ? "> 0 in \(reports.count)/\(reports.count)" : "0 in \(emptyRuns)/\(reports.count)",
                                        passed: emptyRuns == 0))
         for t in thresholds {
-            let v = median(t.metric, of: reports)
+            let v = median(t.metric, of: reports, latencies: latencies)
             results.append(GateCheckResult(check: t.text, expected: "\(t.metric) \(t.comparison.rawValue) \(t.metric.format(t.limit))",
                                            measured: t.metric.format(v), passed: t.comparison.holds(v, t.limit)))
         }

@@ -1,3 +1,4 @@
+import Pipeline
 import FlashSaleCore
 
 /// One k6-style threshold of a performance gate, such as `decisions_per_s>2000000`, `p(99)<5ms` or
@@ -70,6 +71,7 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// Latency at a percentile (0...100), microseconds.
     case latencyPercentile(Double)
     case latencyMax
+    case latencyMin
     case latencyMean
     /// Count of an outcome (by its report name, e.g. `SOLD_OUT`).
     case outcome(String)
@@ -84,7 +86,7 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// The percentiles a report carries (and so a threshold may name).
     public static let reportedPercentiles: [Double] = [50, 90, 99, 99.9, 99.99]
 
-    public static let catalogue = "decisions_per_s, requests_per_s, requests, duration_s, p(50|90|99|99.9|99.99), max, mean, "
+    public static let catalogue = "decisions_per_s, requests_per_s, requests, duration_s, p(N) for any 0 < N < 100 (e.g. p(95), p(99.99)), min, max, mean, "
         + "outcome.NAME, outcome_share.NAME, shed, peak_rss, oversold, conservation_violations, segment_mismatches"
 
     public init?(name raw: String) {
@@ -95,6 +97,7 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         case "requests": self = .requests
         case "duration_s", "duration": self = .durationSeconds
         case "max", "p(100)", "latency.max": self = .latencyMax
+        case "min", "p(0)", "latency.min": self = .latencyMin
         case "mean", "avg", "latency.mean": self = .latencyMean
         case "shed": self = .shed
         case "peak_rss", "memory.peak_rss": self = .peakRSS
@@ -102,8 +105,8 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         case "conservation_violations": self = .conservationViolations
         case "segment_mismatches": self = .segmentMismatches
         default:
-            if name.hasPrefix("p("), name.hasSuffix(")"), let p = Double(name.dropFirst(2).dropLast()),
-               Self.reportedPercentiles.contains(p) {
+            // Any percentile: the gate reads it from each run's histogram (the report keeps five of them).
+            if name.hasPrefix("p("), name.hasSuffix(")"), let p = Double(name.dropFirst(2).dropLast()), p > 0, p < 100 {
                 self = .latencyPercentile(p)
             } else if name.hasPrefix("outcome."), let o = Self.outcomeName(String(raw.dropFirst(8))) {
                 self = .outcome(o)
@@ -126,6 +129,7 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         case .durationSeconds: "duration_s"
         case .latencyPercentile(let p): "p(\(p == p.rounded() ? String(Int(p)) : String(p)))"
         case .latencyMax: "max"
+        case .latencyMin: "min"
         case .latencyMean: "mean"
         case .outcome(let o): "outcome.\(o)"
         case .outcomeShare(let o): "outcome_share.\(o)"
@@ -147,7 +151,7 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
 
     var isLatency: Bool {
         switch self {
-        case .latencyPercentile, .latencyMax, .latencyMean: true
+        case .latencyPercentile, .latencyMax, .latencyMin, .latencyMean: true
         default: false
         }
     }
@@ -186,9 +190,16 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         return "a number (e.g. 2000000, 2M, 250k)"
     }
 
-    /// The value of this metric in `report`.
-    public func value(in r: RunReport) -> Double {
-        switch self {
+    /// The value of this metric in `report`; a percentile the report does not keep comes from `latency`
+    /// (the run's histogram), or else from the report's next higher one.
+    public func value(in r: RunReport, latency: LatencyRecorder? = nil) -> Double {
+        if case .latencyPercentile(let p) = self, !Self.reportedPercentiles.contains(p) {
+            if let latency { return Double(latency.micros(atPercentile: p)) }
+            let l = r.latencyMicros
+            return Double(p <= 50 ? l.p50 : p <= 90 ? l.p90 : p <= 99 ? l.p99 : p <= 99.9 ? l.p999 : l.p9999)
+        }
+        if case .latencyMin = self { return Double(latency.map { $0.minMicros } ?? r.latencyMicros.min ?? 0) }
+        return switch self {
         case .decisionsPerSecond: r.decisionsPerSecond
         case .requestsPerSecond: r.load.offeredPerSecond
         case .requests: Double(r.requests)
@@ -202,6 +213,7 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
             default: Double(r.latencyMicros.p9999)
             }
         case .latencyMax: Double(r.latencyMicros.max)
+        case .latencyMin: Double(r.latencyMicros.min ?? 0)
         case .latencyMean: r.latencyMicros.mean
         case .outcome(let o): Double(r.outcomes[o] ?? 0)
         case .outcomeShare(let o): r.decisions > 0 ? Double(r.outcomes[o] ?? 0) / Double(r.decisions) : 0

@@ -16,6 +16,8 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var p999: UInt64
         public var p9999: UInt64
         public var max: UInt64
+        /// The fastest request (absent in reports from before 0.13).
+        public var min: UInt64?
         public var mean: Double
 
         public init(kind: String, recorder: LatencyRecorder) {
@@ -27,6 +29,7 @@ public struct RunReport: Codable, Sendable, Equatable {
             p999 = recorder.micros(atPercentile: 99.9)
             p9999 = recorder.micros(atPercentile: 99.99)
             max = recorder.maxMicros
+            min = recorder.minMicros
             mean = (recorder.meanMicros * 10).rounded() / 10
         }
     }

@@ -140,6 +140,7 @@ struct GateCommand: ParsableCommand {
         if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind, durability: durability.rawValue,
                                                  lz4Acceleration: Int(lz4Acceleration), lanes: lanes, rate: rateLabel) { try refuse(why) }
         var reports: [RunReport] = []
+        var latencies: [LatencyRecorder] = []
         if target.options != nil && runs > 1 {
             FileHandle.standardError.write("gate: note: every run sends the same request ids; a server that keeps its campaign answers "
                                            + "runs 2…\(runs) as retransmits (DUPLICATE): restart it between gates, or give each run its own server\n")
@@ -169,6 +170,7 @@ struct GateCommand: ParsableCommand {
                                            + "p99 \(GateMetric.latencyPercentile(99).format(Double(r.latencyMicros.p99))) (\(r.latencyMicros.kind)), "
                                            + (r.target.map { "answered \($0.answered)/\($0.sent)" } ?? "invariants \(r.invariants.passed ? "pass" : "FAIL")") + "\n")
             reports.append(r)
+            latencies.append(outcome.latency)
         }
         do {
             if let path = report {
@@ -195,7 +197,7 @@ struct GateCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: cannot write \(error)\n")
             throw ExitCodes.runtimeFailure
         }
-        let results = Gate.evaluate(thresholds: thresholds, reports: reports, baseline: stored, tolerance: tol)
+        let results = Gate.evaluate(thresholds: thresholds, reports: reports, latencies: latencies, baseline: stored, tolerance: tol)
         FileHandle.standardOutput.write(Gate.table(results))
         let seconds = reports.reduce(0) { $0 + $1.durationSeconds }
         if let junit {
