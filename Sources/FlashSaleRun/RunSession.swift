@@ -285,6 +285,14 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
                 + "\(SummaryFormatter.fixed(planned, 1)) s of traffic: the requested rate was not reached "
                 + "(\(SummaryFormatter.human(Double(report.requests) / report.durationSeconds))/s offered); latencies include the backlog")
         }
+        // The profile's request cap can end a run long before its traffic's length (`--rate 50k --duration
+        // 10` on a profile capped at 50,000 requests lasts 1 s): say so rather than let it look like the run.
+        if generated && !stopped, let cap = c.profile.traffic.requestLimit, report.requests >= cap,
+           report.durationSeconds < planned * 0.9 {
+            diagnostics("note: the profile's request cap (traffic.requests: \(cap)) ended the run after "
+                + "\(SummaryFormatter.fixed(report.durationSeconds, 1)) s of the \(SummaryFormatter.fixed(planned, 1)) s of traffic; "
+                + "remove or raise it in the profile to run the whole length")
+        }
         if generated && report.requests == 0 && result.resumedRecords == 0 && !stopped {
             diagnostics("warning: the traffic offered no request: its rate × duration gives none; raise --rate or --duration")
         }

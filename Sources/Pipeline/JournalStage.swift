@@ -31,6 +31,8 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     private(set) var latency: [LatencyRecorder]
     private(set) var outcomeCounts = [Int](repeating: 0, count: Outcome.count)
     private(set) var acknowledged = 0
+    /// Acknowledged hold expiries (a lane's RELEASED, nobody's answer).
+    private(set) var expiries = 0
     private(set) var soldOutAtNanos: [UInt64?]
     private(set) var soldOutOffers = 0
     private(set) var maxCampaignTime: Int64 = .min
@@ -172,7 +174,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
                     for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
                 }
                 if d.campaignTimeMillis > maxCampaignTime { maxCampaignTime = d.campaignTimeMillis }
-                if d.isLaneExpiry { continue }
+                if d.isLaneExpiry { expiries &+= 1; continue }
                 requests &+= 1
                 if pace == .open {
                     let intended = runStartNanos &+ d.intendedSendNanos

@@ -247,7 +247,8 @@ public final class OrderPipeline {
                 minShardUnits: (0..<items).map { i in (0..<lanes).map { ledger.remaining(i, shard: $0) }.min() ?? 0 },
                 writer: writer.stats, recovery: writer.recovery, resumedRecords: resumed,
                 resumedLastSequence: resumedLast, durableWatermark: writer.durableWatermark,
-                segmentsDirectory: directory, lastCampaignTimeMillis: lastClock, timeline: journal.timeline.intervals)
+                segmentsDirectory: directory, lastCampaignTimeMillis: lastClock, timeline: journal.timeline.intervals,
+                expiries: journal.expiries)
         }
     }
 

@@ -25,6 +25,8 @@ public struct PipelineResult: Sendable {
     public var lastCampaignTimeMillis: Int64
     /// The run interval by interval (`PipelineOptions.timelineInterval`); the intervals add up to the totals.
     public var timeline: [TimelineInterval] = []
+    /// Hold expiries among `decisions` (lanes' RELEASED decisions: journaled, but nobody's answer).
+    public var expiries = 0
 }
 
 /// Live figures, delivered once per `progressInterval` on the journal's queue.

@@ -65,7 +65,7 @@ public enum ReportBuilder {
             load: .init(mode: options.pace.rawValue, overloadPolicy: options.overloadPolicy.rawValue, offered: result.offered,
                         offeredPerSecond: seconds > 0 ? Double(result.offered) / seconds : 0, shed: result.shed,
                         sourceWaitSeconds: Double(result.sourceWaitNanos) / 1e9),
-            resumedRecords: result.resumedRecords, timeline: result.timeline)
+            resumedRecords: result.resumedRecords, timeline: result.timeline, expiries: result.expiries)
     }
 
     /// Segment files in `dir` and their total size.

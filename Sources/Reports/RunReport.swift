@@ -242,11 +242,13 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var metadata: RunMetadata?
     /// The run interval by interval (1 s unless `--interval`): the intervals add up to the totals.
     public var timeline: [TimelineInterval]?
+    /// Hold expiries among `decisions` (journaled RELEASED decisions of the lanes, not answers to requests).
+    public var expiries: Int?
 
     public init(profile: String, seed: UInt64, lanes: Int, durationSeconds: Double, requests: Int,
                 decisionsPerSecond: Double, decisions: Int, outcomes: [String: Int], latencyMicros: Latency,
                 offers: [OfferLine], items: [ItemLine], invariants: Invariants, segments: Segments,
-                memory: MemoryStats, load: Load, resumedRecords: Int, timeline: [TimelineInterval]? = nil) {
+                memory: MemoryStats, load: Load, resumedRecords: Int, timeline: [TimelineInterval]? = nil, expiries: Int? = nil) {
         self.profile = profile
         self.seed = seed
         self.lanes = lanes
@@ -264,6 +266,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.load = load
         self.resumedRecords = resumedRecords
         self.timeline = timeline
+        self.expiries = expiries
     }
 
     /// Pretty, key-sorted JSON.

@@ -1,3 +1,4 @@
+import FlashSaleCore
 import Foundation
 
 /// Renders a `RunReport` as the human-readable end-of-run summary.
@@ -13,8 +14,17 @@ public enum SummaryFormatter {
         } else {
             line("flashsale run: \(r.profile)  seed \(r.seed)  lanes \(r.lanes)  durability \(r.segments.durability)")
         }
+        // What "decided" counts: answers to requests; hold expiries and requests shed are said apart.
+        let shedCount = r.outcomes[Outcome.overload.name] ?? 0
+        let expiries = r.expiries ?? 0
+        let answered = max(0, r.decisions - shedCount - expiries)
+        let seconds = max(r.durationSeconds, 1e-9)
+        var extra: [String] = []
+        if expiries > 0 { extra.append("\(expiries) hold expiries") }
+        if shedCount > 0 { extra.append("\(shedCount) shed") }
         line("  \(r.load.mode) load: \(r.requests) requests in \(fixed(r.durationSeconds, 2)) s"
-             + " (offered \(human(r.load.offeredPerSecond))/s); \(human(r.decisionsPerSecond)) decisions/s")
+             + " (offered \(human(r.load.offeredPerSecond))/s); \(answered) decided (\(human(Double(answered) / seconds))/s)"
+             + (extra.isEmpty ? "" : "; journaled too: " + extra.joined(separator: ", ")))
         if r.load.shed > 0 || r.load.sourceWaitSeconds > 0.001 {
             line("  overload policy \(r.load.overloadPolicy): \(r.load.shed) shed (OVERLOAD), source waited \(fixed(r.load.sourceWaitSeconds, 2)) s")
         }
@@ -24,7 +34,7 @@ public enum SummaryFormatter {
         s += outcomeLines(r)
         line()
         let l = r.latencyMicros
-        line("Latency (\(l.kind), µs) over \(l.count) requests")
+        line("Latency (\(l.kind), µs) over \(l.count) requests" + (shedCount > 0 ? " (the \(shedCount) shed are not in it)" : ""))
         line("  p50 \(l.p50)  p90 \(l.p90)  p99 \(l.p99)  p99.9 \(l.p999)  p99.99 \(l.p9999)  max \(l.max)")
         line()
         line("Offers (units of the offer)")
