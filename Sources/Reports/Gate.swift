@@ -18,9 +18,15 @@ public struct GateBaseline: Codable, Sendable, Equatable {
     /// The load: lanes, and the rate ("max", "profile" for the profile's phases, or "N/s"); nil in older baselines.
     public var lanes: Int?
     public var rate: String?
+    /// The workload by content: a digest of the profile's text (and a replay's capture), so that a moved
+    /// profile still matches and an edited one does not; nil in older baselines (compared by path then).
+    public var workload: String?
+    /// Every run's value of each metric (its spread shows in the comparison); nil in older baselines.
+    public var values: [String: [Double]]?
 
     public init(profile: String, runs: Int, metrics: [String: Double], latencyKind: String? = nil,
-                durability: String? = nil, lz4Acceleration: Int? = nil, lanes: Int? = nil, rate: String? = nil) {
+                durability: String? = nil, lz4Acceleration: Int? = nil, lanes: Int? = nil, rate: String? = nil,
+                workload: String? = nil, values: [String: [Double]]? = nil) {
         self.profile = profile
         self.runs = runs
         self.metrics = metrics
@@ -29,14 +35,21 @@ public struct GateBaseline: Codable, Sendable, Equatable {
         self.lz4Acceleration = lz4Acceleration
         self.lanes = lanes
         self.rate = rate
+        self.workload = workload
+        self.values = values
     }
 
     /// Why runs of `profile` (latency of `latencyKind`, a journal of `durability` and `lz4Acceleration`)
     /// cannot be compared with this baseline, or nil: a baseline compares like with like.
     public func mismatch(profile: String, latencyKind: String?, durability: String? = nil, lz4Acceleration: Int? = nil,
-                         lanes: Int? = nil, rate: String? = nil) -> String? {
-        // "./P/x.yaml" and "P/x.yaml" are one profile.
-        if Self.normalisedLabel(profile) != Self.normalisedLabel(self.profile) {
+                         lanes: Int? = nil, rate: String? = nil, workload: String? = nil) -> String? {
+        if let mine = self.workload, let theirs = workload {
+            // By content: the path may differ (a moved profile), the text may not.
+            if mine != theirs {
+                return "it was measured on a workload with other content (digest \(mine), \(self.profile)); this gate runs \(theirs) (\(profile)): the profile (or capture) changed"
+            }
+        } else if Self.normalisedLabel(profile) != Self.normalisedLabel(self.profile) {
+            // "./P/x.yaml" and "P/x.yaml" are one profile.
             return "it was measured on \(self.profile), this gate runs \(profile)"
         }
         if let mine = self.latencyKind, let theirs = latencyKind, mine != theirs {
@@ -150,12 +163,16 @@ public enum Gate {
         return v
     }
 
-    public static func baseline(from reports: [RunReport], profile: String, rate: String? = nil) -> GateBaseline {
+    public static func baseline(from reports: [RunReport], profile: String, rate: String? = nil, workload: String? = nil) -> GateBaseline {
         var metrics: [String: Double] = [:]
-        for m in GateBaseline.compared { metrics[m.description] = median(m, of: reports) }
+        var values: [String: [Double]] = [:]
+        for m in GateBaseline.compared {
+            metrics[m.description] = median(m, of: reports)
+            values[m.description] = reports.map { m.value(in: $0) }
+        }
         return GateBaseline(profile: profile, runs: reports.count, metrics: metrics, latencyKind: reports.first?.latencyMicros.kind,
                             durability: reports.first?.segments.durability, lz4Acceleration: reports.first?.segments.lz4Acceleration,
-                            lanes: reports.first?.lanes, rate: rate)
+                            lanes: reports.first?.lanes, rate: rate, workload: workload, values: values)
     }
 
     /// `latencies`: each run's histogram, for percentiles the reports do not keep (optional).
@@ -192,15 +209,17 @@ public enum Gate {
                 guard let base = baseline.metrics[m.description] else { continue }
                 let v = median(m, of: reports)
                 let pct = SummaryFormatter.fixed(tolerance * 100, 1) + "%"
+                // The baseline's own runs spread over [min…max]: a change inside it is noise.
+                let spread = baseline.values?[m.description].flatMap { v in v.count > 1 ? "; its runs \(m.format(v.min()!))…\(m.format(v.max()!))" : nil } ?? ""
                 if m.higherIsBetter {
                     // A factor of (1 + tolerance) worse, as for latency: a floor that never reaches zero, so a
                     // large tolerance (150% for a noisy p99) still leaves a throughput check that can fail.
                     let floor = base / (1 + tolerance)
-                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≥ \(m.format(floor)) (\(m.format(base)) ÷ (1 + \(pct)))",
+                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≥ \(m.format(floor)) (\(m.format(base)) ÷ (1 + \(pct))\(spread))",
                                                    measured: m.format(v) + change(v, base), passed: v >= floor))
                 } else {
                     let ceiling = base * (1 + tolerance)
-                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≤ \(m.format(ceiling)) (\(m.format(base)) × (1 + \(pct)))",
+                    results.append(GateCheckResult(check: "baseline \(m)", expected: "≤ \(m.format(ceiling)) (\(m.format(base)) × (1 + \(pct))\(spread))",
                                                    measured: m.format(v) + change(v, base), passed: v <= ceiling))
                 }
             }

@@ -130,6 +130,8 @@ struct GateCommand: ParsableCommand {
         let named = try LoadedProfile(path: profile, generatesTraffic: replay == nil)
         let loaded = named.profile, profileLabel = named.label
         let label = replay.map { "replay:\($0) on \(profileLabel)" } ?? profileLabel
+        // The workload by content: the profile's text, and a replay's capture.
+        let workload = named.contentDigest + (replay.flatMap { FileManager.default.contents(atPath: $0) }.map { "+" + LoadedProfile.digest($0) } ?? "")
         func refuse(_ why: String) throws -> Never {
             FileHandle.standardError.write("flashsale: baseline \(baseline ?? ""): \(why); compare like with like, or write a new one with --update-baseline\n")
             throw ExitCodes.badInput
@@ -138,7 +140,8 @@ struct GateCommand: ParsableCommand {
         let pace: PipelineOptions.Pace = rate == .max ? .max : .open
         let latencyKind = pace.latencyKind
         if let stored, let why = stored.mismatch(profile: label, latencyKind: latencyKind, durability: durability.rawValue,
-                                                 lz4Acceleration: Int(lz4Acceleration), lanes: lanes, rate: rateLabel) { try refuse(why) }
+                                                 lz4Acceleration: Int(lz4Acceleration), lanes: lanes, rate: rateLabel,
+                                                 workload: workload) { try refuse(why) }
         var reports: [RunReport] = []
         var latencies: [LatencyRecorder] = []
         if target.options != nil && runs > 1 {
@@ -180,9 +183,14 @@ struct GateCommand: ParsableCommand {
             if updateBaseline, let baseline {
                 // A baseline from runs that offered nothing (latency 0) or broke the invariants would fail,
                 // or pass, every later gate for the wrong reason.
-                let next = Gate.baseline(from: reports, profile: label, rate: rateLabel)
+                let next = Gate.baseline(from: reports, profile: label, rate: rateLabel, workload: workload)
+                let failedChecks = Gate.evaluate(thresholds: thresholds, reports: reports, latencies: latencies, baseline: nil, tolerance: tol)
+                    .filter { !$0.passed }
                 if let bad = reports.first(where: { $0.requests == 0 || !$0.invariants.passed }) {
                     FileHandle.standardError.write("gate: baseline not written: a run " + (bad.requests == 0 ? "offered no request" : "failed its invariants") + "\n")
+                } else if let failed = failedChecks.first {
+                    // A baseline measured on runs that fail their own checks would make the failure the norm.
+                    FileHandle.standardError.write("gate: baseline not written: the runs fail \(failed.check) (measured \(failed.measured))\n")
                 } else if let why = next.unusableMetric() {
                     // What loading would refuse is not written either.
                     FileHandle.standardError.write("gate: baseline not written: \(why)\n")
