@@ -48,6 +48,9 @@ struct PipelineRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write the latency percentile spectrum here (HdrHistogram .hgrm, milliseconds).", valueName: "file"))
     var hgrm: String?
 
+    @Option(help: ArgumentHelp("Write a self-contained HTML report here (no network, no script): throughput and percentiles over time, outcome mix, latency spectrum, the sell-out, invariants and metadata.", valueName: "file.html"))
+    var html: String?
+
     @Option(help: ArgumentHelp("Stream the timeline here as it happens, one interval per line: NDJSON, or CSV when the name ends in .csv (the same intervals as the report's `timeline`: offered, decided, acknowledged, outcomes, shed, latency percentiles, in flight, durable lag, RSS).", valueName: "file"))
     var timeline: String?
 
@@ -139,7 +142,8 @@ struct PipelineRunOptions: ParsableArguments {
         try Self.checkOutputPath(report, option: "--report", inputs: inputs)
         try Self.checkOutputPath(hgrm, option: "--hgrm", inputs: inputs)
         try Self.checkOutputPath(timeline, option: "--timeline", inputs: inputs)
-        try Self.checkDistinct([("--report", report), ("--hgrm", hgrm), ("--timeline", timeline)] + others)
+        try Self.checkOutputPath(html, option: "--html", inputs: inputs)
+        try Self.checkDistinct([("--report", report), ("--hgrm", hgrm), ("--timeline", timeline), ("--html", html)] + others)
     }
 
     /// Two outputs naming one file would leave only the last one written.

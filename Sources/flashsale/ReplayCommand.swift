@@ -80,7 +80,7 @@ struct ReplayCommand: ParsableCommand {
         if outcome.report.requests == 0 && !filter.isEmpty && !outcome.interrupted {
             FileHandle.standardError.write("flashsale: warning: no request of \(capture) passed --filter \(filter.joined(separator: " --filter "))\n")
         }
-        try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json, replay: true)
+        try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json, replay: true, html: pipeline.html)
         FileHandle.standardError.write("flashsale: replayed \(source.offered) requests (\(source.requestsPerLoop) per loop × \(loop)) from \(capture)\n")
         if !outcome.report.invariants.passed {
             FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")

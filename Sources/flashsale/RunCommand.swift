@@ -84,7 +84,7 @@ struct RunCommand: ParsableCommand {
                 capturing.writer.discard()   // no partial capture left behind (a complete one that could not be renamed stays)
             }
         }
-        try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json)
+        try outcome.write(report: pipeline.report, hgrm: pipeline.hgrm, json: pipeline.json, html: pipeline.html)
         if let capturing {
             if let captureFailure {
                 FileHandle.standardError.write("flashsale: --capture \(capturing.writer.path): \(captureFailure); "

@@ -22,7 +22,7 @@ struct RunExecution {
         /// The run was ended early by Ctrl-C (everything offered was still decided and journaled).
         var interrupted = false
 
-        func write(report path: String?, hgrm: String?, json: Bool, replay: Bool = false) throws {
+        func write(report path: String?, hgrm: String?, json: Bool, replay: Bool = false, html: String? = nil) throws {
             if json {
                 FileHandle.standardOutput.write(try report.jsonData())
                 FileHandle.standardOutput.write("\n")
@@ -31,6 +31,7 @@ struct RunExecution {
             }
             if let path { try Self.writeOutput(try report.jsonData(), to: path, option: "--report") }
             if let hgrm { try Self.writeOutput(Data(latency.percentileSpectrum().utf8), to: hgrm, option: "--hgrm") }
+            if let html { try Self.writeOutput(Data(HTMLReport.render(report, latency: latency).utf8), to: html, option: "--html") }
         }
 
         /// Writes `data` in place (see `OutputFile`); a failure names the option, the file and the
