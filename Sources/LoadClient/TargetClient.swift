@@ -208,7 +208,7 @@ private struct TargetRun<Codec: OrderCodec> {
     /// Answers by status and decisions by outcome, counted per answer: raw memory (see `Counters`).
     private let counters: Counters
     private var connections: [Connection<Codec>] = []
-    private var refusedBuys: [(UInt64, Bool)] = []
+    private var answeredBuys: [(UInt64, Bool)] = []
 
     init(options: TargetOptions, stop: StopFlag, makeCodec: @escaping () -> Codec) {
         self.options = options
@@ -346,13 +346,13 @@ private struct TargetRun<Codec: OrderCodec> {
                     try readAnswers(c, now: now)
                 }
             }
-            if let loop, !refusedBuys.isEmpty {
-                let batch = refusedBuys
+            if let loop, !answeredBuys.isEmpty {
+                let batch = answeredBuys
                 loop.receiveAnswers { inbox in
                     inbox.arrivedAtNanos = now &- start
                     for (id, granted) in batch { inbox.add(requestId: id, holdGranted: granted) }
                 }
-                refusedBuys.removeAll(keepingCapacity: true)
+                answeredBuys.removeAll(keepingCapacity: true)
             }
             if let progress, now &- lastProgress >= 1_000_000_000 {
                 lastProgress = now
@@ -484,7 +484,7 @@ private struct TargetRun<Codec: OrderCodec> {
         }
         if f.isBuy {
             let granted = a.outcome == .held || (a.outcome == .duplicate && a.originalOutcome == .held)
-            refusedBuys.append((f.requestId, granted))
+            answeredBuys.append((f.requestId, granted))
         }
         while c.oldest < c.next && c.ring[Int(c.oldest & c.mask)].answered { c.oldest += 1 }
     }
@@ -503,7 +503,7 @@ private struct TargetRun<Codec: OrderCodec> {
             let f = c.ring[Int(s & c.mask)]
             if !f.answered {
                 if timedOut { result.timeouts += 1 } else { result.connectionErrors += 1 }
-                if f.isBuy { refusedBuys.append((f.requestId, false)) }
+                if f.isBuy { answeredBuys.append((f.requestId, false)) }
             }
             s += 1
         }

@@ -275,12 +275,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
             if latest != .min { advanceClocks(to: latest) }
         }
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let pending = journal.queue.sync { () -> Int in journal.syncAndAcknowledge(); return journal.unacknowledgedBatches }
-            if pending == 0 && inFlight.load(ordering: .acquiring) == 0 { break }
-            usleep(1_000)
-        }
+        waitForLanes(until: ContinuousClock.now + timeout)
         let failure: Error? = journal.queue.sync {
             for t in timers { t.cancel() }
             if journal.failure == nil {

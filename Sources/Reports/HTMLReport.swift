@@ -153,8 +153,6 @@ public enum HTMLReport {
     /// One decimal: SVG coordinates.
     static func n(_ v: Double) -> String { String(Int((v * 10).rounded()) / 10) + "." + String(abs(Int((v * 10).rounded()) % 10)) }
 
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    /// Text and attribute escaping: the one the JUnit file uses (HTML shares XML's five entities).
+    static func esc(_ s: String) -> String { GateVerdict.escape(s) }
 }
