@@ -154,6 +154,12 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         if let temporarySegments { options.segmentsDirectory = temporarySegments }
         defer { if let temporarySegments { _ = Self.removeTemporarySegments(temporarySegments) } }
         let source = makeSource(seed: effectiveSeed)
+        var phaseLabels: [String] = []
+        if pace == .open, let generator = source as? TrafficGenerator {
+            // The timeline is cut at each phase's start; the report then has a line per phase.
+            options.timelinePhaseStartsSeconds = generator.phaseStartsSeconds
+            phaseLabels = generator.phases.map(\.summary)
+        }
         let run = OrderPipeline(rules: rules, options: options)
         lock.withLock { _ in running = run }
         if wasStopped { run.stop() }   // stopped before the pipeline existed
@@ -196,7 +202,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
             audit = nil
         }
         var report = ReportBuilder.build(profile: c.profileLabel, seed: effectiveSeed, options: options, rules: rules,
-                                         result: result, audit: audit, keepSegments: c.segments != nil)
+                                         result: result, audit: audit, keepSegments: c.segments != nil, phaseLabels: phaseLabels)
         if audit == nil { report.invariants.segmentMismatches += 1 }
         warn(report: report, result: result, audit: audit, rules: rules, pace: pace, stopped: run.wasStopped)
         return RunOutcome(report: report, latency: result.latency, interrupted: run.wasStopped)
@@ -219,6 +225,8 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         options.pace = c.paceOverride ?? (c.rate == .max ? .max : .open)
         let campaign = rules.campaign
         options.campaignFingerprint = campaign.fingerprint
+        options.timelineIntervalNanos = UInt64(max(0.01, c.timelineInterval) * 1e9)
+        options.onTimelineInterval = c.onTimelineInterval
         if options.url.scheme == .http {
             // Before anything is sent: the server runs this campaign, and says where campaign time comes from.
             let probe: ServerProbe
@@ -259,8 +267,8 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
                             lz4Acceleration: 0, fsyncs: 0),
             memory: MemoryStats.current(),
             load: .init(mode: options.pace.rawValue, overloadPolicy: "server's", offered: result.offered,
-                        offeredPerSecond: span > 0 ? Double(result.sent) / span : 0, shed: 0, sourceWaitSeconds: 0),
-            resumedRecords: 0)
+                        offeredPerSecond: span > 0 ? Double(result.sent) / span : 0, shed: result.shed, sourceWaitSeconds: 0),
+            resumedRecords: 0, timeline: result.timeline)
         report.target = target
         if result.sent == 0 && !wasStopped { diagnostics("warning: nothing was sent to \(options.url)") }
         if let want = expected, want > 0, target.achievedPerSecond < want * 0.98, !wasStopped {

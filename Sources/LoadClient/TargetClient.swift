@@ -25,6 +25,10 @@ public struct TargetOptions: Sendable {
     public var sendsCampaignTime = true
     /// The campaign's fingerprint, checked by the binary hello (0: not checked).
     public var campaignFingerprint: UInt64 = 0
+    /// The timeline's interval (`TargetResult.timeline`), and a callback for each interval as it closes
+    /// (on the client's thread: keep it short).
+    public var timelineIntervalNanos: UInt64 = 1_000_000_000
+    public var onTimelineInterval: (@Sendable (TimelineInterval) -> Void)?
 
     public init(url: TargetURL, connections: Int, pipeline: Int) {
         self.url = url
@@ -70,6 +74,11 @@ public struct TargetResult: Sendable {
     /// The last failure a connection reported, for the summary ("connect 127.0.0.1:8080: Connection refused").
     public var lastError: String?
     public var decided: Int { outcomeCounts.reduce(0, +) }
+    /// Answers that shed the request (HTTP 429, binary OVERLOADED): refused, nothing decided.
+    public var shed = 0
+    /// The run interval by interval, from the client's side: sent (offered), decided answers (decided,
+    /// acknowledged, by outcome), shed answers, latency of the answers in the interval, unanswered at its end.
+    public var timeline: [TimelineInterval] = []
     public init() {}
 }
 
@@ -209,12 +218,27 @@ private struct TargetRun<Codec: OrderCodec> {
     private let counters: Counters
     private var connections: [Connection<Codec>] = []
     private var answeredBuys: [(UInt64, Bool)] = []
+    /// The statuses that shed a request (429, OVERLOADED), by index in `statusNames`.
+    private let shedStatuses: [Int]
+    /// The latency of the answers since the timeline's last cut.
+    private var intervalLatency = LatencyRecorder()
 
     init(options: TargetOptions, stop: StopFlag, makeCodec: @escaping () -> Codec) {
         self.options = options
         self.stop = stop
         self.makeCodec = makeCodec
         counters = Counters(statuses: Codec.statusNames.count)
+        shedStatuses = Codec.statusNames.indices.filter { ["429", "OVERLOADED"].contains(Codec.statusNames[$0]) }
+    }
+
+    /// The cumulative figures now, for the timeline.
+    private func timelineTotals() -> TimelineTotals {
+        var outcomes = [Int](repeating: 0, count: Outcome.count)
+        for o in 0..<Outcome.count { outcomes[o] = counters.outcomes[o] }
+        let decided = outcomes.reduce(0, +)
+        let unanswered = connections.reduce(0) { $0 + ($1.socket == nil ? 0 : $1.unanswered) }
+        return TimelineTotals(offered: result.sent, decided: decided, acknowledged: decided, outcomes: outcomes,
+                              shed: shedStatuses.reduce(0) { $0 + counters.statuses[$1] }, inFlight: unanswered, durableLag: 0)
     }
     private var stopped: Bool { stop.value.load(ordering: .acquiring) }
 
@@ -245,6 +269,8 @@ private struct TargetRun<Codec: OrderCodec> {
         var lastSend: UInt64 = start
         var rr = 0
         var lastProgress = start
+        var timeline = TimelineRecorder(runStartNanos: start)
+        var lastCut = start
 
         while true {
             var now = monotonicNanos()
@@ -354,6 +380,12 @@ private struct TargetRun<Codec: OrderCodec> {
                 }
                 answeredBuys.removeAll(keepingCapacity: true)
             }
+            if now &- lastCut >= o.timelineIntervalNanos {
+                lastCut = now
+                let interval = timeline.cut(now: now, totals: timelineTotals(), latency: intervalLatency)
+                intervalLatency = LatencyRecorder()
+                o.onTimelineInterval?(interval)
+            }
             if let progress, now &- lastProgress >= 1_000_000_000 {
                 lastProgress = now
                 snapshotStatuses()
@@ -361,8 +393,13 @@ private struct TargetRun<Codec: OrderCodec> {
                 progress(result)
             }
         }
+        // The last, partial interval: with it the timeline adds up to the totals.
+        let end = monotonicNanos()
+        let last = timeline.cut(now: end, totals: timelineTotals(), latency: intervalLatency)
+        o.onTimelineInterval?(last)
+        result.timeline = timeline.intervals
         for c in connections { c.socket?.close(); c.socket = nil }
-        result.wallNanos = monotonicNanos() &- start
+        result.wallNanos = end &- start
         let first = start &+ (o.pace == .open ? (firstIntended ?? 0) : 0)
         result.sendSpanNanos = lastSend > first ? lastSend &- first : 0
         if o.pace == .open, let firstIntended, lastIntended > firstIntended { result.intendedSpanNanos = lastIntended - firstIntended }
@@ -375,6 +412,7 @@ private struct TargetRun<Codec: OrderCodec> {
         for i in 0..<Codec.statusNames.count where counters.statuses[i] > 0 { s[Codec.statusNames[i]] = counters.statuses[i] }
         for o in 0..<Outcome.count { result.outcomeCounts[o] = counters.outcomes[o] }
         result.statusCounts = s
+        result.shed = shedStatuses.reduce(0) { $0 + counters.statuses[$1] }
     }
 
     private func open(_ c: Connection<Codec>) throws(SystemCallError) {
@@ -478,7 +516,9 @@ private struct TargetRun<Codec: OrderCodec> {
         let f = c.ring[slot]
         result.answered += 1
         counters.statuses[a.status] += 1
-        result.latency.record(nanos: now > f.fromNanos ? now &- f.fromNanos : 0)
+        let nanos = now > f.fromNanos ? now &- f.fromNanos : 0
+        result.latency.record(nanos: nanos)
+        intervalLatency.record(nanos: nanos)
         if let outcome = a.outcome {
             counters.outcomes[Int(outcome.rawValue)] += 1
         }

@@ -143,6 +143,17 @@ public struct TrafficSpec: Sendable, Equatable {
             }
         }
 
+        /// The phase in words, as run: "constant 5000/s", "ramp 0→50000/s", "spike 1000→200000/s at 2.5 s".
+        public var summary: String {
+            func r(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? "\(Int64(v))/s" : "\((v * 10).rounded() / 10)/s" }
+            func s(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? "\(Int64(v)) s" : "\((v * 1000).rounded() / 1000) s" }
+            switch self {
+            case .constant(let rate, _): return rate == 0 ? "pause" : "constant \(r(rate))"
+            case .ramp(let a, let b, _): return "ramp \(r(a).dropLast(2))→\(r(b))"
+            case .spike(let base, let peak, let at, _, _): return "spike \(r(base).dropLast(2))→\(r(peak)) at \(s(at))"
+            }
+        }
+
         /// The instantaneous rate `t` seconds into the phase.
         public func rate(at t: Double) -> Double {
             switch self {

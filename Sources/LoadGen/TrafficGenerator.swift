@@ -53,6 +53,9 @@ public final class TrafficGenerator: ClosedLoopSource, @unchecked Sendable {
     private let phaseStartNanos: [Double]
     private let phaseCumulative: [Double]
 
+    /// Where each phase starts, seconds into the run (the timeline is cut there; the report's `phases`).
+    public var phaseStartsSeconds: [Double] { phaseStartNanos.map { $0 / 1e9 } }
+
     /// Requests written by `fill` so far.
     public var offered: Int { engine.offered }
     /// True once `fill` has returned 0.

@@ -5,7 +5,11 @@ import Pipeline
 /// What `serve --report FILE` writes when the server stops (docs/http-api.md): decisions by outcome,
 /// latency from arrival to durable decision, HTTP answers by status, the journal's figures.
 public struct ServeReport: Codable, Sendable {
-    public struct Latency: Codable, Sendable { public var kind: String; public var count: UInt64; public var p50, p90, p99, p999, max: UInt64 }
+    public struct Latency: Codable, Sendable {
+        public var kind: String; public var count: UInt64; public var p50, p90, p99, p999, max: UInt64
+        // The run report's spelling: `p99.9` (docs/report.md).
+        private enum CodingKeys: String, CodingKey { case kind, count, p50, p90, p99, p999 = "p99.9", max }
+    }
     public struct Journal: Codable, Sendable { public var dir: String?; public var records, bytes, fsyncs, durableWatermark: UInt64 }
     public var profile, campaign, address: String
     public var lanes: Int
@@ -27,6 +31,14 @@ public struct ServeReport: Codable, Sendable {
         public var connections: Int
     }
     public var binary: Binary?
+    /// The served traffic interval by interval (the run report's `timeline`; the newest hour at 1 s):
+    /// offered (shed included), decided, acknowledged, outcomes, shed, latency, in flight, durable lag, RSS.
+    public var timeline: [TimelineInterval]
+
+    private enum CodingKeys: String, CodingKey {
+        case profile, campaign, address, lanes, durability, clock, durationSeconds, decisions, outcomes, latencyMicros, httpAnswers
+        case journal, resumedRecords, peakRSSBytes = "peakRssBytes", binary, timeline
+    }
 
     /// The report of a stopped server (call after `server.stop()`).
     public init(profile: String, address: String, clock: String, service: OrderService, server: OrderHTTPServer, peakRSSBytes: Int,
@@ -52,16 +64,18 @@ public struct ServeReport: Codable, Sendable {
                           fsyncs: figures.stats.fsyncs, durableWatermark: figures.durableWatermark)
         resumedRecords = service.resumedRecords
         self.peakRSSBytes = peakRSSBytes
+        timeline = service.timeline()
         if let binary {
             let f = binary.server.figures()
             self.binary = Binary(address: binary.address, answers: f.answers, errors: f.errors, connections: f.connections)
         }
     }
 
-    /// Pretty-printed JSON with sorted keys.
+    /// Pretty-printed JSON with sorted snake_case keys, as every JSON flashsale writes (Reports' `ReportJSON`).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
     }
 }

@@ -20,6 +20,12 @@ public final class ServeSession {
         public var durability: Durability
         /// Where to serve the binary protocol (`--binary-listen`); nil: HTTP only. Clock and tokens are `server`'s.
         public var binary: BinaryOrderServer.Configuration?
+        /// The timeline's interval in seconds (the report's `timeline`, `--timeline FILE`), and a callback
+        /// for each interval as it closes (on the journal's queue).
+        public var timelineInterval: Double = 1
+        public var onTimelineInterval: (@Sendable (TimelineInterval) -> Void)?
+        /// Intervals the report keeps (the newest; the stream gets every one): an hour at 1 s by default.
+        public var timelineKeep = 3600
 
         public init(rules: CampaignRules, server: OrderHTTPServer.Configuration, lanes: Int, segments: String?, durability: Durability,
                     binary: BinaryOrderServer.Configuration? = nil) {
@@ -72,6 +78,7 @@ public final class ServeSession {
         } catch {
             throw Failure(kind: .badInput, message: "\(error)")   // a damaged or foreign segment directory
         }
+        service.startTimeline(every: c.timelineInterval, keep: c.timelineKeep, onInterval: c.onTimelineInterval)
         server = OrderHTTPServer(service: service, configuration: c.server)
         do {
             let bound = try server.start()

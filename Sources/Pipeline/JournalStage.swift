@@ -38,6 +38,8 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     private(set) var maxCampaignTime: Int64 = .min
     /// Closed loop: the source told every acknowledged buy's answer (one call per batch).
     var answers: ClosedLoopSource?
+    /// Requests a service's producers handed to the lanes (`OrderService`; a run counts its source's).
+    var offeredToLanes = 0
     /// Decisions handed to the journal so far (hold expiries included).
     private(set) var journaled = 0
     /// The latency acknowledged since the timeline's last cut.
@@ -61,10 +63,18 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     }
 
     /// Closes the timeline's current interval now (on `queue`); `offered` is the source's count so far.
-    func cutTimeline(offered: Int) -> TimelineInterval {
+    /// `refused`: requests a server refused before they reached a lane (no free batch), counted as
+    /// offered and shed, never as an outcome.
+    func cutTimeline(offered: Int, refused: Int = 0) -> TimelineInterval {
         let lag = Int(writer.nextSequence &- 1) - Int(writer.durableWatermark)
-        let interval = timeline.cut(now: monotonicNanos(), offered: offered, decided: journaled, acknowledged: acknowledged,
-                                    outcomes: outcomeCounts, latency: intervalLatency, durableLag: lag)
+        let shed = outcomeCounts[Int(Outcome.overload.rawValue)]
+        // In flight: offered, and neither shed nor answered (hold expiries are acknowledged, nobody's answer).
+        // The sell-out curve: every item's stock (atomics, read once per interval), for campaigns of ≤ 64 items.
+        let remaining: [Int64]? = ledger.itemCount <= 64 ? (0..<ledger.itemCount).map { ledger.remaining($0) } : nil
+        let totals = TimelineTotals(offered: offered + refused, decided: journaled, acknowledged: acknowledged, outcomes: outcomeCounts,
+                                    shed: shed + refused, inFlight: offered - shed - (acknowledged - expiries), durableLag: lag,
+                                    remaining: remaining)
+        let interval = timeline.cut(now: monotonicNanos(), totals: totals, latency: intervalLatency)
         intervalLatency = LatencyRecorder()
         return interval
     }

@@ -37,10 +37,11 @@ public struct LatencyRecorder: Sendable {
     public var minMicros: UInt64 { count == 0 ? 0 : histogram.min }
     public var meanMicros: Double { count == 0 ? 0 : histogram.mean }
 
-    /// The percentile spectrum in HdrHistogram's text (.hgrm) format, values in milliseconds.
-    public func percentileSpectrum() -> String {
-        var text = ""
-        histogram.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1000.0)
+    /// The percentile spectrum in HdrHistogram's text (.hgrm) format, values in microseconds (the unit of
+    /// every latency flashsale writes), after a comment line saying which latency it holds.
+    public func percentileSpectrum(kind: String) -> String {
+        var text = "# flashsale latency: \(kind), microseconds (\(count) requests)\n"
+        histogram.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1.0)
         return text
     }
 }

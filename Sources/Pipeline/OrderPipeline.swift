@@ -97,13 +97,31 @@ public final class OrderPipeline {
             timers.append(t)
         }
 
-        // The timeline: an interval closed every `timelineInterval` seconds, on the journal's queue.
+        // The timeline: an interval closed every `timelineInterval` seconds, on the journal's queue, and at
+        // each traffic phase's start (so that an interval lies in one phase: the report's per-phase figures).
+        let phaseStarts = options.pace == .open ? options.timelinePhaseStartsSeconds : []
+        journal.queue.sync { journal.timeline = TimelineRecorder(runStartNanos: start, phaseStartsSeconds: phaseStarts) }
+        for boundary in phaseStarts.dropFirst().prefix(1000) where boundary > 0 {
+            let t = DispatchSource.makeTimerSource(queue: journal.queue)
+            let at = start &+ UInt64(boundary * 1e9), now = monotonicNanos()
+            t.schedule(deadline: .now() + .nanoseconds(Int(at > now ? at - now : 0)))
+            let stream = options.onTimelineInterval
+            t.setEventHandler {
+                let interval = journal.cutTimeline(offered: offeredCounter.value.load(ordering: .relaxed))
+                stream?(interval)
+            }
+            t.resume()
+            timers.append(t)
+        }
         do {
             let t = DispatchSource.makeTimerSource(queue: journal.queue)
             let every = DispatchTimeInterval.nanoseconds(Int(max(0.01, options.timelineInterval) * 1e9))
             t.schedule(deadline: .now() + every, repeating: every)
             let stream = options.onTimelineInterval
+            let everyNanos = UInt64(max(0.01, options.timelineInterval) * 1e9)
             t.setEventHandler {
+                // Just cut at a phase's start: no sliver of an interval.
+                if monotonicNanos() &- journal.timeline.lastCutNanos < everyNanos / 10 { return }
                 let interval = journal.cutTimeline(offered: offeredCounter.value.load(ordering: .relaxed))
                 stream?(interval)
             }
@@ -248,7 +266,7 @@ public final class OrderPipeline {
                 writer: writer.stats, recovery: writer.recovery, resumedRecords: resumed,
                 resumedLastSequence: resumedLast, durableWatermark: writer.durableWatermark,
                 segmentsDirectory: directory, lastCampaignTimeMillis: lastClock, timeline: journal.timeline.intervals,
-                expiries: journal.expiries)
+                expiries: journal.expiries, phaseLatency: journal.timeline.phaseLatency)
         }
     }
 

@@ -44,6 +44,11 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
     private let stopped = Atomic<Bool>(false)
     /// Batches handed to lanes and not yet completed (drain waits for 0).
     private let inFlight = Atomic<Int>(0)
+    /// Requests refused for want of a free batch (answered OVERLOAD by the server, never decided).
+    private let refused = Atomic<Int>(0)
+    /// The timeline's timer and stream (`startTimeline`).
+    private var timelineTimer: DispatchSourceTimer?
+    private var onTimelineInterval: (@Sendable (TimelineInterval) -> Void)?
 
     /// Opens (or resumes) the campaign's journal and starts the lanes.
     /// - Parameter expireEveryMillis: with a wall clock, how often each lane's clock is advanced to
@@ -122,7 +127,10 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
             guard service.isAccepting else { return false }
             let lane = Int(r.organisation % UInt32(service.options.lanes))
             if current[lane] == nil {
-                guard let b = service.pools[lane].acquire(wait: false) else { return false }
+                guard let b = service.pools[lane].acquire(wait: false) else {
+                    service.refused.add(1, ordering: .relaxed)   // the overload path only: no atomic per accepted order
+                    return false
+                }
                 current[lane] = b
             }
             let b = current[lane]!
@@ -199,11 +207,13 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         let journal = self.journal
         if decidesInline {
             journal.queue.sync {
+                journal.offeredToLanes &+= batch.count
                 engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
                 journal.submit(batch)
             }
         } else {
             journal.queue.async {
+                journal.offeredToLanes &+= batch.count
                 engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
                 journal.submit(batch)
             }
@@ -249,6 +259,30 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         journal.queue.sync { (journal.acknowledged, writer.durableWatermark, writer.stats) }
     }
 
+    // MARK: timeline
+
+    /// Starts the service's timeline (`serve --timeline`, its report's `timeline`): an interval closed every
+    /// `seconds` on the journal's queue, passed to `onInterval` as it closes; the newest `keep` are kept.
+    public func startTimeline(every seconds: Double, keep: Int, onInterval: (@Sendable (TimelineInterval) -> Void)?) {
+        let journal = self.journal
+        journal.queue.sync {
+            journal.timeline = TimelineRecorder(runStartNanos: startNanos, keep: keep)
+            onTimelineInterval = onInterval
+        }
+        let t = DispatchSource.makeTimerSource(queue: journal.queue)
+        let every = DispatchTimeInterval.nanoseconds(Int(max(0.01, seconds) * 1e9))
+        t.schedule(deadline: .now() + every, repeating: every)
+        t.setEventHandler { [unowned self] in
+            let interval = journal.cutTimeline(offered: journal.offeredToLanes, refused: self.refused.load(ordering: .relaxed))
+            self.onTimelineInterval?(interval)
+        }
+        t.resume()
+        timelineTimer = t
+    }
+
+    /// The timeline so far (the newest intervals `startTimeline` keeps); empty without `startTimeline`.
+    public func timeline() -> [TimelineInterval] { journal.queue.sync { timelineTimer == nil ? [] : journal.timeline.intervals } }
+
     /// Waits until every batch handed over was decided and answered (or `deadline`).
     private func waitForLanes(until deadline: ContinuousClock.Instant) {
         while ContinuousClock.now < deadline {
@@ -278,6 +312,11 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         waitForLanes(until: ContinuousClock.now + timeout)
         let failure: Error? = journal.queue.sync {
             for t in timers { t.cancel() }
+            if let t = timelineTimer {
+                // The last, partial interval: with it the timeline adds up to the served totals.
+                t.cancel()
+                onTimelineInterval?(journal.cutTimeline(offered: journal.offeredToLanes, refused: refused.load(ordering: .relaxed)))
+            }
             if journal.failure == nil {
                 do { try writer.close() } catch { return error }
             } else {

@@ -36,6 +36,9 @@ public struct PipelineOptions: Sendable {
     public var timelineInterval: Double = 1
     /// Called with each interval of the timeline as it closes (on the journal's queue), e.g. to stream it.
     public var onTimelineInterval: (@Sendable (TimelineInterval) -> Void)?
+    /// Where the traffic's phases start, seconds into the run (paced runs of generated traffic; empty:
+    /// none): the timeline is cut there too, and each interval says its phase.
+    public var timelinePhaseStartsSeconds: [Double] = []
     /// Test seam: extra busy time each lane spends per request, to inject a regression that a
     /// performance gate must catch. 0 in every real run.
     public var injectedLaneDelayNanos: UInt64 = 0

@@ -27,6 +27,8 @@ public struct PipelineResult: Sendable {
     public var timeline: [TimelineInterval] = []
     /// Hold expiries among `decisions` (lanes' RELEASED decisions: journaled, but nobody's answer).
     public var expiries = 0
+    /// Latency acknowledged in each traffic phase (`PipelineOptions.timelinePhaseStartsSeconds`; empty without).
+    public var phaseLatency: [LatencyRecorder] = []
 }
 
 /// Live figures, delivered once per `progressInterval` on the journal's queue.

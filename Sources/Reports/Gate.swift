@@ -101,7 +101,7 @@ public struct GateBaseline: Codable, Sendable, Equatable {
             throw GateError.badBaseline(path, "not JSON; \(expected)")
         }
         let baseline: GateBaseline
-        do { baseline = try JSONDecoder().decode(GateBaseline.self, from: data) } catch {
+        do { baseline = try ReportJSON.decoder().decode(GateBaseline.self, from: data).withCurrentNames() } catch {
             throw GateError.badBaseline(path, "not a baseline written by `flashsale gate --update-baseline` (\(error))")
         }
         if let why = baseline.unusableMetric() { throw GateError.badBaseline(path, why) }
@@ -127,9 +127,19 @@ public struct GateBaseline: Codable, Sendable, Equatable {
     }
 
     public func write(_ path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+        try ReportJSON.encoder().encode(self).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The metrics under their current names (`p50`, `decisions_per_second`): a baseline written by 0.13
+    /// keyed them `p(50)` and `decisions_per_s`.
+    func withCurrentNames() -> GateBaseline {
+        var b = self
+        func renamed<V>(_ d: [String: V]) -> [String: V] {
+            Dictionary(d.map { (GateMetric(name: $0.key)?.description ?? $0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        }
+        b.metrics = renamed(metrics)
+        b.values = values.map(renamed)
+        return b
     }
 }
 

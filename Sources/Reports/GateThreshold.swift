@@ -1,8 +1,9 @@
 import Pipeline
 import FlashSaleCore
 
-/// One k6-style threshold of a performance gate, such as `decisions_per_s>2000000`, `p(99)<5ms` or
-/// `outcome.overload==0`.
+/// One k6-style threshold of a performance gate, such as `decisions_per_second>2000000`, `p99<5ms` or
+/// `outcome.OVERLOAD==0`. Metric names are the run report's JSON names (docs/report.md); k6's `p(99)`
+/// and the names of 0.13 (`decisions_per_s`) are accepted too.
 ///
 /// Values are kept in the metric's base unit: latency in microseconds, memory in bytes, rates per
 /// second, shares as fractions. Units and suffixes are accepted on the right-hand side:
@@ -36,14 +37,14 @@ public struct GateThreshold: Sendable, Equatable, CustomStringConvertible {
         // Two-character operators first, so that `<=` is not read as `<`.
         let ordered: [Comparison] = [.lessOrEqual, .greaterOrEqual, .equal, .notEqual, .less, .greater]
         guard let (comparison, range) = ordered.lazy.compactMap({ c in trimmed.range(of: c.rawValue).map { (c, $0) } }).first
-        else { throw GateError.badThreshold(text, "expected METRIC OP VALUE, e.g. p(99)<5ms or decisions_per_s>2000000") }
+        else { throw GateError.badThreshold(text, "expected METRIC OP VALUE, e.g. p99<5ms or decisions_per_second>2000000") }
         let name = String(trimmed[..<range.lowerBound])
         let valueText = String(trimmed[range.upperBound...])
         guard let metric = GateMetric(name: name) else {
-            throw GateError.badThreshold(text, "unknown metric '\(name)'; known: \(GateMetric.catalogue)")
+            throw GateError.badThreshold(text, "unknown metric '\(name)'\(GateMetric.hint(forUnknown: name)); known: \(GateMetric.catalogue)")
         }
         // Only a share is a fraction of something: on a count, rate, time or size "%" would quietly
-        // divide the bound by 100 (`decisions_per_s>50%` read as "> 0.5/s", a check that cannot fail).
+        // divide the bound by 100 (`decisions_per_second>50%` read as "> 0.5/s", a check that cannot fail).
         if valueText.hasSuffix("%"), !metric.isShare {
             throw GateError.badThreshold(text, "a percentage applies only to outcome_share.* (a share of decisions); "
                                          + "\(metric) is \(metric.kindInWords): give \(metric.unitHelp)\(metric.shareHint)")
@@ -86,31 +87,40 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// The percentiles a report carries (and so a threshold may name).
     public static let reportedPercentiles: [Double] = [50, 90, 99, 99.9, 99.99]
 
-    public static let catalogue = "decisions_per_s, requests_per_s, requests, duration_s, p(N) for any 0 < N < 100 (e.g. p(95), p(99.99)), min, max, mean, "
-        + "outcome.NAME, outcome_share.NAME, shed, peak_rss, oversold, conservation_violations, segment_mismatches"
+    public static let catalogue = "decisions_per_second, requests_per_second, requests, duration_seconds, pN for any 0 < N < 100 (e.g. p95, p99.99; "
+        + "k6's p(95) too), min, max, mean, outcome.NAME, outcome_share.NAME, shed, peak_rss, oversold, conservation_violations, segment_mismatches"
 
     public init?(name raw: String) {
+        // Case and underscores do not matter (`decisions_per_second`, `decisionsPerSecond`); 0.13's
+        // names (`decisions_per_s`, `duration_s`) stay accepted.
         let name = raw.lowercased()
-        switch name {
-        case "decisions_per_s", "decisions/s", "throughput": self = .decisionsPerSecond
-        case "requests_per_s", "offered_per_s": self = .requestsPerSecond
+        let folded = name.replacingOccurrences(of: "_", with: "")
+        switch folded {
+        case "decisionspersecond", "decisionspers", "decisions/s", "throughput": self = .decisionsPerSecond
+        case "requestspersecond", "requestspers", "offeredpersecond", "offeredpers": self = .requestsPerSecond
         case "requests": self = .requests
-        case "duration_s", "duration": self = .durationSeconds
-        case "max", "p(100)", "latency.max": self = .latencyMax
-        case "min", "p(0)", "latency.min": self = .latencyMin
-        case "mean", "avg", "latency.mean": self = .latencyMean
+        case "durationseconds", "durations", "duration": self = .durationSeconds
+        case "max", "p(100)", "p100", "latency.max", "latencymicros.max": self = .latencyMax
+        case "min", "p(0)", "p0", "latency.min", "latencymicros.min": self = .latencyMin
+        case "mean", "avg", "latency.mean", "latencymicros.mean": self = .latencyMean
         case "shed": self = .shed
-        case "peak_rss", "memory.peak_rss": self = .peakRSS
+        case "peakrss", "peakrssbytes", "memory.peakrss", "memory.peakrssbytes": self = .peakRSS
         case "oversold": self = .oversold
-        case "conservation_violations": self = .conservationViolations
-        case "segment_mismatches": self = .segmentMismatches
+        case "conservationviolations": self = .conservationViolations
+        case "segmentmismatches": self = .segmentMismatches
         default:
-            // Any percentile: the gate reads it from each run's histogram (the report keeps five of them).
-            if name.hasPrefix("p("), name.hasSuffix(")"), let p = Double(name.dropFirst(2).dropLast()), p > 0, p < 100 {
+            // Any percentile, `p99.9` or k6's `p(99.9)`: the gate reads it from each run's histogram (the
+            // report keeps five of them).
+            var digits = Substring(folded)
+            if digits.hasPrefix("latencymicros.") { digits = digits.dropFirst(14) }
+            let isPercentile = digits.hasPrefix("p")
+            if digits.hasPrefix("p("), digits.hasSuffix(")") { digits = digits.dropFirst(2).dropLast() } else if isPercentile { digits = digits.dropFirst() }
+            if isPercentile, !digits.isEmpty, let p = Double(digits), p > 0, p < 100 {
                 self = .latencyPercentile(p)
             } else if name.hasPrefix("outcome."), let o = Self.outcomeName(String(raw.dropFirst(8))) {
                 self = .outcome(o)
-            } else if name.hasPrefix("outcome_share."), let o = Self.outcomeName(String(raw.dropFirst(14))) {
+            } else if folded.hasPrefix("outcomeshare."), let dot = raw.firstIndex(of: "."),
+                      let o = Self.outcomeName(String(raw[raw.index(after: dot)...])) {
                 self = .outcomeShare(o)
             } else {
                 return nil
@@ -118,16 +128,26 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A hint for a name that is not a metric but looks like one (`p999`: the percentile is p99.9).
+    static func hint(forUnknown raw: String) -> String {
+        let n = raw.lowercased()
+        if n.hasPrefix("p"), let v = Double(n.dropFirst()), v >= 100, n.dropFirst().allSatisfy(\.isNumber) {
+            let digits = String(n.dropFirst())
+            return " (a percentile is written with its point: p\(digits.prefix(2)).\(digits.dropFirst(2)))"
+        }
+        return ""
+    }
+
     /// An outcome's report name (`SOLD_OUT`) from any spelling `Outcome(name:)` accepts.
     static func outcomeName(_ s: String) -> String? { Outcome(name: s)?.name }
 
     public var description: String {
         switch self {
-        case .decisionsPerSecond: "decisions_per_s"
-        case .requestsPerSecond: "requests_per_s"
+        case .decisionsPerSecond: "decisions_per_second"
+        case .requestsPerSecond: "requests_per_second"
         case .requests: "requests"
-        case .durationSeconds: "duration_s"
-        case .latencyPercentile(let p): "p(\(p == p.rounded() ? String(Int(p)) : String(p)))"
+        case .durationSeconds: "duration_seconds"
+        case .latencyPercentile(let p): "p\(p == p.rounded() ? String(Int(p)) : String(p))"
         case .latencyMax: "max"
         case .latencyMin: "min"
         case .latencyMean: "mean"
@@ -257,8 +277,9 @@ public enum GateMetric: Sendable, Equatable, Hashable, CustomStringConvertible {
 
     /// A measured value in words, with its unit.
     public func format(_ v: Double) -> String {
-        if isLatency { return v >= 1000 ? SummaryFormatter.fixed(v / 1000, 2) + " ms" : SummaryFormatter.fixed(v, 0) + " µs" }
-        if self == .peakRSS { return SummaryFormatter.human(v) + "B" }
+        // One latency unit in every output (summary, JSON, .hgrm, gate, baseline): µs.
+        if isLatency { return SummaryFormatter.fixed(v, v == v.rounded() || v >= 100 ? 0 : 1) + " µs" }
+        if self == .peakRSS { return SummaryFormatter.bytes(v) }
         if case .outcomeShare = self { return SummaryFormatter.fixed(v * 100, 3) + "%" }
         if self == .durationSeconds { return SummaryFormatter.fixed(v, 3) + " s" }
         let rate = self == .decisionsPerSecond || self == .requestsPerSecond

@@ -35,9 +35,7 @@ public enum GateVerdict {
         let doc = Document(profile: profile, runs: runs, verdict: results.allSatisfy(\.passed) ? "pass" : "fail",
                            checks: results.map { Check(check: $0.check, expected: $0.expected, measured: $0.measured,
                                                        verdict: $0.passed ? "pass" : "fail") })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(doc)
+        return try ReportJSON.encoder().encode(doc)
     }
 
     /// XML text and attribute escaping (and no control character XML 1.0 forbids).

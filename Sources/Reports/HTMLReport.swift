@@ -4,7 +4,8 @@ import Pipeline
 
 /// `--html FILE`: one self-contained page (no network, no script: inline SVG drawn here) with the run's
 /// figures, throughput and percentiles over time, the outcome mix over time, the latency distribution
-/// (percentile spectrum on a log axis), when each offer sold out, the invariants and the metadata.
+/// (percentile spectrum on a log axis), the remaining stock per item over time (the sell-out curve), a
+/// table per traffic phase, when each offer sold out, every item's units, the invariants and the metadata.
 /// Figures a test reads carry ids (`throughput`, `p99`, `outcome-SOLD_OUT`, …) and show the JSON report's
 /// values exactly. About 150 bytes per timeline interval: a 10-minute run at 1 s stays well under 200 KB.
 public enum HTMLReport {
@@ -36,6 +37,20 @@ public enum HTMLReport {
             h += "<h2>Latency over time (µs, log scale)</h2>"
             h += multiChart(t, lines: [("p50", "#2ca02c", { $0.p50Micros }), ("p99", "#ff7f0e", { $0.p99Micros }), ("max", "#d62728", { $0.maxMicros })])
             h += "<h2>Outcome mix over time</h2>" + outcomeMix(t)
+            if t.contains(where: { $0.remaining != nil }), !r.items.isEmpty {
+                h += "<h2>Remaining stock over time (the sell-out curve, share of each item's initial stock)</h2>" + stockCurve(t, items: r.items)
+            }
+        }
+        if let phases = r.phases, !phases.isEmpty {
+            h += "<h2>Phases</h2><p class=\"k\">Offered by send time; acknowledged, outcomes and latency (µs) by acknowledgement time (the timeline is cut at each phase's start).</p>"
+            h += "<table id=\"phases\"><tr><th>#</th><th>phase</th><th>from s</th><th>seconds</th><th>offered</th><th>acknowledged</th><th>shed</th><th>top outcome</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
+            for p in phases {
+                let top = p.outcomes.max { ($0.value, $1.key) < ($1.value, $0.key) }.map { "\(esc($0.key)) \($0.value)" } ?? "-"
+                h += "<tr><td>\(p.index + 1)</td><td>\(esc(p.shape))</td><td>\(SummaryFormatter.fixed(p.startSeconds, 1))</td><td>\(SummaryFormatter.fixed(p.seconds, 1))</td>"
+                h += "<td id=\"phase-\(p.index)-offered\">\(p.offered)</td><td id=\"phase-\(p.index)-acknowledged\">\(p.acknowledged)</td><td>\(p.shed)</td><td>\(top)</td>"
+                h += "<td>\(p.latencyMicros.p50)</td><td id=\"phase-\(p.index)-p99\">\(p.latencyMicros.p99)</td><td>\(p.latencyMicros.p999)</td><td>\(p.latencyMicros.max)</td></tr>"
+            }
+            h += "</table>"
         }
         h += "<h2>Latency distribution (percentile spectrum)</h2>" + spectrum(latency)
         h += "<h2>Outcomes</h2><table><tr><th>outcome</th><th>count</th><th>share</th></tr>"
@@ -51,6 +66,13 @@ public enum HTMLReport {
             }
             h += "</table>"
         }
+        if !r.items.isEmpty {
+            h += "<h2>Items: every unit accounted for</h2><table><tr><th>item</th><th>initial</th><th>sold</th><th>held</th><th>remaining</th></tr>"
+            for i in r.items.prefix(200) {
+                h += "<tr><td>\(esc(i.id))</td><td>\(i.initial)</td><td>\(i.sold)</td><td>\(i.held)</td><td id=\"remaining-\(esc(i.id))\">\(i.remaining)</td></tr>"
+            }
+            h += "</table>"
+        }
         if !t.isEmpty {
             h += "<h2>Intervals</h2><table><tr><th>start s</th><th>offered</th><th>acknowledged</th><th>shed</th><th>p50 µs</th><th>p99 µs</th><th>max µs</th><th>in flight</th></tr>"
             // The table is for short runs; a long one keeps the charts and every 10th row.
@@ -60,7 +82,7 @@ public enum HTMLReport {
             }
             h += "</table>"
         }
-        h += "<p class=\"k\">Segments: \(r.segments.records) records, \(r.segments.bytes) bytes on disk, \(r.segments.fsyncs) fsyncs. Memory: peak RSS \(r.memory.peakRSSBytes) bytes.</p>"
+        h += "<p class=\"k\">Segments: \(r.segments.records) records, \(SummaryFormatter.bytes(Double(r.segments.bytes))) on disk, \(r.segments.fsyncs) fsyncs. Memory: peak RSS \(SummaryFormatter.bytes(Double(r.memory.peakRSSBytes))).</p>"
         return h + "</body></html>\n"
     }
 
@@ -114,6 +136,27 @@ public enum HTMLReport {
             svg += "<polygon fill=\"\(colors[k])\" fill-opacity=\"0.75\" points=\"\(pts)\"/>"
             svg += "<text x=\"\(n(pad + 10 + Double(k) * 140))\" y=\"14\" fill=\"\(colors[k])\" font-size=\"12\">\(esc(name))</text>"
             lower = upper
+        }
+        return wrap(svg)
+    }
+
+    /// Remaining stock per item over time, as a share of its initial stock (items of any size on one axis):
+    /// the eight items that sold the most, at most ~300 points each (a long run stays small).
+    static func stockCurve(_ t: [TimelineInterval], items: [RunReport.ItemLine]) -> String {
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+        let shown = items.indices.filter { items[$0].initial > 0 }
+            .sorted { Double(items[$0].sold) / Double(items[$0].initial) > Double(items[$1].sold) / Double(items[$1].initial) }.prefix(8)
+        let end = runEnd(t)
+        let step = max(1, t.count / 300)
+        var svg = axes(yLabel: "100%", end: end)
+        for (k, item) in shown.enumerated() {
+            var pts = "\(n(x(0, end))),\(n(y(1))) "
+            for (i, x0) in t.enumerated() where i % step == 0 || i == t.count - 1 {
+                guard let rem = x0.remaining, item < rem.count else { continue }
+                pts += "\(n(x(x0.startSeconds + x0.seconds, end))),\(n(y(Double(rem[item]) / Double(items[item].initial)))) "
+            }
+            svg += "<polyline fill=\"none\" stroke=\"\(colors[k])\" stroke-width=\"1.5\" points=\"\(pts)\"/>"
+            svg += "<text x=\"\(n(pad + 10 + Double(k % 4) * 230))\" y=\"\(14 + (k / 4) * 14)\" fill=\"\(colors[k])\" font-size=\"12\">\(esc(items[item].id))</text>"
         }
         return wrap(svg)
     }

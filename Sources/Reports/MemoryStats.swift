@@ -17,6 +17,34 @@ public struct MemoryStats: Sendable, Codable, Equatable {
     /// jemalloc `stats.resident`: bytes in pages jemalloc holds resident.
     public var jemallocResidentBytes: Int?
 
+    private enum CodingKeys: String, CodingKey {
+        case peakRSSBytes = "peakRssBytes", rssBytes, jemallocAllocatedBytes, jemallocResidentBytes
+        case oldPeakRSSBytes = "peakRSSBytes"   // camelCase reports before 0.14
+    }
+
+    public init(peakRSSBytes: Int, rssBytes: Int, jemallocAllocatedBytes: Int?, jemallocResidentBytes: Int?) {
+        self.peakRSSBytes = peakRSSBytes
+        self.rssBytes = rssBytes
+        self.jemallocAllocatedBytes = jemallocAllocatedBytes
+        self.jemallocResidentBytes = jemallocResidentBytes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        peakRSSBytes = try c.decodeIfPresent(Int.self, forKey: .peakRSSBytes) ?? c.decode(Int.self, forKey: .oldPeakRSSBytes)
+        rssBytes = try c.decode(Int.self, forKey: .rssBytes)
+        jemallocAllocatedBytes = try c.decodeIfPresent(Int.self, forKey: .jemallocAllocatedBytes)
+        jemallocResidentBytes = try c.decodeIfPresent(Int.self, forKey: .jemallocResidentBytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(peakRSSBytes, forKey: .peakRSSBytes)
+        try c.encode(rssBytes, forKey: .rssBytes)
+        try c.encodeIfPresent(jemallocAllocatedBytes, forKey: .jemallocAllocatedBytes)
+        try c.encodeIfPresent(jemallocResidentBytes, forKey: .jemallocResidentBytes)
+    }
+
     public static func current() -> MemoryStats {
         let status = procStatus()
         return MemoryStats(peakRSSBytes: status["VmHWM"] ?? 0, rssBytes: status["VmRSS"] ?? 0,

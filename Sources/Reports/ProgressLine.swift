@@ -21,8 +21,6 @@ public struct ProgressLine: Sendable {
             + "  p99 \(Self.micros(p.p99Micros))  durable #\(p.durableWatermark)"
     }
 
-    /// "850µs", "1.25ms".
-    public static func micros(_ us: UInt64) -> String {
-        us >= 1000 ? SummaryFormatter.fixed(Double(us) / 1000, 2) + "ms" : "\(us)µs"
-    }
+    /// "850 µs", "1250 µs": one latency unit in every output.
+    public static func micros(_ us: UInt64) -> String { "\(us) µs" }
 }

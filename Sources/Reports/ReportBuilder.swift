@@ -7,7 +7,7 @@ import Pipeline
 /// segments read back.
 public enum ReportBuilder {
     public static func build(profile: String, seed: UInt64, options: PipelineOptions, rules: CampaignRules,
-                             result: PipelineResult, audit: SegmentAudit?, keepSegments: Bool) -> RunReport {
+                             result: PipelineResult, audit: SegmentAudit?, keepSegments: Bool, phaseLabels: [String] = []) -> RunReport {
         let items = rules.campaign.items
         var invariants = RunReport.Invariants()
         for i in items.indices {
@@ -65,7 +65,27 @@ public enum ReportBuilder {
             load: .init(mode: options.pace.rawValue, overloadPolicy: options.overloadPolicy.rawValue, offered: result.offered,
                         offeredPerSecond: seconds > 0 ? Double(result.offered) / seconds : 0, shed: result.shed,
                         sourceWaitSeconds: Double(result.sourceWaitNanos) / 1e9),
-            resumedRecords: result.resumedRecords, timeline: result.timeline, expiries: result.expiries)
+            resumedRecords: result.resumedRecords, timeline: result.timeline, expiries: result.expiries,
+            phases: phaseLines(options: options, result: result, labels: phaseLabels))
+    }
+
+    /// A line per traffic phase, from the timeline (cut at every phase start) and each phase's latency;
+    /// nil for runs without phases (`--rate max`, replays).
+    static func phaseLines(options: PipelineOptions, result: PipelineResult, labels: [String]) -> [RunReport.PhaseLine]? {
+        let starts = options.timelinePhaseStartsSeconds
+        guard !starts.isEmpty, result.phaseLatency.count == starts.count else { return nil }
+        let end = result.timeline.last.map { $0.startSeconds + $0.seconds } ?? 0
+        return starts.indices.map { k in
+            let mine = result.timeline.filter { $0.phase == k }
+            var outcomes: [String: Int] = [:]
+            for i in mine { for (name, n) in i.outcomes { outcomes[name, default: 0] += n } }
+            let until = k + 1 < starts.count ? starts[k + 1] : max(end, starts[k])
+            return RunReport.PhaseLine(
+                index: k, shape: k < labels.count ? labels[k] : "phase \(k + 1)", startSeconds: starts[k], seconds: max(0, until - starts[k]),
+                offered: mine.reduce(0) { $0 + $1.offered }, acknowledged: mine.reduce(0) { $0 + $1.acknowledged },
+                shed: mine.reduce(0) { $0 + $1.shed }, outcomes: outcomes,
+                latencyMicros: .init(kind: options.pace.latencyKind, recorder: result.phaseLatency[k]))
+        }
     }
 
     /// Segment files in `dir` and their total size.

@@ -22,6 +22,12 @@ public struct RunComparison: Sendable {
             let width = max(aSpread.map { $0.upperBound - $0.lowerBound } ?? 0, bSpread.map { $0.upperBound - $0.lowerBound } ?? 0)
             return abs(delta) <= width
         }
+        /// "within noise", "better", "worse" or "" (no difference, or a count that is neither).
+        public var note: String {
+            if withinNoise { return "within noise" }
+            if let better, delta != 0 { return (delta > 0) == (better == .higher) ? "better" : "worse" }
+            return ""
+        }
     }
     public enum Better: String, Sendable { case higher, lower }
 
@@ -39,18 +45,18 @@ public struct RunComparison: Sendable {
                             aSpread: av.count > 1 ? av.min()!...av.max()! : nil, bSpread: bv.count > 1 ? bv.min()!...bv.max()! : nil,
                             unit: unit))
         }
-        add("decisions_per_s", .higher, "/s") { $0.decisionsPerSecond }
+        add("decisions_per_second", .higher, "/s") { $0.decisionsPerSecond }
         add("requests", nil, "") { Double($0.requests) }
-        add("duration", nil, "s") { $0.durationSeconds }
-        add("p(50)", .lower, "µs") { Double($0.latencyMicros.p50) }
-        add("p(90)", .lower, "µs") { Double($0.latencyMicros.p90) }
-        add("p(99)", .lower, "µs") { Double($0.latencyMicros.p99) }
-        add("p(99.9)", .lower, "µs") { Double($0.latencyMicros.p999) }
-        add("p(99.99)", .lower, "µs") { Double($0.latencyMicros.p9999) }
+        add("duration_seconds", nil, "s") { $0.durationSeconds }
+        add("p50", .lower, "µs") { Double($0.latencyMicros.p50) }
+        add("p90", .lower, "µs") { Double($0.latencyMicros.p90) }
+        add("p99", .lower, "µs") { Double($0.latencyMicros.p99) }
+        add("p99.9", .lower, "µs") { Double($0.latencyMicros.p999) }
+        add("p99.99", .lower, "µs") { Double($0.latencyMicros.p9999) }
         add("max", .lower, "µs") { Double($0.latencyMicros.max) }
         add("mean", .lower, "µs") { $0.latencyMicros.mean }
         let outcomes = Set(a.flatMap { $0.outcomes.filter { $0.value > 0 }.keys } + b.flatMap { $0.outcomes.filter { $0.value > 0 }.keys }).sorted()
-        for o in outcomes { add("outcome.\(o.lowercased())", nil, "") { Double($0.outcomes[o] ?? 0) } }
+        for o in outcomes { add("outcome.\(o)", nil, "") { Double($0.outcomes[o] ?? 0) } }
         add("peak_rss", .lower, "B") { Double($0.memory.peakRSSBytes) }
         add("journal_bytes", .lower, "B") { Double($0.segments.bytes) }
         add("journal_records", nil, "") { Double($0.segments.records) }
@@ -61,12 +67,8 @@ public struct RunComparison: Sendable {
     public func table(aName: String, bName: String) -> String {
         var lines: [[String]] = [["metric", aName + (aRuns > 1 ? " (median of \(aRuns))" : ""), bName + (bRuns > 1 ? " (median of \(bRuns))" : ""), "delta", "relative", ""]]
         for r in rows {
-            var note = ""
-            if r.withinNoise { note = "within noise" } else if let better = r.better, r.delta != 0 {
-                note = (r.delta > 0) == (better == .higher) ? "better" : "worse"
-            }
             lines.append([r.metric, Self.show(r.a, r.unit, r.aSpread), Self.show(r.b, r.unit, r.bSpread), Self.signed(r.delta, r.unit),
-                          r.relative.map { Self.percent($0) } ?? "-", note])
+                          r.relative.map { Self.percent($0) } ?? "-", r.note])
         }
         let widths = (0..<6).map { c in lines.map { TerminalColumns.width(of: $0[c]) }.max() ?? 0 }
         return lines.enumerated().map { i, l in
@@ -85,7 +87,7 @@ public struct RunComparison: Sendable {
     static func value(_ v: Double, _ unit: String) -> String {
         switch unit {
         case "µs": return GateMetric.latencyPercentile(50).format(v)
-        case "B": return SummaryFormatter.human(v) + "B"
+        case "B": return SummaryFormatter.bytes(v)
         case "/s": return SummaryFormatter.human(v) + "/s"
         case "s": return SummaryFormatter.fixed(v, 2) + " s"
         default: return v == v.rounded() && abs(v) < 1e15 ? "\(Int64(v))" : SummaryFormatter.fixed(v, 2)
@@ -95,6 +97,14 @@ public struct RunComparison: Sendable {
     static func signed(_ v: Double, _ unit: String) -> String { (v > 0 ? "+" : v < 0 ? "-" : "") + value(abs(v), unit) }
     static func percent(_ r: Double) -> String { (r > 0 ? "+" : "") + SummaryFormatter.fixed(r * 100, 1) + "%" }
 
+    /// One side in words: profile, runs, and the first run's start, CPU and commit.
+    public static func describe(_ runs: [RunReport]) -> String {
+        guard let r = runs.first else { return "no run" }
+        var s = "\(r.profile), \(runs.count == 1 ? "1 run" : "\(runs.count) runs")"
+        if let m = r.metadata { s += ", \(m.startedAt), \(m.cpuModel)" + (m.commit.map { ", \($0.prefix(12))" } ?? "") }
+        return s
+    }
+
     /// Reads one report, or several (a JSON array of reports, e.g. several `--report` files put together).
     public static func load(_ path: String) throws -> [RunReport] {
         let data: Data
@@ -102,7 +112,7 @@ public struct RunComparison: Sendable {
             throw ComparisonError(message: "\(path): cannot read: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
         }
         if let one = try? RunReport.decode(data) { return [one] }
-        if let many = try? JSONDecoder().decode([RunReport].self, from: data), !many.isEmpty { return many }
+        if let many = try? ReportJSON.decoder().decode([RunReport].self, from: data), !many.isEmpty { return many }
         // Say what is wrong with it as a single report.
         do { _ = try RunReport.decode(data) } catch let DecodingError.keyNotFound(key, ctx) {
             throw ComparisonError(message: "\(path): not a run report: missing \((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))")

@@ -32,6 +32,40 @@ public struct RunReport: Codable, Sendable, Equatable {
             min = recorder.minMicros
             mean = (recorder.meanMicros * 10).rounded() / 10
         }
+
+        // One percentile spelling everywhere (summary, JSON, gate, baseline): `p99.9`, not `p999`.
+        private enum CodingKeys: String, CodingKey {
+            case kind, count, p50, p90, p99, p999 = "p99.9", p9999 = "p99.99", max, min, mean
+            case oldP999 = "p999", oldP9999 = "p9999"   // reports written before 0.14
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decode(String.self, forKey: .kind)
+            count = try c.decode(UInt64.self, forKey: .count)
+            p50 = try c.decode(UInt64.self, forKey: .p50)
+            p90 = try c.decode(UInt64.self, forKey: .p90)
+            p99 = try c.decode(UInt64.self, forKey: .p99)
+            p999 = try c.decodeIfPresent(UInt64.self, forKey: .p999) ?? c.decode(UInt64.self, forKey: .oldP999)
+            p9999 = try c.decodeIfPresent(UInt64.self, forKey: .p9999) ?? c.decode(UInt64.self, forKey: .oldP9999)
+            max = try c.decode(UInt64.self, forKey: .max)
+            min = try c.decodeIfPresent(UInt64.self, forKey: .min)
+            mean = try c.decode(Double.self, forKey: .mean)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(count, forKey: .count)
+            try c.encode(p50, forKey: .p50)
+            try c.encode(p90, forKey: .p90)
+            try c.encode(p99, forKey: .p99)
+            try c.encode(p999, forKey: .p999)
+            try c.encode(p9999, forKey: .p9999)
+            try c.encode(max, forKey: .max)
+            try c.encodeIfPresent(min, forKey: .min)
+            try c.encode(mean, forKey: .mean)
+        }
     }
 
     /// One offer, in units of the offer (a bundle's units are whole bundles).
@@ -171,6 +205,33 @@ public struct RunReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// One traffic phase of a paced run (the timeline is cut at each phase's start): what was offered in
+    /// it, what was acknowledged in it by outcome, and the latency of those acknowledgements.
+    public struct PhaseLine: Codable, Sendable, Equatable {
+        public var index: Int
+        /// The phase as run, e.g. "constant 5000/s", "ramp 0→50000/s".
+        public var shape: String
+        public var startSeconds: Double
+        public var seconds: Double
+        public var offered: Int
+        public var acknowledged: Int
+        public var shed: Int
+        public var outcomes: [String: Int]
+        public var latencyMicros: Latency
+        public init(index: Int, shape: String, startSeconds: Double, seconds: Double, offered: Int, acknowledged: Int, shed: Int,
+                    outcomes: [String: Int], latencyMicros: Latency) {
+            self.index = index
+            self.shape = shape
+            self.startSeconds = startSeconds
+            self.seconds = seconds
+            self.offered = offered
+            self.acknowledged = acknowledged
+            self.shed = shed
+            self.outcomes = outcomes
+            self.latencyMicros = latencyMicros
+        }
+    }
+
     /// A `--target` run: the server measured from the client's side (nil for in-process runs).
     public struct Target: Codable, Sendable, Equatable {
         public var url: String
@@ -244,11 +305,15 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var timeline: [TimelineInterval]?
     /// Hold expiries among `decisions` (journaled RELEASED decisions of the lanes, not answers to requests).
     public var expiries: Int?
+    /// A line per traffic phase of a paced run (nil for `--rate max`, replays and `--target` runs).
+    public var phases: [PhaseLine]?
 
     public init(profile: String, seed: UInt64, lanes: Int, durationSeconds: Double, requests: Int,
                 decisionsPerSecond: Double, decisions: Int, outcomes: [String: Int], latencyMicros: Latency,
                 offers: [OfferLine], items: [ItemLine], invariants: Invariants, segments: Segments,
-                memory: MemoryStats, load: Load, resumedRecords: Int, timeline: [TimelineInterval]? = nil, expiries: Int? = nil) {
+                memory: MemoryStats, load: Load, resumedRecords: Int, timeline: [TimelineInterval]? = nil, expiries: Int? = nil,
+                phases: [PhaseLine]? = nil) {
+        self.phases = phases
         self.profile = profile
         self.seed = seed
         self.lanes = lanes
@@ -269,14 +334,12 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.expiries = expiries
     }
 
-    /// Pretty, key-sorted JSON.
+    /// Pretty, key-sorted JSON with snake_case keys (`ReportJSON`).
     public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(self)
+        try ReportJSON.encoder().encode(self)
     }
 
     public static func decode(_ data: Data) throws -> RunReport {
-        try JSONDecoder().decode(RunReport.self, from: data)
+        try ReportJSON.decoder().decode(RunReport.self, from: data)
     }
 }

@@ -37,6 +37,18 @@ public enum SummaryFormatter {
         line("Latency (\(l.kind), µs) over \(l.count) requests" + (shedCount > 0 ? " (the \(shedCount) shed are not in it)" : ""))
         line("  p50 \(l.p50)  p90 \(l.p90)  p99 \(l.p99)  p99.9 \(l.p999)  p99.99 \(l.p9999)  max \(l.max)")
         line()
+        if let phases = r.phases, phases.count > 1 {
+            // Offered by send time, acknowledged and latency by acknowledgement time (the timeline is cut at each start).
+            line("Phases (latency µs of the requests acknowledged in each)")
+            line("  " + pad("#", 4) + pad("phase", 34) + pad("from", 10) + lpad("offered", 11) + lpad("acknowledged", 14)
+                 + lpad("shed", 9) + lpad("p50", 9) + lpad("p99", 9) + lpad("max", 9))
+            for p in phases {
+                line("  " + pad("\(p.index + 1)", 4) + pad(p.shape, 34) + pad(fixed(p.startSeconds, 1) + " s", 10) + lpad("\(p.offered)", 11)
+                     + lpad("\(p.acknowledged)", 14) + lpad("\(p.shed)", 9) + lpad("\(p.latencyMicros.p50)", 9)
+                     + lpad("\(p.latencyMicros.p99)", 9) + lpad("\(p.latencyMicros.max)", 9))
+            }
+            line()
+        }
         line("Offers (units of the offer)")
         line("  " + pad("offer", 22) + pad("kind", 12) + lpad("initial", 11) + lpad("sold", 11) + lpad("held", 11)
              + lpad("remaining", 11) + "  first sold out")
@@ -74,11 +86,11 @@ public enum SummaryFormatter {
         line("Invariants: \(inv.passed ? "PASS" : "FAIL")  oversold items \(inv.oversold), conservation violations \(inv.conservationViolations)"
              + (inv.checkedSegments ? ", segment mismatches \(inv.segmentMismatches + inv.outcomeMismatches) (read back)" : ", segments not checked"))
         let seg = r.segments
-        line("Segments: \(seg.dir ?? "temporary, removed"): \(count(seg.files, "file")), \(human(Double(seg.bytes)))B on disk,"
+        line("Segments: \(seg.dir ?? "temporary, removed"): \(count(seg.files, "file")), \(bytes(Double(seg.bytes))) on disk,"
              + " \(count(seg.records, "record")), raw/on-disk \(fixed(seg.compressionRatio, 2))x (LZ4 and block framing), \(count(seg.fsyncs, "fsync"))")
         let m = r.memory
-        line("Memory: peak RSS \(human(Double(m.peakRSSBytes)))B"
-             + (m.jemallocAllocatedBytes.map { ", jemalloc allocated \(human(Double($0)))B" } ?? ", jemalloc not active"))
+        line("Memory: peak RSS \(bytes(Double(m.peakRSSBytes)))"
+             + (m.jemallocAllocatedBytes.map { ", jemalloc allocated \(bytes(Double($0)))" } ?? ", jemalloc not active"))
         return s
     }
 
@@ -114,7 +126,7 @@ public enum SummaryFormatter {
         line()
         line("Invariants, stock and segments: the server's (flashsale serve --report FILE)")
         let m = r.memory
-        line("Memory (this client): peak RSS \(human(Double(m.peakRSSBytes)))B")
+        line("Memory (this client): peak RSS \(bytes(Double(m.peakRSSBytes)))")
         return s
     }
 
@@ -135,6 +147,17 @@ public enum SummaryFormatter {
         if a >= 1e6 { return fixed(v / 1e6, 2) + "M" }
         if a >= 1e4 { return fixed(v / 1e3, 1) + "k" }
         return fixed(v, 0)
+    }
+
+    /// A size in bytes with a binary unit, as sizes are written to flashsale (`1GiB`): "812 B",
+    /// "56.6 MiB", "1.00 GiB".
+    public static func bytes(_ v: Double) -> String {
+        let a = abs(v)
+        let kib = 1024.0, mib = kib * 1024, gib = mib * 1024
+        if a >= gib { return fixed(v / gib, 2) + " GiB" }
+        if a >= mib { return fixed(v / mib, 1) + " MiB" }
+        if a >= kib { return fixed(v / kib, 1) + " KiB" }
+        return fixed(v, 0) + " B"
     }
 
     /// `v` with `digits` decimals.

@@ -125,11 +125,11 @@ struct CaptureCommand: ParsableCommand {
                 var o: [String: Any] = [
                     "file": file, "label": summary.header.label, "bytes": summary.fileBytes,
                     "requests": summary.requests, "blocks": summary.blocks,
-                    "campaignFingerprint": summary.header.campaignFingerprint.map { String($0, radix: 16) } as Any? ?? NSNull(),
-                    "campaignTimeMillis": ["min": summary.minCampaignMillis, "max": summary.maxCampaignMillis],
-                    "campaignSpanSeconds": campaignSpan, "sendSpanSeconds": sendSpan,
-                    "maxRequestId": summary.maxRequestId, "organisations": summary.organisations,
-                    "sendOffsetsOutOfOrder": summary.sendOffsetsOutOfOrder,
+                    "campaign_fingerprint": summary.header.campaignFingerprint.map { String($0, radix: 16) } as Any? ?? NSNull(),
+                    "campaign_time_millis": ["min": summary.minCampaignMillis, "max": summary.maxCampaignMillis],
+                    "campaign_span_seconds": campaignSpan, "send_span_seconds": sendSpan,
+                    "max_request_id": summary.maxRequestId, "organisations": summary.organisations,
+                    "send_offsets_out_of_order": summary.sendOffsetsOutOfOrder,
                 ]
                 o["kinds"] = Dictionary(uniqueKeysWithValues: kinds.map { (kindName($0.offset), $0.element) })
                 o["offers"] = summary.offerCounts.map { ["offer": Int($0.offer), "name": offerName($0.offer), "requests": $0.count] as [String: Any] }

@@ -21,6 +21,13 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: "The second report (the candidate).")
     var b: String
 
+    @Option(help: ArgumentHelp("Also write the comparison as one self-contained HTML page: the table, and A's and B's throughput, p99 over time and percentiles overlaid.", valueName: "file.html"))
+    var html: String?
+
+    func validate() throws {
+        try PipelineRunOptions.checkOutputPath(html, option: "--html", inputs: [a, b])
+    }
+
     func run() throws {
         let runsA: [RunReport], runsB: [RunReport]
         do {
@@ -32,13 +39,10 @@ struct CompareCommand: ParsableCommand {
         }
         let c = RunComparison(a: runsA, b: runsB)
         FileHandle.standardOutput.write(c.table(aName: "A", bName: "B"))
-        FileHandle.standardOutput.write("A: \(a) (\(describe(runsA)))\nB: \(b) (\(describe(runsB)))\n")
-    }
-
-    private func describe(_ runs: [RunReport]) -> String {
-        let r = runs[0]
-        var s = "\(r.profile), \(runs.count == 1 ? "1 run" : "\(runs.count) runs")"
-        if let m = r.metadata { s += ", \(m.startedAt), \(m.cpuModel)" + (m.commit.map { ", \($0.prefix(12))" } ?? "") }
-        return s
+        FileHandle.standardOutput.write("A: \(a) (\(RunComparison.describe(runsA)))\nB: \(b) (\(RunComparison.describe(runsB)))\n")
+        if let html {
+            let page = ComparisonHTML.render(c, a: runsA, b: runsB, aName: a, bName: b)
+            try RunExecution.Outcome.writeOutput(Data(page.utf8), to: html, option: "--html")
+        }
     }
 }

@@ -11,7 +11,7 @@ struct Flashsale: ParsableCommand {
         discussion: """
         Exit codes (all commands): 0 success; 1 a check failed (invariants, verification); \
         2 bad arguments, profile or input (a damaged or foreign --segments directory included); 3 a runtime failure (I/O, a journal that cannot be written); 99 a performance gate failed; \
-        130 interrupted by Ctrl-C (the run still drains, seals its segments and reports); 143 terminated by SIGTERM.
+        130 interrupted by Ctrl-C, 143 terminated by SIGTERM (either way the run still drains, seals its segments and writes its reports, marked interrupted; a second signal aborts).
         """,
         version: "flashsale \(FlashSaleVersion.current)" + (FlashSaleVersion.commit.map { " (\($0.prefix(12)))" } ?? ""),
         subcommands: [RunCommand.self, ServeCommand.self, ReplayCommand.self, CaptureCommand.self, SegmentsCommand.self, GateCommand.self, CompareCommand.self],
@@ -55,4 +55,6 @@ enum ExitCodes {
     static let gateFailed = ExitCode(99)
     /// Ended early by Ctrl-C; the report covers what was offered until then.
     static let interrupted = ExitCode(130)
+    /// Ended early by SIGTERM, drained and reported like Ctrl-C.
+    static let terminated = ExitCode(143)
 }

@@ -13,10 +13,12 @@ struct GateCommand: ParsableCommand {
         commandName: "gate",
         abstract: "Run a profile several times and fail (exit 99) when thresholds or a baseline are not met.",
         discussion: """
-        Thresholds are written like k6's: METRIC OP VALUE, e.g. 'decisions_per_s>2000000', 'p(99)<5ms', \
-        'outcome.overload==0', 'outcome_share.sold_out<90%', 'peak_rss<1GiB'. Latency bounds need a unit \
-        (us, ms, s): a bare number is refused, since k6 would read it as ms. A percentage applies only to \
-        outcome_share.* (a share of decisions). Metrics: \(GateMetric.catalogue).
+        Thresholds are written like k6's: METRIC OP VALUE, e.g. 'decisions_per_second>2000000', 'p99<5ms', \
+        'outcome.OVERLOAD==0', 'outcome_share.SOLD_OUT<90%', 'peak_rss<1GiB'. Metric names are the JSON \
+        report's (docs/report.md); k6's p(99) and 0.13's decisions_per_s are read too. Latency bounds need a \
+        unit (us, ms, s): a bare number is refused, since k6 would read it as ms; verdicts show µs, as every \
+        latency flashsale writes. A percentage applies only to outcome_share.* (a share of decisions). \
+        Metrics: \(GateMetric.catalogue).
         A baseline is compared only with runs of the same profile (or capture), lanes, rate (or replay speed), \
         durability, LZ4 acceleration and latency kind (--rate max measures queueing); it is not written from \
         runs that offered nothing or failed their invariants.
@@ -37,7 +39,7 @@ struct GateCommand: ParsableCommand {
     @Option(help: "With --replay: speed multiplier for the recorded gaps.")
     var speed: Double?
 
-    @Option(name: .customLong("check"), help: "A threshold, e.g. 'p(99)<5ms'. Repeatable.")
+    @Option(name: .customLong("check"), help: "A threshold, e.g. 'p99<5ms'. Repeatable.")
     var checks: [String] = []
 
     @Option(help: "Baseline JSON to compare with (written by --update-baseline).")
@@ -166,7 +168,7 @@ struct GateCommand: ParsableCommand {
             if outcome.interrupted {
                 // A run cut short by Ctrl-C measures nothing comparable: no verdict, and the gate ends.
                 FileHandle.standardError.write("gate: interrupted during run \(i)/\(runs); no verdict\n")
-                throw ExitCodes.interrupted
+                throw outcome.interruptedExit
             }
             let r = outcome.report
             FileHandle.standardError.write("gate: run \(i)/\(runs): \(SummaryFormatter.human(r.decisionsPerSecond)) decisions/s, "

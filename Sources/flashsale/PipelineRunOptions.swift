@@ -45,7 +45,7 @@ struct PipelineRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write the JSON report here (schema: docs/report.md).", valueName: "file.json"))
     var report: String?
 
-    @Option(help: ArgumentHelp("Write the latency percentile spectrum here (HdrHistogram .hgrm, milliseconds).", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the latency percentile spectrum here (HdrHistogram .hgrm, microseconds, like every latency flashsale writes).", valueName: "file"))
     var hgrm: String?
 
     @Option(help: ArgumentHelp("Write a self-contained HTML report here (no network, no script): throughput and percentiles over time, outcome mix, latency spectrum, the sell-out, invariants and metadata.", valueName: "file.html"))
@@ -87,7 +87,6 @@ struct PipelineRunOptions: ParsableArguments {
         // journal options by `JournalOptions`.
         try Self.checkLZ4Acceleration(lz4Acceleration)
         guard interval >= 0.01 && interval <= 3600 else { throw ValidationError("--interval must be 0.01…3600 seconds (got \(interval))") }
-        if timeline != nil && target.target != nil { throw ValidationError("--timeline is not available with --target yet (the in-process pipeline's timeline)") }
         if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
         // Every request in flight has its slot reserved up front (request + decision, ~150 B): bound the

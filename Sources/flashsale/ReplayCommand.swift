@@ -86,7 +86,7 @@ struct ReplayCommand: ParsableCommand {
             FileHandle.standardError.write("flashsale: INVARIANTS FAILED (see the summary)\n")
             throw ExitCodes.checkFailed
         }
-        if outcome.interrupted { throw ExitCodes.interrupted }
+        if outcome.interrupted { throw outcome.interruptedExit }
     }
 
     /// Opens `capture` as a replay source for `loaded`'s campaign, checking filters and the campaign

@@ -100,7 +100,7 @@ struct RunCommand: ParsableCommand {
             throw ExitCodes.checkFailed
         }
         if captureFailure != nil { throw ExitCodes.runtimeFailure }
-        if outcome.interrupted { throw ExitCodes.interrupted }
+        if outcome.interrupted { throw outcome.interruptedExit }
     }
 }
 

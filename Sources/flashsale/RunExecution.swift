@@ -19,8 +19,13 @@ struct RunExecution {
     struct Outcome {
         var report: RunReport
         var latency: LatencyRecorder
-        /// The run was ended early by Ctrl-C (everything offered was still decided and journaled).
+        /// The run was ended early by Ctrl-C or SIGTERM (everything offered was still decided and journaled).
         var interrupted = false
+        /// By SIGTERM (exit 143) rather than Ctrl-C (130).
+        var terminated = false
+
+        /// The exit code of an interrupted run, after its report was written.
+        var interruptedExit: ExitCode { terminated ? ExitCodes.terminated : ExitCodes.interrupted }
 
         func write(report path: String?, hgrm: String?, json: Bool, replay: Bool = false, html: String? = nil) throws {
             if json {
@@ -30,7 +35,7 @@ struct RunExecution {
                 FileHandle.standardOutput.write(SummaryFormatter.render(report, replay: replay))
             }
             if let path { try Self.writeOutput(try report.jsonData(), to: path, option: "--report") }
-            if let hgrm { try Self.writeOutput(Data(latency.percentileSpectrum().utf8), to: hgrm, option: "--hgrm") }
+            if let hgrm { try Self.writeOutput(Data(latency.percentileSpectrum(kind: report.latencyMicros.kind).utf8), to: hgrm, option: "--hgrm") }
             if let html { try Self.writeOutput(Data(HTMLReport.render(report, latency: latency).utf8), to: html, option: "--html") }
         }
 
@@ -71,23 +76,26 @@ struct RunExecution {
             FileHandle.standardError.write("\nflashsale: \(why): \(session.abandon())\n")
             _exit(code)
         }
-        // Ctrl-C: stop offering, drain, seal and report (the exit code is then 130). A second Ctrl-C aborts.
+        // Ctrl-C or SIGTERM (a CI time-out, `kill`): stop offering, drain, seal and write the summary and the
+        // reports, marked interrupted (exit 130, or 143 for SIGTERM). A second signal aborts at once,
+        // without leaving a temporary journal.
+        let terminatedBy = Atomic<Int32>(0)
         signal(SIGINT, SIG_IGN)
-        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        interrupt.setEventHandler {
-            if session.wasStopped { abort("aborted", 130) }
-            FileHandle.standardError.write("\nflashsale: interrupted: finishing what is in flight and sealing the segments (Ctrl-C again to abort)\n")
-            session.stop()
-        }
-        interrupt.resume()
-        // SIGTERM (a CI timeout, `kill`): end at once, as its default does, but without leaving a temporary journal.
         signal(SIGTERM, SIG_IGN)
-        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
-        terminate.setEventHandler { abort("terminated", 143) }
-        terminate.resume()
+        let sources = [SIGINT, SIGTERM].map { sig in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if session.wasStopped { abort("aborted", sig == SIGTERM ? 143 : 130) }
+                terminatedBy.store(sig, ordering: .relaxed)
+                let name = sig == SIGTERM ? "terminated (SIGTERM)" : "interrupted"
+                FileHandle.standardError.write("\nflashsale: \(name): finishing what is in flight, sealing the segments and reporting (again to abort)\n")
+                session.stop()
+            }
+            source.resume()
+            return source
+        }
         defer {
-            interrupt.cancel()
-            terminate.cancel()
+            for s in sources { s.cancel() }
             signal(SIGINT, SIG_DFL)
             signal(SIGTERM, SIG_DFL)
         }
@@ -100,7 +108,8 @@ struct RunExecution {
         do {
             let outcome = try session.execute(progress: progressLine)
             endLine()
-            return Outcome(report: outcome.report, latency: outcome.latency, interrupted: outcome.interrupted)
+            return Outcome(report: outcome.report, latency: outcome.latency, interrupted: outcome.interrupted,
+                           terminated: outcome.interrupted && terminatedBy.load(ordering: .relaxed) == SIGTERM)
         } catch {
             endLine()
             FileHandle.standardError.write("flashsale: \(error.message)\n")
@@ -113,7 +122,7 @@ struct RunExecution {
 final class TimelineStream: @unchecked Sendable {  // written on the journal's queue only
     let handle: FileHandle
     let csv: Bool
-    let encoder = JSONEncoder()
+    let encoder = ReportJSON.encoder(pretty: false)
 
     init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
@@ -121,7 +130,6 @@ final class TimelineStream: @unchecked Sendable {  // written on the journal's q
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         csv = path.lowercased().hasSuffix(".csv")
-        encoder.outputFormatting = [.sortedKeys]
         if csv { handle.write(TimelineInterval.csvHeader + "\n") }
     }
 

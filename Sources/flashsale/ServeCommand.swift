@@ -53,6 +53,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write a JSON report here when the server stops: decisions by outcome, latency, HTTP answers by status, journal figures (docs/http-api.md).", valueName: "file.json"))
     var report: String?
 
+    @Option(help: ArgumentHelp("Stream the served traffic's timeline here as it happens, one interval per line: NDJSON, or CSV when the name ends in .csv (offered, decided, acknowledged, outcomes, shed, latency percentiles, in flight, durable lag, RSS; the --report keeps the newest hour of them).", valueName: "file"))
+    var timeline: String?
+
+    @Option(help: ArgumentHelp("The timeline's interval in seconds, 0.01 to 3600 (default 1).", valueName: "seconds"))
+    var interval: Double = 1
+
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once (HTTP, and binary apart); more are closed on accept.", valueName: "n"))
     var maxConnections = 4096
 
@@ -116,7 +122,10 @@ struct ServeCommand: ParsableCommand {
         if let e = campaignEpoch, ISO8601DateFormatter().date(from: e) == nil {
             throw ValidationError("--campaign-epoch \(e): expected an RFC 3339 instant like 2027-01-04T00:00:00+08:00")
         }
+        guard interval >= 0.01 && interval <= 3600 else { throw ValidationError("--interval must be 0.01…3600 seconds (got \(interval))") }
         try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, organisations, tokens])
+        try PipelineRunOptions.checkOutputPath(timeline, option: "--timeline", inputs: [profile, organisations, tokens])
+        try PipelineRunOptions.checkDistinct([("--report", report), ("--timeline", timeline)])
     }
 
     func run() throws {
@@ -168,9 +177,22 @@ struct ServeCommand: ParsableCommand {
             b.maxConnections = maxConnections
             binary = b
         }
+        var sessionConfig = ServeSession.Configuration(rules: rules, server: config, lanes: lanes, segments: segments, durability: durability, binary: binary)
+        sessionConfig.timelineInterval = interval
+        sessionConfig.timelineKeep = max(1, Int((3600 / interval).rounded(.up)))
+        var stream: TimelineStream?
+        if let timeline {
+            do { stream = try TimelineStream(path: timeline) } catch {
+                FileHandle.standardError.write("flashsale: --timeline \(timeline): \(error.localizedDescription)\n")
+                throw ExitCodes.runtimeFailure
+            }
+            let s = stream!
+            sessionConfig.onTimelineInterval = { s.write($0) }
+        }
+        defer { stream?.close() }
         let session: ServeSession
         do {
-            session = try ServeSession(.init(rules: rules, server: config, lanes: lanes, segments: segments, durability: durability, binary: binary))
+            session = try ServeSession(sessionConfig)
         } catch {
             FileHandle.standardError.write("flashsale: \(error.message)\n")
             throw error.kind == .badInput ? ExitCodes.badInput : ExitCodes.runtimeFailure

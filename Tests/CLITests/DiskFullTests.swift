@@ -24,10 +24,10 @@ final class DiskFullTests: XCTestCase {
         let again = try CommandRunner.run(["run", "--segments", seg, "--duration", "1", "--progress", "never", "--report", report])
         XCTAssertEqual(again.status, 0, again.stderr + again.stdout)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as! [String: Any]
-        XCTAssertGreaterThanOrEqual(json["resumedRecords"] as! Int, acknowledged, "an acknowledged decision was lost")
+        XCTAssertGreaterThanOrEqual(json["resumed_records"] as! Int, acknowledged, "an acknowledged decision was lost")
         let invariants = json["invariants"] as! [String: Any]
-        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
-        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["conservation_violations"] as? Int, 0)
+        XCTAssertEqual(invariants["segment_mismatches"] as? Int, 0)
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
     }
 

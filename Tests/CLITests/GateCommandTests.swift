@@ -32,8 +32,8 @@ final class GateCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: baseline))
         let slowed = try CommandRunner.run(common + ["--tolerance", "30%", "--inject-lane-delay-ns", "20000"])
         XCTAssertEqual(slowed.status, 99, slowed.stderr + slowed.stdout)
-        XCTAssertTrue(slowed.stdout.contains("baseline decisions_per_s"), slowed.stdout)
-        let line = slowed.stdout.split(separator: "\n").first { $0.hasPrefix("baseline decisions_per_s") } ?? ""
+        XCTAssertTrue(slowed.stdout.contains("baseline decisions_per_second"), slowed.stdout)
+        let line = slowed.stdout.split(separator: "\n").first { $0.hasPrefix("baseline decisions_per_second") } ?? ""
         XCTAssertTrue(line.hasSuffix("FAIL"), slowed.stdout)
 
         // A baseline is only compared like with like: another profile, or acknowledgement latency
@@ -126,7 +126,7 @@ final class GateCommandTests: XCTestCase {
             .write(toFile: zero, atomically: true, encoding: .utf8)
         let r = try CommandRunner.run(["gate", "LoadProfiles/ci-smoke.yaml", "--runs", "1", "--duration", "0.3", "--baseline", zero])
         XCTAssertEqual(r.status, 2, r.stderr + r.stdout)
-        XCTAssertTrue(r.stderr.contains("flashsale: baseline \(zero): metrics.decisions_per_s is 0: its floor, 0 ÷ (1 + tolerance), "
+        XCTAssertTrue(r.stderr.contains("flashsale: baseline \(zero): metrics.decisions_per_second is 0: its floor, 0 ÷ (1 + tolerance), "
                                         + "would pass any run"), r.stderr)
         XCTAssertFalse(r.stderr.contains("gate: run"), "it ran before refusing: \(r.stderr)")
     }
@@ -162,7 +162,7 @@ final class GateCommandTests: XCTestCase {
                                        "--lz4-acceleration", "8", "--check", "segment_mismatches==0", "--report", dir + "/r.json"])
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
-        XCTAssertEqual((json["segments"] as! [String: Any])["lz4Acceleration"] as? Int, 8)
+        XCTAssertEqual((json["segments"] as! [String: Any])["lz4_acceleration"] as? Int, 8)
     }
 }
 

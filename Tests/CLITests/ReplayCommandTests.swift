@@ -113,7 +113,7 @@ final class ReplayCommandTests: XCTestCase {
             let r = try CommandRunner.run(["replay", capture, "--profile", "LoadProfiles/ci-smoke.yaml", "--speed", speed,
                                            "--durability", "none", "--report", report, "--progress", "never"])
             XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
-            seconds.append(try json(report)["durationSeconds"] as! Double)
+            seconds.append(try json(report)["duration_seconds"] as! Double)
         }
         // ci-smoke is paced over 3 s.
         XCTAssertEqual(seconds[0], 3, accuracy: 0.75, "\(seconds)")

@@ -12,12 +12,12 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         XCTAssertTrue(r.stdout.contains("Invariants: PASS"), r.stdout)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
-        for key in ["profile", "seed", "lanes", "durationSeconds", "requests", "decisionsPerSecond", "outcomes",
-                    "latencyMicros", "offers", "invariants", "segments", "memory"] {
+        for key in ["profile", "seed", "lanes", "duration_seconds", "requests", "decisions_per_second", "outcomes",
+                    "latency_micros", "offers", "invariants", "segments", "memory"] {
             XCTAssertNotNil(json[key], "missing key \(key)")
         }
-        let latency = json["latencyMicros"] as! [String: Any]
-        for key in ["p50", "p90", "p99", "p999", "p9999", "max"] { XCTAssertNotNil(latency[key], "latencyMicros.\(key)") }
+        let latency = json["latency_micros"] as! [String: Any]
+        for key in ["p50", "p90", "p99", "p99.9", "p99.99", "max"] { XCTAssertNotNil(latency[key], "latency_micros.\(key)") }
         let outcomes = json["outcomes"] as! [String: Int]
         XCTAssertEqual(outcomes.values.reduce(0, +), json["decisions"] as? Int)
         let offers = json["offers"] as! [[String: Any]]
@@ -25,13 +25,13 @@ final class RunCommandTests: XCTestCase {
         for o in offers { for key in ["id", "initial", "sold", "held", "remaining"] { XCTAssertNotNil(o[key], "offers[].\(key)") } }
         let invariants = json["invariants"] as! [String: Any]
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
-        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
+        XCTAssertEqual(invariants["conservation_violations"] as? Int, 0)
         let segments = json["segments"] as! [String: Any]
         XCTAssertGreaterThan(segments["records"] as! Int, 0)
         for key in ["dir", "files", "bytes", "records"] { XCTAssertNotNil(segments[key], "segments.\(key)") }
         let memory = json["memory"] as! [String: Any]
-        XCTAssertGreaterThan(memory["peakRSSBytes"] as! Int, 0)
-        XCTAssertGreaterThan(memory["jemallocAllocatedBytes"] as? Int ?? 0, 0, "jemalloc is the process allocator")
+        XCTAssertGreaterThan(memory["peak_rss_bytes"] as! Int, 0)
+        XCTAssertGreaterThan(memory["jemalloc_allocated_bytes"] as? Int ?? 0, 0, "jemalloc is the process allocator")
         let hgrm = try String(contentsOfFile: dir + "/r.hgrm", encoding: .utf8)
         XCTAssertTrue(hgrm.contains("Percentile") && hgrm.contains("#[Max"), hgrm)
     }
@@ -142,11 +142,11 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
         let segments = json["segments"] as! [String: Any]
-        XCTAssertEqual(segments["lz4Acceleration"] as? Int, 64)
+        XCTAssertEqual(segments["lz4_acceleration"] as? Int, 64)
         let invariants = json["invariants"] as! [String: Any]
-        XCTAssertEqual(invariants["checkedSegments"] as? Bool, true)
-        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
-        XCTAssertEqual(invariants["outcomeMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["checked_segments"] as? Bool, true)
+        XCTAssertEqual(invariants["segment_mismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["outcome_mismatches"] as? Int, 0)
         let verify = try CommandRunner.run(["segments", "verify", dir + "/seg"])
         XCTAssertEqual(verify.status, 0, verify.stderr + verify.stdout)
     }
@@ -226,11 +226,11 @@ final class RunCommandTests: XCTestCase {
                                              "--durability", "batch", "--duration", "2", "--report", dir + "/r.json"])
         XCTAssertEqual(restart.status, 0, restart.stderr + restart.stdout)
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
-        let resumed = report["resumedRecords"] as! Int
+        let resumed = report["resumed_records"] as! Int
         XCTAssertGreaterThanOrEqual(UInt64(resumed), durable, "a record reported durable was lost")
         let invariants = report["invariants"] as! [String: Any]
-        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
-        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["conservation_violations"] as? Int, 0)
+        XCTAssertEqual(invariants["segment_mismatches"] as? Int, 0)
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
     }
 
@@ -279,7 +279,7 @@ final class RunCommandTests: XCTestCase {
                                             "--durability", "batch", "--report", dir + "/r2.json"])
         XCTAssertEqual(second.status, 0, second.stderr + second.stdout)
         let r2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r2.json"))) as! [String: Any]
-        let resumed = r2["resumedRecords"] as! Int
+        let resumed = r2["resumed_records"] as! Int
         let line = second.stderr.components(separatedBy: "\n").first { $0.contains("cut a torn tail") } ?? ""
         guard let cut = line.components(separatedBy: "(").last?.prefix(while: \.isNumber), let cutRecords = Int(cut) else {
             return XCTFail("no record count in the recovery line: \(second.stderr)")
@@ -287,8 +287,8 @@ final class RunCommandTests: XCTestCase {
         XCTAssertGreaterThan(cutRecords, 0)
         XCTAssertEqual(resumed + cutRecords, written, "records kept + records cut must be what the first run wrote")
         let invariants = r2["invariants"] as! [String: Any]
-        XCTAssertEqual(invariants["conservationViolations"] as? Int, 0)
-        XCTAssertEqual(invariants["segmentMismatches"] as? Int, 0)
+        XCTAssertEqual(invariants["conservation_violations"] as? Int, 0)
+        XCTAssertEqual(invariants["segment_mismatches"] as? Int, 0)
         XCTAssertEqual(invariants["oversold"] as? Int, 0)
     }
 }
@@ -306,7 +306,7 @@ final class PacingTests: XCTestCase {
 
     func testRequestsAreNeverSentEarly() throws {
         let json = try smokeReport(["--durability", "none", "--rate", "1000"])
-        let latency = json["latencyMicros"] as! [String: Any]
+        let latency = json["latency_micros"] as! [String: Any]
         XCTAssertGreaterThan(latency["p50"] as! Int, 0, "half the requests were acknowledged before their send time")
     }
 
@@ -314,8 +314,8 @@ final class PacingTests: XCTestCase {
     func testExplicitShedIsHonouredAtMaxRate() throws {
         let json = try smokeReport(["--rate", "max", "--overload", "shed"])
         let load = json["load"] as! [String: Any]
-        XCTAssertEqual(load["overloadPolicy"] as? String, "shed")
-        XCTAssertEqual(load["sourceWaitSeconds"] as? Double, 0)
+        XCTAssertEqual(load["overload_policy"] as? String, "shed")
+        XCTAssertEqual(load["source_wait_seconds"] as? Double, 0)
         let outcomes = json["outcomes"] as! [String: Int]
         XCTAssertEqual(outcomes["OVERLOAD"] ?? 0, load["shed"] as? Int ?? -1, "every shed request is counted as OVERLOAD")
     }
@@ -414,8 +414,8 @@ final class InterruptTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(sent), 15, "Ctrl-C waited for the pause to end")
         XCTAssertEqual(p.terminationStatus, 130)
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
-        XCTAssertLessThan(report["durationSeconds"] as! Double, 20)
-        XCTAssertEqual((report["invariants"] as! [String: Any])["conservationViolations"] as? Int, 0)
+        XCTAssertLessThan(report["duration_seconds"] as! Double, 20)
+        XCTAssertEqual((report["invariants"] as! [String: Any])["conservation_violations"] as? Int, 0)
     }
 
     /// A second Ctrl-C aborts at once, even while the first one is still draining a slow pipeline,
@@ -492,15 +492,27 @@ final class InterruptTests: XCTestCase {
     }
 
     /// SIGTERM (a CI timeout, `kill`) ends a run at once, exit 143, without leaving its temporary journal.
-    func testSigtermEndsAtOnceAndRemovesTheTemporarySegments() throws {
+    func testSigtermDrainsWritesTheReportAndRemovesTheTemporarySegments() throws {
         let dir = CommandRunner.temporaryDirectory("term")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (p, _, err, _) = try start(["run", "LoadProfiles/kaigong-opening.yaml", "--progress", "always"],
-                                       waitingFor: "durable #", environment: ["TMPDIR": dir])
+        let out = dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let (p, stdout, err, _) = try start(["run", "LoadProfiles/kaigong-opening.yaml", "--progress", "always", "--report", out + "/r.json",
+                                             "--timeline", out + "/t.ndjson"],
+                                            waitingFor: "durable #", environment: ["TMPDIR": dir])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }.count, 1)
-        let text = endsAtOnce(p, on: SIGTERM, status: 143, stderr: err, "SIGTERM did not end the run at once")
-        XCTAssertTrue(text.contains("terminated: temporary segments removed"), text)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "SIGTERM left the temporary journal")
+        let text = endsAtOnce(p, on: SIGTERM, status: 143, stderr: err, "SIGTERM did not end the run within seconds")
+        XCTAssertTrue(text.contains("terminated (SIGTERM): finishing what is in flight"), text)
+        let summary = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(summary.contains("Invariants: PASS"), summary)
+        // A CI time-out still gets the report of what ran, marked interrupted, and its timeline.
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/r.json"))) as! [String: Any]
+        XCTAssertEqual((report["metadata"] as? [String: Any])?["interrupted"] as? Bool, true)
+        XCTAssertEqual((report["invariants"] as? [String: Any])?["conservation_violations"] as? Int, 0)
+        let lines = try String(contentsOfFile: out + "/t.ndjson", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, (report["timeline"] as? [Any])?.count)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("flashsale-") }, [],
+                       "SIGTERM left the temporary journal")
     }
 
     /// Ctrl-C ends a long run early but cleanly: exit 130, a full summary with the invariants checked,
@@ -518,7 +530,7 @@ final class InterruptTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 130, stdout)
         XCTAssertTrue(stdout.contains("Invariants: PASS"), stdout)
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
-        XCTAssertLessThan(report["durationSeconds"] as! Double, 25, "the 30 s profile ended early")
+        XCTAssertLessThan(report["duration_seconds"] as! Double, 25, "the 30 s profile ended early")
         let verify = try CommandRunner.run(["segments", "verify", dir + "/seg"])
         XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
         XCTAssertTrue(verify.stdout.contains("sealed"), verify.stdout)

@@ -1,7 +1,14 @@
 import FlashSaleCore
+import Pipeline
+import Synchronization
 import XCTest
 @testable import LoadClient
 @testable import LoadGen
+
+/// Intervals a callback collects on the client's thread.
+private final class Collected: Sendable {
+    let intervals = Mutex<[TimelineInterval]>([])
+}
 
 /// The load client against servers written in the test: open-model pacing and latency (a stall shows
 /// in the tail, never hidden), and closed-loop follow-ups over the wire.
@@ -43,6 +50,9 @@ final class TargetClientTests: XCTestCase {
         let p = try profile(reservations: false, rate: "5000/s", seconds: 5)
         var options = TargetOptions(url: TargetURL(scheme: .http, host: "127.0.0.1", port: server.port), connections: 4, pipeline: 1)
         options.pace = .open
+        options.timelineIntervalNanos = 250_000_000
+        let streamed = Collected()
+        options.onTimelineInterval = { i in streamed.intervals.withLock { $0.append(i) } }
         let client = TargetClient(options: options, offerNames: ["sku"])
         let result = try client.run(source: TrafficGenerator(profile: p))
         XCTAssertEqual(result.answered, result.sent, "every request answered")
@@ -55,6 +65,21 @@ final class TargetClientTests: XCTestCase {
         XCTAssertGreaterThan(p99, 100_000, "a 200 ms stall of all answers must show in p99 (got \(p99) µs)")
         XCTAssertGreaterThan(result.latency.maxMicros, 180_000)
         XCTAssertLessThan(p50, 20_000, "only the stall is slow (p50 \(p50) µs)")
+
+        // The timeline, from the client's side: it adds up to the totals, and the stall (after 12,000
+        // answers, ~2.4 s in) is in the intervals where it happened, not smeared over the run.
+        let t = result.timeline
+        XCTAssertEqual(streamed.intervals.withLock { $0 }, t, "the stream carries the report's intervals")
+        XCTAssertEqual(t.reduce(0) { $0 + $1.offered }, result.sent)
+        XCTAssertEqual(t.reduce(0) { $0 + $1.acknowledged }, result.decided)
+        XCTAssertEqual(t.reduce(0) { $0 + ($1.outcomes["ACCEPTED"] ?? 0) }, result.outcomeCounts[Int(Outcome.accepted.rawValue)])
+        XCTAssertEqual(t.last?.inFlight, 0, "nothing unanswered at the end")
+        let worst = try XCTUnwrap(t.max { $0.maxMicros < $1.maxMicros })
+        XCTAssertGreaterThan(worst.maxMicros, 180_000, "\(t.map { ($0.startSeconds, $0.maxMicros) })")
+        XCTAssertGreaterThan(worst.startSeconds, 1.5, "the stall came after 12,000 answers: \(t.map { ($0.startSeconds, $0.maxMicros) })")
+        for i in t where i.startSeconds + i.seconds < 1.5 {
+            XCTAssertLessThan(i.maxMicros, 50_000, "before the stall, at \(i.startSeconds) s")
+        }
     }
 
     /// The same without a stall: the tail stays low (so the test above measures the stall, not the client).

@@ -103,11 +103,13 @@ final class ServeKillTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let profile = dir + "/serve-test.yaml"
         try ServedCampaign.yaml.write(toFile: profile, atomically: true, encoding: .utf8)
-        let (p, port) = try serve(profile, segments: dir + "/seg", extra: ["--report", dir + "/report.json"])
+        let (p, port) = try serve(profile, segments: dir + "/seg", extra: ["--report", dir + "/report.json",
+                                                                           "--timeline", dir + "/timeline.ndjson", "--interval", "0.05"])
         let c = try RawHTTPClient(port: port)
         XCTAssertEqual(try c.exchange(ServedCampaign.order(1, org: 1)).json["outcome"] as? String, "ACCEPTED")
         XCTAssertEqual(try c.exchange(ServedCampaign.order(1, org: 1)).json["outcome"] as? String, "DUPLICATE")
         XCTAssertEqual(try c.exchange(RawHTTPClient.get("/nowhere")).status, 404)
+        usleep(200_000)   // a few timeline intervals of 50 ms pass
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
@@ -115,9 +117,23 @@ final class ServeKillTests: XCTestCase {
         XCTAssertEqual(report["decisions"] as? Int, 2)
         XCTAssertEqual((report["outcomes"] as? [String: Int])?["ACCEPTED"], 1)
         XCTAssertEqual((report["outcomes"] as? [String: Int])?["DUPLICATE"], 1)
-        XCTAssertEqual(report["httpAnswers"] as? [String: Int], ["200": 2, "404": 1])
-        XCTAssertEqual((report["latencyMicros"] as? [String: Any])?["count"] as? Int, 2)
+        XCTAssertEqual(report["http_answers"] as? [String: Int], ["200": 2, "404": 1])
+        XCTAssertEqual((report["latency_micros"] as? [String: Any])?["count"] as? Int, 2)
         XCTAssertEqual((report["journal"] as? [String: Any])?["records"] as? Int, 2)
+
+        // The served timeline (issue 14): streamed as it happened, kept in the report, adding up to the
+        // decisions (the 404 was never offered), nothing in flight once drained.
+        let lines = try String(contentsOfFile: dir + "/timeline.ndjson", encoding: .utf8).split(separator: "\n")
+        let streamed = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let kept = try XCTUnwrap(report["timeline"] as? [[String: Any]])
+        XCTAssertEqual(kept.count, streamed.count)
+        XCTAssertGreaterThan(streamed.count, 1, "intervals of 50 ms over the test's exchanges")
+        func sum(_ key: String) -> Int { streamed.reduce(0) { $0 + ($1[key] as? Int ?? 0) } }
+        XCTAssertEqual(sum("offered"), 2)
+        XCTAssertEqual(sum("acknowledged"), 2)
+        XCTAssertEqual(streamed.reduce(0) { $0 + (($1["outcomes"] as? [String: Int])?["DUPLICATE"] ?? 0) }, 1)
+        XCTAssertEqual(streamed.last?["in_flight"] as? Int, 0)
+        XCTAssertNotNil((streamed.first?["latency_micros"] as? [String: Any])?["p99.9"], "the report's spelling: \(streamed.first!)")
     }
 }
 

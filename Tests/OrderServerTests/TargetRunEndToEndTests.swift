@@ -67,8 +67,8 @@ final class TargetRunEndToEndTests: XCTestCase {
         XCTAssertEqual(held.status, 0, held.stderr)
         let report = try JSONSerialization.jsonObject(with: Data(held.stdout.utf8)) as! [String: Any]
         let target = try XCTUnwrap(report["target"] as? [String: Any], held.stdout)
-        let requested = try XCTUnwrap(target["requestedPerSecond"] as? Double)
-        let achieved = try XCTUnwrap(target["achievedPerSecond"] as? Double)
+        let requested = try XCTUnwrap(target["requested_per_second"] as? Double)
+        let achieved = try XCTUnwrap(target["achieved_per_second"] as? Double)
         XCTAssertEqual(requested, 5000, accuracy: 50)
         XCTAssertEqual(achieved / requested, 1, accuracy: 0.02, "achieved \(achieved)/s of \(requested)/s")
         XCTAssertEqual(target["sent"] as? Int, target["answered"] as? Int)

@@ -18,8 +18,24 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(try GateThreshold(parsing: "p(99.9)<=800us").limit, 800)
     }
 
+    /// One percentile spelling and one name per figure: the gate prints `p99.9` and the report's names
+    /// (`decisions_per_second`), and reads k6's `p(99.9)`, 0.13's `decisions_per_s` and camelCase alike.
+    func testOneSpellingPerMetric() throws {
+        for text in ["p99.9<1ms", "p(99.9)<1ms", "latency_micros.p99.9<1ms"] {
+            let t = try GateThreshold(parsing: text)
+            XCTAssertEqual(t.metric, .latencyPercentile(99.9), text)
+            XCTAssertEqual(t.metric.description, "p99.9", text)
+        }
+        for text in ["decisions_per_second>1", "decisions_per_s>1", "decisionsPerSecond>1"] {
+            XCTAssertEqual(try GateThreshold(parsing: text).metric.description, "decisions_per_second", text)
+        }
+        XCTAssertEqual(try GateThreshold(parsing: "outcomeShare.SOLD_OUT<5%").metric, .outcomeShare("SOLD_OUT"))
+        XCTAssertEqual(GateMetric.latencyPercentile(99).format(12_345), "12345 µs", "latency in µs everywhere, as the summary")
+        XCTAssertEqual(GateMetric.peakRSS.format(1_073_741_824), "1.00 GiB", "1GiB reads back as GiB")
+    }
+
     func testBadThresholdsSayWhatIsWrong() {
-        for (text, expected) in [("p99<5ms", "unknown metric"), ("p(99)<fast", "cannot read"), ("decisions_per_s", "expected METRIC OP VALUE"),
+        for (text, expected) in [("p999<5ms", "written with its point: p99.9"), ("p<5ms", "unknown metric"), ("p(99)<fast", "cannot read"), ("decisions_per_s", "expected METRIC OP VALUE"),
                                  ("p(142)<1ms", "unknown metric"), ("outcome.nonsense==0", "unknown metric"),
                                  ("peak_rss<-1GiB", "expected a value ≥ 0"), ("outcome.overload<-1", "expected a value ≥ 0")] {
             XCTAssertThrowsError(try GateThreshold(parsing: text), text) { error in
@@ -92,16 +108,16 @@ final class GateTests: XCTestCase {
     }
 
     /// 1M decisions/s, p50 100 µs, p99 1 ms.
-    private let base = GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000])
+    private let base = GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_second": 1_000_000, "p50": 100, "p99": 1000])
     private func report(_ dps: Double, p99: UInt64) -> RunReport { RunReportFixture.make(decisionsPerSecond: dps, p99: p99) }
 
     func testBaselineFlagsARegressionBeyondTolerance() {
         let ok = Gate.evaluate(thresholds: [], reports: [report(950_000, p99: 1050)], baseline: base, tolerance: 0.1)
         XCTAssertTrue(ok.allSatisfy(\.passed), Gate.table(ok))
         let slow = Gate.evaluate(thresholds: [], reports: [report(800_000, p99: 1050)], baseline: base, tolerance: 0.1)
-        XCTAssertEqual(slow.filter { !$0.passed }.map(\.check), ["baseline decisions_per_s"])
+        XCTAssertEqual(slow.filter { !$0.passed }.map(\.check), ["baseline decisions_per_second"])
         let laggy = Gate.evaluate(thresholds: [], reports: [report(1_000_000, p99: 2000)], baseline: base, tolerance: 0.1)
-        XCTAssertEqual(laggy.filter { !$0.passed }.map(\.check), ["baseline p(99)"])
+        XCTAssertEqual(laggy.filter { !$0.passed }.map(\.check), ["baseline p99"])
         XCTAssertTrue(Gate.table(laggy).contains("gate: FAIL"))
     }
 
@@ -112,7 +128,7 @@ final class GateTests: XCTestCase {
         let noisy = Gate.evaluate(thresholds: [], reports: [report(450_000, p99: 2400)], baseline: base, tolerance: 1.5)
         XCTAssertTrue(noisy.allSatisfy(\.passed), Gate.table(noisy))
         let collapsed = Gate.evaluate(thresholds: [], reports: [report(350_000, p99: 1000)], baseline: base, tolerance: 1.5)
-        XCTAssertEqual(collapsed.filter { !$0.passed }.map(\.check), ["baseline decisions_per_s"], Gate.table(collapsed))
+        XCTAssertEqual(collapsed.filter { !$0.passed }.map(\.check), ["baseline decisions_per_second"], Gate.table(collapsed))
     }
 
     /// A zero baseline compares nothing: a throughput floor of 0 ÷ (1 + tolerance) passed every run, and a
@@ -121,8 +137,8 @@ final class GateTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "gate-zero-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for (key, why) in [("decisions_per_s", "would pass any run"), ("p(50)", "would fail any run"), ("p(99)", "would fail any run")] {
-            var metrics: [String: Double] = ["decisions_per_s": 1_000_000, "p(50)": 100, "p(99)": 1000]
+        for (key, why) in [("decisions_per_second", "would pass any run"), ("p50", "would fail any run"), ("p99", "would fail any run")] {
+            var metrics: [String: Double] = ["decisions_per_second": 1_000_000, "p50": 100, "p99": 1000]
             metrics[key] = 0
             let path = dir + "/zero.json"
             try GateBaseline(profile: "p", runs: 3, metrics: metrics).write(path)
@@ -132,7 +148,7 @@ final class GateTests: XCTestCase {
                 XCTAssertTrue(text.contains(why) && text.contains("expected a value > 0"), text)
             }
         }
-        try GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_s": 1, "p(50)": 1, "p(99)": 1]).write(dir + "/ok.json")
+        try GateBaseline(profile: "p", runs: 3, metrics: ["decisions_per_second": 1, "p50": 1, "p99": 1]).write(dir + "/ok.json")
         XCTAssertNoThrow(try GateBaseline.load(dir + "/ok.json"))
     }
 
@@ -166,7 +182,7 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(try RunReport.decode(r.jsonData()).segments.lz4Acceleration, 8)
         var json = try JSONSerialization.jsonObject(with: r.jsonData()) as! [String: Any]
         var segments = json["segments"] as! [String: Any]
-        segments.removeValue(forKey: "lz4Acceleration")
+        segments.removeValue(forKey: "lz4_acceleration")
         json["segments"] = segments
         let old = try RunReport.decode(JSONSerialization.data(withJSONObject: json))
         XCTAssertEqual(old.segments.lz4Acceleration, 1)
