@@ -149,6 +149,7 @@ public enum HTMLReport {
         let end = runEnd(t)
         let step = max(1, t.count / 300)
         var svg = axes(yLabel: "100%", end: end)
+        var legend = "<p class=\"k\">"
         for (k, item) in shown.enumerated() {
             var pts = "\(n(x(0, end))),\(n(y(1))) "
             for (i, x0) in t.enumerated() where i % step == 0 || i == t.count - 1 {
@@ -156,9 +157,10 @@ public enum HTMLReport {
                 pts += "\(n(x(x0.startSeconds + x0.seconds, end))),\(n(y(Double(rem[item]) / Double(items[item].initial)))) "
             }
             svg += "<polyline fill=\"none\" stroke=\"\(colors[k])\" stroke-width=\"1.5\" points=\"\(pts)\"/>"
-            svg += "<text x=\"\(n(pad + 10 + Double(k % 4) * 230))\" y=\"\(14 + (k / 4) * 14)\" fill=\"\(colors[k])\" font-size=\"12\">\(esc(items[item].id))</text>"
+            // The legend below the chart: every curve starts at the top left, where labels would sit.
+            legend += "<span style=\"color:\(colors[k])\">■ \(esc(items[item].id))</span> &nbsp; "
         }
-        return wrap(svg)
+        return wrap(svg) + legend + (items.count > shown.count ? "(the \(shown.count) items that sold the largest share)" : "") + "</p>"
     }
 
     /// Latency against percentile, the percentile on HdrHistogram's log axis (1/(1−p)).
