@@ -139,7 +139,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         do { rules = try CampaignRules(c.profile.campaign) } catch {
             throw RunFailure(.badInput, "\(c.profileLabel): \(error)")
         }
-        if let target = c.target { return try executeTarget(target, rules: rules) }
+        if let target = c.target { return try executeTarget(target, rules: rules, progress: c.showProgress ? progress : nil) }
         let effectiveSeed = c.seed ?? c.profile.seed
         let pace: PipelineOptions.Pace = c.paceOverride ?? (c.rate == .max ? .max : .open)
         var writer = SegmentWriterOptions()
@@ -218,7 +218,8 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
     }
 
     /// A `--target` run: the source through a `TargetClient` against a running server.
-    private func executeTarget(_ given: TargetOptions, rules: CampaignRules) throws(RunFailure) -> RunOutcome {
+    private func executeTarget(_ given: TargetOptions, rules: CampaignRules,
+                               progress: (@Sendable (ProgressSnapshot) -> Void)?) throws(RunFailure) -> RunOutcome {
         let c = configuration
         let effectiveSeed = c.seed ?? c.profile.seed
         var options = given
@@ -244,7 +245,17 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
         lock.withLock { _ in self.client = client }
         if wasStopped { client.stop() }
         let result: TargetResult
-        do { result = try client.run(source: source) } catch {
+        // The live line, once a second on the client's thread: sent, answered, p99 so far, unanswered.
+        let start = Date()
+        let onProgress: ((TargetResult) -> Void)? = progress.map { progress in
+            { r in
+                let accepted = r.outcomeCounts[Int(Outcome.accepted.rawValue)] + r.outcomeCounts[Int(Outcome.held.rawValue)]
+                progress(ProgressSnapshot(elapsedSeconds: Date().timeIntervalSince(start), offered: r.sent, acknowledged: r.answered,
+                                          accepted: accepted, soldOutOffers: 0, p99Micros: r.latency.micros(atPercentile: 99),
+                                          durableWatermark: 0, unanswered: r.sent - r.answered - r.timeouts - r.connectionErrors))
+            }
+        }
+        do { result = try client.run(source: source, progress: onProgress) } catch {
             throw RunFailure(.runtimeFailure, error.message)
         }
         let seconds = Double(result.wallNanos) / 1e9

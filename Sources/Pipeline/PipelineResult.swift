@@ -40,4 +40,19 @@ public struct ProgressSnapshot: Sendable {
     public var soldOutOffers: Int
     public var p99Micros: UInt64
     public var durableWatermark: UInt64
+    /// A `--target` run: requests sent and not yet answered (the server's journal is not this process's:
+    /// no durable watermark, no sold-out count then).
+    public var unanswered: Int?
+
+    public init(elapsedSeconds: Double, offered: Int, acknowledged: Int, accepted: Int, soldOutOffers: Int, p99Micros: UInt64,
+                durableWatermark: UInt64, unanswered: Int? = nil) {
+        self.elapsedSeconds = elapsedSeconds
+        self.offered = offered
+        self.acknowledged = acknowledged
+        self.accepted = accepted
+        self.soldOutOffers = soldOutOffers
+        self.p99Micros = p99Micros
+        self.durableWatermark = durableWatermark
+        self.unanswered = unanswered
+    }
 }

@@ -16,9 +16,13 @@ public struct ProgressLine: Sendable {
         let offeredRate = Double(p.offered - (last?.offered ?? 0)) / dt
         let ackedRate = Double(p.acknowledged - (last?.acknowledged ?? 0)) / dt
         let h = SummaryFormatter.human
-        return "\(SummaryFormatter.fixed(p.elapsedSeconds, 1))s  offered \(h(offeredRate))/s  achieved \(h(ackedRate))/s"
-            + "  accepted/held \(h(Double(p.accepted)))  sold-out \(p.soldOutOffers)/\(offerCount) offers"
-            + "  p99 \(Self.micros(p.p99Micros))  durable #\(p.durableWatermark)"
+        let start = "\(SummaryFormatter.fixed(p.elapsedSeconds, 1))s  offered \(h(offeredRate))/s  achieved \(h(ackedRate))/s"
+            + "  accepted/held \(h(Double(p.accepted)))"
+        if let unanswered = p.unanswered {
+            // Against a server: its journal and stock are its own; what the client sees is what is unanswered.
+            return start + "  p99 \(Self.micros(p.p99Micros))  unanswered \(unanswered)"
+        }
+        return start + "  sold-out \(p.soldOutOffers)/\(offerCount) offers  p99 \(Self.micros(p.p99Micros))  durable #\(p.durableWatermark)"
     }
 
     /// "850 µs", "1250 µs": one latency unit in every output.
