@@ -1,46 +1,26 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import WireProtocol
 
 /// A blocking `fsbin` client over a plain POSIX socket, for tests that need exact bytes on the wire:
 /// garbage, truncated frames, half-closes. Frames are split with the codec's `FrameSplitter` and decoded
 /// with `FrameDecoder.serverFrame`, so anything the server sends that is not a valid server frame fails.
 final class BinaryClient {
-    enum ClientError: Error { case connect(Int32), closed, timeout, trailingBytes(Int), bad(WireFault) }
+    /// Socket failures are `LoopbackSocket.Failure` (`closed`, `timeout`); these are streams that are not fsbin.
+    enum ClientError: Error { case trailingBytes(Int), bad(WireFault) }
 
-    let fd: Int32
+    let socket: LoopbackSocket
+    var fd: Int32 { socket.fd }
     private var buffer: [UInt8] = []
     private var splitter = FrameSplitter()
 
     init(port: Int, timeoutSeconds: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        if rc != 0 { let e = errno; close(fd); throw ClientError.connect(e) }
+        socket = try LoopbackSocket(port: port, timeoutSeconds: timeoutSeconds)
     }
 
-    deinit { close(fd) }
-
-    func send(_ bytes: [UInt8]) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { throw ClientError.closed }
-            done += n
-        }
-    }
+    func send(_ bytes: [UInt8]) throws { try socket.send(bytes) }
 
     /// Shuts the sending side (the server answers what it got, then closes).
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    func shutdownWrite() { socket.shutdownWrite() }
 
     func sendHello(fingerprint: UInt64 = 0, token: String = "", version: UInt16 = 1) throws {
         var b: [UInt8] = []
@@ -69,13 +49,7 @@ final class BinaryClient {
         try send(b)
     }
 
-    private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
-        if n == 0 { throw ClientError.closed }
-        if n < 0 { throw errno == EAGAIN || errno == EWOULDBLOCK ? ClientError.timeout : ClientError.closed }
-        buffer.append(contentsOf: chunk[0..<n])
-    }
+    private func fill() throws { try socket.receive(into: &buffer) }
 
     /// The next server frame (`closed` at the end of the stream, `trailingBytes` if it ends inside a frame).
     func readFrame() throws -> FrameDecoder.ServerFrame {
@@ -90,8 +64,9 @@ final class BinaryClient {
             } catch let e as WireFault {
                 throw ClientError.bad(e)
             }
-            do { try fill() } catch ClientError.closed {
-                throw buffer.isEmpty ? ClientError.closed : ClientError.trailingBytes(buffer.count)
+            do { try fill() } catch LoopbackSocket.Failure.closed {
+                if buffer.isEmpty { throw LoopbackSocket.Failure.closed }
+                throw ClientError.trailingBytes(buffer.count)
             }
         }
     }
@@ -100,7 +75,7 @@ final class BinaryClient {
     func readToEnd() throws -> [FrameDecoder.ServerFrame] {
         var frames: [FrameDecoder.ServerFrame] = []
         while true {
-            do { frames.append(try readFrame()) } catch ClientError.closed { return frames }
+            do { frames.append(try readFrame()) } catch LoopbackSocket.Failure.closed { return frames }
         }
     }
 
@@ -133,6 +108,6 @@ final class BinaryClient {
 
     /// Whether the server closed the connection (EOF, nothing else, within the timeout).
     func isClosedByServer() -> Bool {
-        do { try fill(); return false } catch ClientError.closed { return buffer.isEmpty } catch { return false }
+        do { try fill(); return false } catch LoopbackSocket.Failure.closed { return buffer.isEmpty } catch { return false }
     }
 }

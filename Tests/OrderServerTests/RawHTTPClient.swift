@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A blocking HTTP/1.1 client over a plain socket, for tests that need exact bytes on the wire:
 /// pipelining, garbage, truncated or slow requests. Not thread-safe: one per thread.
@@ -13,37 +10,20 @@ final class RawHTTPClient {
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
     }
 
-    enum ClientError: Error { case connect(Int32), closed, timeout, malformed(String) }
+    /// Socket failures are `LoopbackSocket.Failure` (`closed`, `timeout`); this is an answer that is not HTTP.
+    enum ClientError: Error { case malformed(String) }
 
-    let fd: Int32
+    let socket: LoopbackSocket
+    var fd: Int32 { socket.fd }
     private var buffer: [UInt8] = []
 
     init(port: Int, timeoutSeconds: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        if rc != 0 { let e = errno; close(fd); throw ClientError.connect(e) }
+        socket = try LoopbackSocket(port: port, timeoutSeconds: timeoutSeconds)
     }
 
-    deinit { close(fd) }
+    func send(_ text: String) throws { try socket.send(Array(text.utf8)) }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
-
-    func send(_ bytes: [UInt8]) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { throw ClientError.closed }
-            done += n
-        }
-    }
+    func send(_ bytes: [UInt8]) throws { try socket.send(bytes) }
 
     /// A POST of `json` (keep-alive) as raw text, for pipelining several in one `send`.
     static func post(_ path: String, _ json: String, headers: String = "") -> String {
@@ -52,13 +32,7 @@ final class RawHTTPClient {
 
     static func get(_ path: String) -> String { "GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n" }
 
-    private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
-        if n == 0 { throw ClientError.closed }
-        if n < 0 { throw errno == EAGAIN || errno == EWOULDBLOCK ? ClientError.timeout : ClientError.closed }
-        buffer.append(contentsOf: chunk[0..<n])
-    }
+    private func fill() throws { try socket.receive(into: &buffer) }
 
     /// Reads one response (status line, headers, Content-Length body).
     func readResponse() throws -> Response {
@@ -95,13 +69,11 @@ final class RawHTTPClient {
 
     /// Whether something can be read (an answer, or the server's close) within `milliseconds`.
     func waitReadable(milliseconds: Int32) -> Bool {
-        if !buffer.isEmpty { return true }
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, milliseconds) > 0
+        !buffer.isEmpty || socket.isReadable(milliseconds: milliseconds)
     }
 
     /// Whether the server closed the connection (reads EOF within the timeout).
     func isClosedByServer() -> Bool {
-        do { while true { try fill() } } catch ClientError.closed { return true } catch { return false }
+        do { while true { try fill() } } catch LoopbackSocket.Failure.closed { return true } catch { return false }
     }
 }
