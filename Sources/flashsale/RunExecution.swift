@@ -51,15 +51,8 @@ struct RunExecution {
 
     func execute() throws -> Outcome {
         var c = configuration
-        var stream: TimelineStream?
-        if let timeline {
-            do { stream = try TimelineStream(path: timeline) } catch {
-                FileHandle.standardError.write("flashsale: --timeline \(timeline): \(error)\n")
-                throw ExitCodes.runtimeFailure
-            }
-            let s = stream!
-            c.onTimelineInterval = { s.write($0) }
-        }
+        let stream = try TimelineStream.open(timeline)
+        if let stream { c.onTimelineInterval = { stream.write($0) } }
         defer { stream?.close() }
         c.showProgress = progress == .always || (progress == .auto && isatty(STDERR_FILENO) != 0)
         // A progress line drawn in place on a terminal is ended before any other message.
@@ -123,6 +116,15 @@ final class TimelineStream: @unchecked Sendable {  // written on the journal's q
     let handle: FileHandle
     let csv: Bool
     let encoder = ReportJSON.encoder(pretty: false)
+
+    /// `--timeline PATH` opened (nil without one); a file that cannot be made is said, with why, and exits 3.
+    static func open(_ path: String?) throws -> TimelineStream? {
+        guard let path else { return nil }
+        do { return try TimelineStream(path: path) } catch {
+            FileHandle.standardError.write("flashsale: --timeline \(path): \(error.localizedDescription)\n")
+            throw ExitCodes.runtimeFailure
+        }
+    }
 
     init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil) else {

@@ -180,15 +180,8 @@ struct ServeCommand: ParsableCommand {
         var sessionConfig = ServeSession.Configuration(rules: rules, server: config, lanes: lanes, segments: segments, durability: durability, binary: binary)
         sessionConfig.timelineInterval = interval
         sessionConfig.timelineKeep = max(1, Int((3600 / interval).rounded(.up)))
-        var stream: TimelineStream?
-        if let timeline {
-            do { stream = try TimelineStream(path: timeline) } catch {
-                FileHandle.standardError.write("flashsale: --timeline \(timeline): \(error.localizedDescription)\n")
-                throw ExitCodes.runtimeFailure
-            }
-            let s = stream!
-            sessionConfig.onTimelineInterval = { s.write($0) }
-        }
+        let stream = try TimelineStream.open(timeline)
+        if let stream { sessionConfig.onTimelineInterval = { stream.write($0) } }
         defer { stream?.close() }
         let session: ServeSession
         do {
