@@ -104,7 +104,7 @@ public final class OrderPipeline {
         for boundary in phaseStarts.dropFirst().prefix(1000) where boundary > 0 {
             let t = DispatchSource.makeTimerSource(queue: journal.queue)
             let at = start &+ UInt64(boundary * 1e9), now = monotonicNanos()
-            t.schedule(deadline: .now() + .nanoseconds(Int(at > now ? at - now : 0)))
+            t.schedule(deadline: .now() + .nanoseconds(Int(at > now ? at - now : 0)), leeway: .milliseconds(1))
             let stream = options.onTimelineInterval
             t.setEventHandler {
                 let interval = journal.cutTimeline(offered: offeredCounter.value.load(ordering: .relaxed))

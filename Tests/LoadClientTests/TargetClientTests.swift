@@ -78,7 +78,7 @@ final class TargetClientTests: XCTestCase {
         XCTAssertGreaterThan(worst.maxMicros, 180_000, "\(t.map { ($0.startSeconds, $0.maxMicros) })")
         XCTAssertGreaterThan(worst.startSeconds, 1.5, "the stall came after 12,000 answers: \(t.map { ($0.startSeconds, $0.maxMicros) })")
         for i in t where i.startSeconds + i.seconds < 1.5 {
-            XCTAssertLessThan(i.maxMicros, 50_000, "before the stall, at \(i.startSeconds) s")
+            XCTAssertLessThan(i.maxMicros, 100_000, "before the stall, at \(i.startSeconds) s")
         }
     }
 
