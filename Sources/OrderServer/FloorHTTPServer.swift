@@ -56,7 +56,10 @@ public final class FloorHTTPServer: @unchecked Sendable {
                 buffer.writeString(Self.body)
                 context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
                 let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-                if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+                if !keepAlive {
+                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                    done.whenComplete { _ in bound.value.close(promise: nil) }
+                }
             }
         }
     }

@@ -544,7 +544,9 @@ final class OrderHTTPHandler: ChannelInboundHandler, DecisionReceiver, @unchecke
                 closed = true
                 unflushed = false
                 let context = self.context!
-                context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+                // Closed on the channel's own loop once written (the context stays on it: NIOLoopBound says so).
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in bound.value.close(promise: nil) }
                 out = ByteBuffer()
                 return false
             }

@@ -40,22 +40,20 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
     init() {
         let registry = self.registry
         decisions = Outcome.allCases.map {
-            registry.makeCounter(name: "flashsale_decisions_total", labels: [("outcome", $0.name)],
-                                 help: "Decisions acknowledged (durable and answered), by outcome; hold expiries included")
+            registry.makeCounter(descriptor: prometheusMetric("flashsale_decisions_total", help: "Decisions acknowledged (durable and answered), by outcome; hold expiries included"), labels: [("outcome", $0.name)])
         }
         var a: [String: Counter] = [:]
         for s in Self.statuses {
-            a[s] = registry.makeCounter(name: "flashsale_http_answers_total", labels: [("status", s)],
-                                        help: "HTTP answers written, by status (429: shed, nothing decided)")
+            a[s] = registry.makeCounter(descriptor: prometheusMetric("flashsale_http_answers_total", help: "HTTP answers written, by status (429: shed, nothing decided)"), labels: [("status", s)])
         }
         answers = a
-        connections = registry.makeGauge(name: "flashsale_connections", help: "Open client connections")
-        batchesInFlight = registry.makeGauge(name: "flashsale_batches_in_flight", help: "Lane batches handed to lanes and not yet answered")
-        journalBytes = registry.makeGauge(name: "flashsale_journal_bytes", help: "Bytes the journal wrote (compressed, framed)")
-        journalRecords = registry.makeGauge(name: "flashsale_journal_records", help: "Records the journal wrote since start")
-        durableWatermark = registry.makeGauge(name: "flashsale_durable_watermark", help: "Highest journal sequence known durable")
-        residentBytes = registry.makeGauge(name: "flashsale_resident_memory_bytes", help: "Resident set size of the process")
-        fsyncs = registry.makeCounter(name: "flashsale_journal_fsyncs_total", help: "fsyncs of the journal since start")
+        connections = registry.makeGauge(descriptor: prometheusMetric("flashsale_connections", help: "Open client connections"))
+        batchesInFlight = registry.makeGauge(descriptor: prometheusMetric("flashsale_batches_in_flight", help: "Lane batches handed to lanes and not yet answered"))
+        journalBytes = registry.makeGauge(descriptor: prometheusMetric("flashsale_journal_bytes", help: "Bytes the journal wrote (compressed, framed)"))
+        journalRecords = registry.makeGauge(descriptor: prometheusMetric("flashsale_journal_records", help: "Records the journal wrote since start"))
+        durableWatermark = registry.makeGauge(descriptor: prometheusMetric("flashsale_durable_watermark", help: "Highest journal sequence known durable"))
+        residentBytes = registry.makeGauge(descriptor: prometheusMetric("flashsale_resident_memory_bytes", help: "Resident set size of the process"))
+        fsyncs = registry.makeCounter(descriptor: prometheusMetric("flashsale_journal_fsyncs_total", help: "fsyncs of the journal since start"))
     }
 
     /// Adds `to − last exported` to a counter (counters only go up; figures are totals).
@@ -113,16 +111,15 @@ final class ServerMetrics: @unchecked Sendable {  // the registry is thread-safe
         binarySeries.withLock { s in
             if let s { return s }
             let made = BinarySeries(
-                connections: registry.makeGauge(name: "flashsale_binary_connections", help: "Open binary-protocol (fsbin) connections"),
+                connections: registry.makeGauge(descriptor: prometheusMetric("flashsale_binary_connections", help: "Open binary-protocol (fsbin) connections")),
                 frames: Self.binaryFrameTypes.map {
-                    registry.makeCounter(name: "flashsale_binary_frames_total", labels: [("type", $0)], help: "Binary frames received, by type")
+                    registry.makeCounter(descriptor: prometheusMetric("flashsale_binary_frames_total", help: "Binary frames received, by type"), labels: [("type", $0)])
                 },
                 answers: (0..<6).map {
-                    registry.makeCounter(name: "flashsale_binary_answers_total", labels: [("status", WireAnswer.Status(rawValue: UInt8($0))!.name)],
-                                         help: "Binary answers written, by status (DECIDED: a durable decision; the others decided nothing)")
+                    registry.makeCounter(descriptor: prometheusMetric("flashsale_binary_answers_total", help: "Binary answers written, by status (DECIDED: a durable decision; the others decided nothing)"), labels: [("status", WireAnswer.Status(rawValue: UInt8($0))!.name)])
                 },
                 errors: WireError.Code.allCases.map {
-                    registry.makeCounter(name: "flashsale_binary_errors_total", labels: [("code", $0.name)], help: "Binary ERROR frames sent (each closes its connection), by code")
+                    registry.makeCounter(descriptor: prometheusMetric("flashsale_binary_errors_total", help: "Binary ERROR frames sent (each closes its connection), by code"), labels: [("code", $0.name)])
                 })
             s = made
             return made
@@ -185,4 +182,10 @@ struct LoopFigures: Sendable {
         while i < ServerMetrics.latencyBounds.count && seconds > ServerMetrics.latencyBounds[i] { i += 1 }
         latencyBuckets[i] &+= 1
     }
+}
+
+/// A metric's whole Prometheus name (`flashsale_decisions_total`) and help text, as swift-prometheus's
+/// descriptor API takes them (the name is not split into namespace, name and unit).
+func prometheusMetric(_ name: String, help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
 }
