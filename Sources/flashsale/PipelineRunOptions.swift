@@ -48,13 +48,13 @@ struct PipelineRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write the latency percentile spectrum here (HdrHistogram .hgrm, microseconds, like every latency flashsale writes).", valueName: "file"))
     var hgrm: String?
 
-    @Option(help: ArgumentHelp("Write a self-contained HTML report here (no network, no script): throughput and percentiles over time, outcome mix, latency spectrum, the sell-out, invariants and metadata.", valueName: "file.html"))
+    @Option(help: ArgumentHelp("Write a self-contained HTML report here (no network, no script): throughput and percentiles over time, outcome mix, remaining stock per item over time, a table per traffic phase, latency spectrum, the sell-out, invariants and metadata.", valueName: "file.html"))
     var html: String?
 
-    @Option(help: ArgumentHelp("Stream the timeline here as it happens, one interval per line: NDJSON, or CSV when the name ends in .csv (the same intervals as the report's `timeline`: offered, decided, acknowledged, outcomes, shed, latency percentiles, in flight, durable lag, RSS).", valueName: "file"))
+    @Option(help: ArgumentHelp("Stream the timeline here as it happens, one interval per line: NDJSON, or CSV when the name ends in .csv (the same intervals as the report's `timeline`: offered, decided, acknowledged, outcomes, shed, latency percentiles, in flight, durable lag, RSS, stock per item, phase; with --target, the client's view).", valueName: "file"))
     var timeline: String?
 
-    @Option(help: ArgumentHelp("The timeline's interval in seconds, 0.01 to 3600 (default 1).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("The timeline's interval in seconds, 0.01 to 3600.", valueName: "seconds"))
     var interval: Double = 1
 
     @Option(help: ArgumentHelp("Live progress line each second: auto (on a terminal), always, never.", valueName: "when"))

@@ -56,7 +56,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stream the served traffic's timeline here as it happens, one interval per line: NDJSON, or CSV when the name ends in .csv (offered, decided, acknowledged, outcomes, shed, latency percentiles, in flight, durable lag, RSS; the --report keeps the newest hour of them).", valueName: "file"))
     var timeline: String?
 
-    @Option(help: ArgumentHelp("The timeline's interval in seconds, 0.01 to 3600 (default 1).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("The timeline's interval in seconds, 0.01 to 3600.", valueName: "seconds"))
     var interval: Double = 1
 
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once (HTTP, and binary apart); more are closed on accept.", valueName: "n"))
