@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <time.h>
+#include <sys/mman.h>
 #include "CShims.h"
 
 int flashsale_start_writeback(int fd, int64_t offset, int64_t length) {
@@ -87,4 +88,23 @@ int flashsale_poll_nanos(void *fds, unsigned long count, int64_t timeout_nanos) 
 #else
     return poll((struct pollfd *)fds, (nfds_t)count, (int)(timeout_nanos / 1000000));
 #endif
+}
+
+void *flashsale_map_huge(size_t bytes, void **mapping, size_t *mapping_bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes == 0) bytes = 1;
+    size_t length = (bytes + huge - 1) / huge * huge + huge;  // room to align the start to 2 MiB
+    void *m = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    uintptr_t aligned = ((uintptr_t)m + huge - 1) / huge * huge;
+#if defined(MADV_HUGEPAGE)
+    (void)madvise((void *)aligned, length - (aligned - (uintptr_t)m), MADV_HUGEPAGE);
+#endif
+    *mapping = m;
+    *mapping_bytes = length;
+    return (void *)aligned;
+}
+
+void flashsale_unmap(void *mapping, size_t mapping_bytes) {
+    if (mapping != NULL) (void)munmap(mapping, mapping_bytes);
 }

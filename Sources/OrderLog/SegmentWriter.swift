@@ -168,6 +168,9 @@ public final class SegmentWriter: @unchecked Sendable {
     }
     private let background = Mutex(BackgroundSync())
     private let syncQueue = DispatchQueue(label: "flashsale.segment-sync", qos: .userInteractive)
+    /// Set on `syncQueue`: tells `deinit` that it runs there (the background fsync's closure held the last
+    /// reference), where waiting for the queue would wait for itself (libdispatch traps).
+    private static let onSyncQueue = DispatchSpecificKey<Bool>()
     /// Called on the background sync queue with the new watermark after each background fsync, once
     /// that fsync no longer counts as in flight: it may wait for the writer's owner (e.g. `queue.sync`
     /// onto the owner's queue, and commit there), since the owner's waits for a background fsync
@@ -195,6 +198,7 @@ public final class SegmentWriter: @unchecked Sendable {
         raw = .allocate(byteCount: blockCapacity + RecordCodec.maxRecordBytes, alignment: 16)
         wbuf = .allocate(byteCount: wcap, alignment: 16)
         lz4State = .allocate(byteCount: Int(LZ4_sizeofState()), alignment: 16)
+        syncQueue.setSpecific(key: Self.onSyncQueue, value: true)
         next = 1
         writtenSeq = 0
         syncedSeq = 0
@@ -211,7 +215,9 @@ public final class SegmentWriter: @unchecked Sendable {
     }
 
     deinit {
-        syncQueue.sync {}
+        // A background fsync's closure may still be finishing `onDurable` (it no longer counts as in flight)
+        // when the owner lets go: then the closure releases the writer last, and deinit runs on the queue.
+        if DispatchQueue.getSpecific(key: Self.onSyncQueue) == nil { syncQueue.sync {} }
         if let s = sink { try? s.close() }
         raw.deallocate()
         wbuf.deallocate()

@@ -140,10 +140,12 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     /// A background fsync finished: acknowledge what it covered.
     func acknowledgeDurable() {
         guard failure == nil else { return }
-        acknowledge(upTo: writer.durableWatermark)
-        // Continuous group commit: what was journaled during that fsync goes into the next one at once.
+        // Continuous group commit: what was journaled during that fsync goes into the next one at once,
+        // before the acknowledgements (recording latency, answers) of what this one covered.
         if writer.options.continuousGroupCommit, pendingHead < pending.count {
             do { acknowledge(upTo: try writer.commit()) } catch { failure = error }
+        } else {
+            acknowledge(upTo: writer.durableWatermark)
         }
     }
 

@@ -47,6 +47,10 @@ public final class OrderPipeline {
         }
     }
 
+    /// Whether lanes decide on the source's thread inside the journal's queue (see `LaneStage`): paced runs,
+    /// unless every commit is an fsync (`sync`), which the source must not wait for (it sheds instead).
+    static func decidesInline(_ options: PipelineOptions) -> Bool { options.pace == .open && options.writer.durability != .sync }
+
     /// Whether lanes leave released units to the journal (see `LaneEngine.releasesAfterJournal`).
     static func releasesAfterJournal(lanes: Int) -> Bool { lanes > 1 }
 
@@ -73,10 +77,14 @@ public final class OrderPipeline {
         let journal = JournalStage(writer: writer, ledger: ledger, returnsReleasedUnits: Self.releasesAfterJournal(lanes: lanes), pools: pools, pace: options.pace, runStartNanos: start,
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
         let offeredCounter = SharedCounter()
+        // Asynchronously: a `queue.sync` here (as `OrderService` does) deadlocked a paced run's end. The
+        // callback waited for the journal's queue while the next fsync, already queued behind it on the sync
+        // queue, was what the queue's owner (`syncNow`) waited for.
         writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
         defer { writer.onDurable = nil }  // the callback holds the journal, which holds the writer
         let engines = self.engines
-        let laneStage = LaneStage(engines: engines, journal: journal, label: "flashsale", injectedDelayNanos: options.injectedLaneDelayNanos,
+        let laneStage = LaneStage(engines: engines, journal: journal, label: "flashsale", inline: Self.decidesInline(options),
+                                  injectedDelayNanos: options.injectedLaneDelayNanos,
                                   injectedStall: options.injectedStall.map { (start &+ UInt64($0.atSeconds * 1e9), $0.nanos) })
 
         // Group commit for `batch` durability when traffic pauses; progress reports.

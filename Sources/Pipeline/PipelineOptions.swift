@@ -50,7 +50,7 @@ public struct PipelineOptions: Sendable {
 
     public init(lanes: Int, pace: Pace = .open, overloadPolicy: OverloadPolicy? = nil, segmentsDirectory: String? = nil,
                 writer: SegmentWriterOptions = SegmentWriterOptions(), batchCapacity: Int? = nil,
-                batchesPerLane: Int? = nil, flushMicros: Int = 250, progressInterval: Double? = nil) {
+                batchesPerLane: Int? = nil, flushMicros: Int = 100, progressInterval: Double? = nil) {
         self.lanes = lanes
         self.pace = pace
         self.overloadPolicy = overloadPolicy ?? (pace == .max ? .wait : .shed)

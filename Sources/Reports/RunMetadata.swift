@@ -60,28 +60,50 @@ public struct RunMetadata: Codable, Sendable, Equatable {
 
 /// flashsale's version, and the commit it was built from when that can be found.
 public enum FlashSaleVersion {
-    public static let current = "0.13.0"
+    public static let current = "0.14.0"
 
     /// The checkout's HEAD commit, read from the `.git` of the directory the executable was built in
-    /// (`.build/<config>/flashsale` inside a clone); nil for an installed binary.
+    /// (`.build/<config>/flashsale` inside a clone or a `git worktree`); nil for an installed binary.
     public static let commit: String? = {
         var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
-            let git = dir.appendingPathComponent(".git")
-            if let head = try? String(contentsOf: git.appendingPathComponent("HEAD"), encoding: .utf8) {
-                let h = head.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard h.hasPrefix("ref: ") else { return h.count == 40 ? h : nil }
-                let ref = String(h.dropFirst(5))
-                if let c = try? String(contentsOf: git.appendingPathComponent(ref), encoding: .utf8) {
-                    return c.trimmingCharacters(in: .whitespacesAndNewlines)
-                }
-                if let packed = try? String(contentsOf: git.appendingPathComponent("packed-refs"), encoding: .utf8) {
-                    for line in packed.split(separator: "\n") where line.hasSuffix(" " + ref) { return String(line.prefix(40)) }
-                }
-                return nil
-            }
+            if let git = gitDirectory(in: dir) { return head(gitDir: git) }
             dir.deleteLastPathComponent()
         }
         return nil
     }()
+
+    /// `dir/.git`, or where a worktree's `.git` file points (`gitdir: PATH`); nil when there is none.
+    static func gitDirectory(in dir: URL) -> URL? {
+        let git = dir.appendingPathComponent(".git")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: git.path, isDirectory: &isDirectory) else { return nil }
+        if isDirectory.boolValue { return git }
+        guard let text = try? String(contentsOf: git, encoding: .utf8), text.hasPrefix("gitdir:") else { return nil }
+        let path = text.dropFirst(7).trimmingCharacters(in: .whitespacesAndNewlines)
+        return path.hasPrefix("/") ? URL(fileURLWithPath: path) : dir.appendingPathComponent(path)
+    }
+
+    /// HEAD's commit: detached, a loose ref or a packed one, looked up in the worktree's own directory
+    /// and then in the repository's common one (`commondir`).
+    static func head(gitDir: URL) -> String? {
+        guard let head = try? String(contentsOf: gitDir.appendingPathComponent("HEAD"), encoding: .utf8) else { return nil }
+        let h = head.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard h.hasPrefix("ref: ") else { return h.count == 40 ? h : nil }
+        let ref = String(h.dropFirst(5))
+        var places = [gitDir]
+        if let common = try? String(contentsOf: gitDir.appendingPathComponent("commondir"), encoding: .utf8) {
+            let c = common.trimmingCharacters(in: .whitespacesAndNewlines)
+            places.append(c.hasPrefix("/") ? URL(fileURLWithPath: c) : gitDir.appendingPathComponent(c))
+        }
+        for place in places {
+            if let c = try? String(contentsOf: place.appendingPathComponent(ref), encoding: .utf8) {
+                return c.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            if let packed = try? String(contentsOf: place.appendingPathComponent("packed-refs"), encoding: .utf8) {
+                for line in packed.split(separator: "\n") where line.hasSuffix(" " + ref) { return String(line.prefix(40)) }
+            }
+        }
+        return nil
+    }
 }

@@ -34,11 +34,19 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// request costs one cache miss, not one per array:
     /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`,
     /// `activatedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` a 32-bit filter of the
-    /// request ids in `orders` · `[44,48)` head of its chain in `orders` · `[48, 48+offers)` accepted per
-    /// offer · then, 8-byte aligned, units taken per cap. (Tags, needed by few offers, are read from
-    /// the population.)
+    /// request ids in `orders` · `[44,48)` head of its chain in `orders` · from `48` the accepted count per
+    /// offer, each in as few bits as its limit needs (1 bit for a limit of 1, then 2, 4 or 8: a field never
+    /// crosses a byte) · then, 8-byte aligned, units taken per cap. (Tags, needed by few offers, are read
+    /// from the population.) With few offers or small limits the record is one cache line: 64 offers of
+    /// limit 1 take 8 bytes, where a byte per offer made it two lines (the second one missed on every
+    /// request for the offers past the 16th).
     @usableFromInline let orgState: UnsafeMutableRawPointer
     @usableFromInline let orgStride: Int
+    /// Where each offer's accepted count lives: `byte offset << 16 | shift << 8 | mask` (mask of the field
+    /// once shifted down), one entry per offer.
+    @usableFromInline let acceptedFields: UnsafeMutablePointer<UInt32>
+    /// The huge-page mapping behind `orgState` (nil: an ordinary allocation).
+    private let orgMapping: (base: UnsafeMutableRawPointer, bytes: Int)?
     @usableFromInline var holds = HoldBook()
     /// Every order this lane ACCEPTED or HELD, with its price, hold and what became of the hold: a
     /// retransmit that has left the retransmit memory is answered from here, never bought twice, and a
@@ -70,13 +78,36 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// reservation can come while the offer's slot is free again.
     @usableFromInline static let endedHoldFlag: UInt8 = 1
 
-    /// Bytes of decision state one organisation takes (a 64-byte-aligned record: recent request ids,
-    /// outcomes, level, region, and one accepted-units byte per offer).
+    /// Bytes of decision state one organisation takes at most with `offerCount` offers (a 64-byte-aligned
+    /// record: recent request ids, outcomes, level, region, and up to one accepted-count byte per offer).
     public static func stateBytesPerOrganisation(offerCount: Int, capCount: Int = 0) -> Int {
-        (capsOffset(offerCount: offerCount) + 8 * capCount + 63) / 64 * 64
+        stateBytesPerOrganisation(limits: Array(repeating: 255, count: offerCount), capCount: capCount)
     }
 
-    static func capsOffset(offerCount: Int) -> Int { (acceptedOffset + offerCount + 7) / 8 * 8 }
+    /// Bytes of decision state one organisation takes with offers of these limits (accepted orders per
+    /// organisation, 1...255).
+    public static func stateBytesPerOrganisation(limits: [Int], capCount: Int = 0) -> Int {
+        (capsOffset(limits: limits) + 8 * capCount + 63) / 64 * 64
+    }
+
+    /// Bits of an accepted-count field for an offer of this limit: 1, 2, 4 or 8.
+    static func acceptedBits(limit: Int) -> Int { limit <= 1 ? 1 : limit <= 3 ? 2 : limit <= 15 ? 4 : 8 }
+
+    /// Bit offsets (from `acceptedOffset`) of the offers' accepted-count fields, each aligned to its width.
+    static func acceptedBitOffsets(limits: [Int]) -> (offsets: [Int], bits: Int) {
+        var at = 0
+        let offsets = limits.map { limit -> Int in
+            let w = acceptedBits(limit: limit)
+            at = (at + w - 1) / w * w
+            defer { at += w }
+            return at
+        }
+        return (offsets, at)
+    }
+
+    static func capsOffset(limits: [Int]) -> Int {
+        (acceptedOffset + (acceptedBitOffsets(limits: limits).bits + 7) / 8 + 7) / 8 * 8
+    }
 
     public init(rules: CampaignRules, ledger: StockLedger, lane: Int, laneCount: Int) {
         precondition(lane >= 0 && lane < laneCount && laneCount <= 255)
@@ -86,11 +117,27 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         self.laneCount = laneCount
         let orgs = rules.organisations.count
         localOrganisations = orgs / laneCount + (lane < orgs % laneCount ? 1 : 0)
-        orgStride = Self.stateBytesPerOrganisation(offerCount: rules.offerCount, capCount: rules.capCount)
-        capsOffset = Self.capsOffset(offerCount: rules.offerCount)
+        let limits = rules.limit.map(Int.init)
+        orgStride = Self.stateBytesPerOrganisation(limits: limits, capCount: rules.capCount)
+        capsOffset = Self.capsOffset(limits: limits)
+        acceptedFields = .allocate(capacity: max(1, limits.count))
+        let bitOffsets = Self.acceptedBitOffsets(limits: limits).offsets
+        for (offer, limit) in limits.enumerated() {
+            let bit = bitOffsets[offer], w = Self.acceptedBits(limit: limit)
+            acceptedFields[offer] = UInt32(Self.acceptedOffset + bit / 8) << 16 | UInt32(bit % 8) << 8 | UInt32((1 << w) - 1)
+        }
         let bytes = max(1, localOrganisations) * orgStride
-        orgState = .allocate(byteCount: bytes, alignment: 64)
-        orgState.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        // Large tables (read at random, one record per request) go on transparent huge pages where the
+        // kernel has them: fewer TLB misses on top of the cache miss. mmap hands out zeroed memory.
+        var mapping: UnsafeMutableRawPointer?, mappingBytes = 0
+        if bytes >= 4 << 20, let p = flashsale_map_huge(bytes, &mapping, &mappingBytes), let mapping {
+            orgState = p
+            orgMapping = (mapping, mappingBytes)
+        } else {
+            orgState = .allocate(byteCount: bytes, alignment: 64)
+            orgState.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            orgMapping = nil
+        }
         for local in 0..<localOrganisations {
             let org = rules.organisations[local * laneCount + lane]
             let p = orgState + local * orgStride
@@ -120,7 +167,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     }
 
     deinit {
-        orgState.deallocate()
+        if let m = orgMapping { flashsale_unmap(m.base, m.bytes) } else { orgState.deallocate() }
+        acceptedFields.deallocate()
         counts.deallocate()
     }
 
@@ -133,9 +181,23 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     @inlinable @inline(__always)
     func recentId(_ o: UnsafeMutableRawPointer, _ i: Int) -> UInt64 { o.load(fromByteOffset: i &* 8, as: UInt64.self) }
 
+    /// The organisation's accepted orders (or active-or-confirmed holds) of `offer`.
     @inlinable @inline(__always)
-    func acceptedPointer(_ o: UnsafeMutableRawPointer, _ offer: Int) -> UnsafeMutablePointer<UInt8> {
-        (o + (Self.acceptedOffset &+ offer)).assumingMemoryBound(to: UInt8.self)
+    func accepted(_ o: UnsafeMutableRawPointer, _ offer: Int) -> UInt8 {
+        let f = acceptedFields[offer]
+        let byte = o.load(fromByteOffset: Int(f >> 16), as: UInt8.self)
+        return (byte &>> UInt8(truncatingIfNeeded: f >> 8)) & UInt8(truncatingIfNeeded: f)
+    }
+
+    /// Adds `delta` (+1 or −1) to the organisation's accepted count of `offer`; the count stays within
+    /// 0...limit, which its field holds (callers check the limit before adding).
+    @inlinable @inline(__always)
+    func addAccepted(_ o: UnsafeMutableRawPointer, _ offer: Int, _ delta: Int8) {
+        let f = acceptedFields[offer]
+        let p = (o + Int(f >> 16)).assumingMemoryBound(to: UInt8.self)
+        let shift = UInt8(truncatingIfNeeded: f >> 8), mask = UInt8(truncatingIfNeeded: f)
+        let value = ((p.pointee &>> shift) & mask) &+ UInt8(bitPattern: delta)
+        p.pointee = (p.pointee & ~(mask &<< shift)) | ((value & mask) &<< shift)
     }
 
     /// Answers a retransmit of a remembered order: DUPLICATE with the original outcome, price and hold.
@@ -208,17 +270,22 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     public func process(_ requests: UnsafeBufferPointer<OrderRequest>, into out: inout [Decision]) {
         let ahead = 6
         let n = requests.count
-        for i in 0..<min(ahead, n) { prefetch(requests[i].organisation) }
+        for i in 0..<min(ahead, n) { prefetch(requests[i]) }
         for i in 0..<n {
-            if i &+ ahead < n { prefetch(requests[i &+ ahead].organisation) }
+            if i &+ ahead < n { prefetch(requests[i &+ ahead]) }
             process(requests[i], into: &out)
         }
     }
 
+    /// Starts loading the request's organisation record, and, when the record spans more than one cache
+    /// line, the line with the offer's accepted count too.
     @inline(__always)
-    func prefetch(_ organisation: UInt32) {
-        let local = Int(organisation) / laneCount
-        if local < localOrganisations { flashsale_prefetch(org(local)) }
+    func prefetch(_ r: OrderRequest) {
+        let local = Int(r.organisation) / laneCount
+        guard local < localOrganisations else { return }
+        let o = org(local)
+        flashsale_prefetch(o)
+        if orgStride > 64, Int(r.offer) < rules.offerCount { flashsale_prefetch(o + Int(acceptedFields[Int(r.offer)] >> 16)) }
     }
 
     /// Whether a hold of this lane expires at or before `t` (one may have already ended: then a clock
@@ -232,7 +299,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             let hold = holds.remove(slot)
             releaseUnits(of: hold)
             let local = localIndex(hold.organisation)
-            acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
+            addAccepted(org(local), Int(hold.offer), -1)
             holdEnded(local: local, reference: hold.reference, offer: hold.offer, .expired)
             let d = Decision(requestId: hold.reference, campaignTimeMillis: hold.expiryMillis,
                              organisation: hold.organisation, offer: hold.offer, kind: .expire,
@@ -273,7 +340,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         // uses a slot of this offer's limit, or had a hold end, can have such an order, so the others skip
         // the lookup. (An id reused for another offer is another order.)
         if r.kind == .buy, Int(r.offer) < rules.offerCount,
-           acceptedPointer(o, Int(r.offer)).pointee > 0
+           accepted(o, Int(r.offer)) > 0
             || (rules.isReservation[Int(r.offer)] && o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.endedHoldFlag != 0),
            let e = findOrder(o, r.requestId, offer: r.offer) {
             answerRetransmit(e, &d)
@@ -334,8 +401,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                                region: region, offer: offer) else { d.outcome = .ineligible; return }
         }
         // 5. Limit.
-        let acceptedCount = acceptedPointer(o, offer)
-        guard acceptedCount.pointee < rules.limit[offer] else { d.outcome = .limit; return }
+        guard accepted(o, offer) < rules.limit[offer] else { d.outcome = .limit; return }
         // 6. Caps (bundles only; checked at load).
         let qty = Int64(r.quantity)
         if rules.hasCaps[offer] {
@@ -348,7 +414,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             var pieces = HoldPieces()
             guard take(qty, candidates: rules.candidateRange[offer &* rules.regionCount &+ region], at: t, into: &pieces)
             else { d.outcome = .soldOut; return }
-            acceptedCount.pointee &+= 1
+            addAccepted(o, offer, 1)
             for i in 0..<pieces.count { heldUnits[pieces[i].item] &+= pieces[i].quantity }
             let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
             holds.insert(reference: r.requestId, organisation: r.organisation, offer: r.offer, quantity: r.quantity,
@@ -374,7 +440,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                     return
                 }
             }
-            acceptedCount.pointee &+= 1
+            addAccepted(o, offer, 1)
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
             for i in 0..<pieces.count { soldUnits[pieces[i].item] &+= pieces[i].quantity }
             if rules.hasCaps[offer] { addToCaps(o, offer: offer, qty) }
@@ -457,7 +523,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                 d.outcome = .confirmed
             } else {
                 releaseUnits(of: hold)
-                acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
+                addAccepted(org(local), Int(hold.offer), -1)
                     holdEnded(local: local, reference: hold.reference, offer: hold.offer, .cancelled)
                 d.outcome = .released
                 d.pieces = hold.pieces
@@ -516,7 +582,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
 
     /// Accepted orders (or active-or-confirmed holds) of `organisation` on `offer`.
     public func acceptedCount(organisation: UInt32, offer: Int) -> Int {
-        Int(acceptedPointer(org(localIndex(organisation)), offer).pointee)
+        Int(accepted(org(localIndex(organisation)), offer))
     }
 
     /// Every active hold of this lane.
@@ -574,7 +640,9 @@ extension LaneEngine {
                 guard !overflow else { return false }
                 soldUnits[d.pieces[i].item] = sum
             }
-            acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
+            // A journal of this campaign never holds more than the limit (a field holds no more either).
+            guard accepted(org(local), Int(d.offer)) < rules.limit[Int(d.offer)] else { return false }
+            addAccepted(org(local), Int(d.offer), 1)
             if rules.hasCaps[Int(d.offer)] { addToCaps(org(local), offer: Int(d.offer), Int64(d.quantity)) }
             rememberOrder(org(local), d.requestId, offer: d.offer, .accepted, priceFen: d.priceFen,
                           holdExpiryMillis: 0)
@@ -587,7 +655,9 @@ extension LaneEngine {
                 guard !overflow else { return false }
                 heldUnits[d.pieces[i].item] = sum
             }
-            acceptedPointer(org(local), Int(d.offer)).pointee &+= 1
+            // A journal of this campaign never holds more than the limit (a field holds no more either).
+            guard accepted(org(local), Int(d.offer)) < rules.limit[Int(d.offer)] else { return false }
+            addAccepted(org(local), Int(d.offer), 1)
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
             rememberOrder(org(local), d.requestId, offer: d.offer, .held, priceFen: d.priceFen,
@@ -607,7 +677,7 @@ extension LaneEngine {
                 holdEnded(local: local, reference: hold.reference, offer: hold.offer, .confirmed)
             } else {
                 releaseUnits(of: hold, toLedger: false)
-                acceptedPointer(org(local), Int(hold.offer)).pointee &-= 1
+                addAccepted(org(local), Int(hold.offer), -1)
                     remember()
                 holdEnded(local: local, reference: hold.reference, offer: hold.offer, d.kind == .expire ? .expired : .cancelled)
             }
