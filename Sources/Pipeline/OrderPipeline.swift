@@ -109,29 +109,28 @@ public final class OrderPipeline {
         // each traffic phase's start (so that an interval lies in one phase: the report's per-phase figures).
         let phaseStarts = options.pace == .open ? options.timelinePhaseStartsSeconds : []
         journal.queue.sync { journal.timeline = TimelineRecorder(runStartNanos: start, phaseStartsSeconds: phaseStarts) }
+        let stream = options.onTimelineInterval
+        let cutAndStream: @Sendable () -> Void = {
+            let interval = journal.cutTimeline(offered: offeredCounter.value.load(ordering: .relaxed))  // cut with or without a stream
+            stream?(interval)
+        }
         for boundary in phaseStarts.dropFirst().prefix(1000) where boundary > 0 {
             let t = DispatchSource.makeTimerSource(queue: journal.queue)
             let at = start &+ UInt64(boundary * 1e9), now = monotonicNanos()
             t.schedule(deadline: .now() + .nanoseconds(Int(at > now ? at - now : 0)), leeway: .milliseconds(1))
-            let stream = options.onTimelineInterval
-            t.setEventHandler {
-                let interval = journal.cutTimeline(offered: offeredCounter.value.load(ordering: .relaxed))
-                stream?(interval)
-            }
+            t.setEventHandler(handler: cutAndStream)
             t.resume()
             timers.append(t)
         }
         do {
             let t = DispatchSource.makeTimerSource(queue: journal.queue)
-            let every = DispatchTimeInterval.nanoseconds(Int(max(0.01, options.timelineInterval) * 1e9))
-            t.schedule(deadline: .now() + every, repeating: every)
-            let stream = options.onTimelineInterval
             let everyNanos = UInt64(max(0.01, options.timelineInterval) * 1e9)
+            let every = DispatchTimeInterval.nanoseconds(Int(everyNanos))
+            t.schedule(deadline: .now() + every, repeating: every)
             t.setEventHandler {
                 // Just cut at a phase's start: no sliver of an interval.
                 if monotonicNanos() &- journal.timeline.lastCutNanos < everyNanos / 10 { return }
-                let interval = journal.cutTimeline(offered: offeredCounter.value.load(ordering: .relaxed))
-                stream?(interval)
+                cutAndStream()
             }
             t.resume()
             timers.append(t)

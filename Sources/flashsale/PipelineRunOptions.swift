@@ -86,7 +86,7 @@ struct PipelineRunOptions: ParsableArguments {
         // --report and --hgrm are checked by the command (`checkOutputs`), which knows its inputs; the
         // journal options by `JournalOptions`.
         try Self.checkLZ4Acceleration(lz4Acceleration)
-        guard interval >= 0.01 && interval <= 3600 else { throw ValidationError("--interval must be 0.01…3600 seconds (got \(interval))") }
+        try Self.checkInterval(interval)
         if let b = batchSize, b < 1 || b > 1 << 20 { throw ValidationError("--batch-size must be 1...1048576") }
         if let b = batchesPerLane, b < 1 || b > 4096 { throw ValidationError("--batches-per-lane must be 1...4096") }
         // Every request in flight has its slot reserved up front (request + decision, ~150 B): bound the
@@ -108,6 +108,11 @@ struct PipelineRunOptions: ParsableArguments {
     /// directory, or is one of the command's `inputs` (writing it would destroy the input).
     /// - Parameter replacedByRename: the output is written beside the destination and renamed onto it
     ///   (captures), so an existing regular file needs its directory writable too.
+    /// `--interval` (the timeline's, for run, replay, gate and serve): 0.01 to 3600 seconds.
+    static func checkInterval(_ interval: Double) throws {
+        guard interval >= 0.01 && interval <= 3600 else { throw ValidationError("--interval must be 0.01…3600 seconds (got \(interval))") }
+    }
+
     static func checkOutputPath(_ path: String?, option: String, inputs: [String?] = [], replacedByRename: Bool = false) throws {
         guard let path else { return }
         var st = stat()

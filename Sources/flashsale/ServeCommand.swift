@@ -122,7 +122,7 @@ struct ServeCommand: ParsableCommand {
         if let e = campaignEpoch, ISO8601DateFormatter().date(from: e) == nil {
             throw ValidationError("--campaign-epoch \(e): expected an RFC 3339 instant like 2027-01-04T00:00:00+08:00")
         }
-        guard interval >= 0.01 && interval <= 3600 else { throw ValidationError("--interval must be 0.01…3600 seconds (got \(interval))") }
+        try PipelineRunOptions.checkInterval(interval)
         try PipelineRunOptions.checkOutputPath(report, option: "--report", inputs: [profile, organisations, tokens])
         try PipelineRunOptions.checkOutputPath(timeline, option: "--timeline", inputs: [profile, organisations, tokens])
         try PipelineRunOptions.checkDistinct([("--report", report), ("--timeline", timeline)])
