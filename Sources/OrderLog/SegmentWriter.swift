@@ -161,10 +161,29 @@ public final class SegmentWriter: @unchecked Sendable {
     private var _stats = WriterStats()
 
     /// Background group commit (`options.backgroundSync`): at most one fsync in flight.
+    ///
+    /// A worker closure on `syncQueue` runs the fsync and then `onDurable`, which may block (it may wait
+    /// for the owner's queue). A new fsync requested meanwhile is never queued behind that callback: it
+    /// waits in `pending`, and whichever comes first runs it, the worker once back from the callback or
+    /// the owner when it has to wait for it (`syncNow`, `close`, a segment roll). So the owner only ever
+    /// waits for an fsync system call, never for a callback that may be waiting for the owner.
     private struct BackgroundSync {
+        /// An fsync was requested and has not returned (it runs, or waits in `pending`).
         var inFlight = false
+        /// The requested fsync no thread has started yet (the worker is still in `onDurable`).
+        var pending: SyncJob?
+        /// A worker closure is alive on `syncQueue` (in an fsync or in `onDurable`).
+        var workerActive = false
         var failure: (any Error)?
         var fsyncs: UInt64 = 0
+    }
+    /// One background fsync: the file it syncs (a roll waits for it before the file changes) and the
+    /// sequence it makes durable.
+    private struct SyncJob: @unchecked Sendable {  // the sink is only fsynced, by one thread at a time
+        let sink: any SegmentSink
+        let target: UInt64
+        /// `onDurable` as it was when the fsync was requested.
+        let onDurable: (@Sendable (UInt64) -> Void)?
     }
     private let background = Mutex(BackgroundSync())
     private let syncQueue = DispatchQueue(label: "flashsale.segment-sync", qos: .userInteractive)
@@ -172,9 +191,11 @@ public final class SegmentWriter: @unchecked Sendable {
     /// reference), where waiting for the queue would wait for itself (libdispatch traps).
     private static let onSyncQueue = DispatchSpecificKey<Bool>()
     /// Called on the background sync queue with the new watermark after each background fsync, once
-    /// that fsync no longer counts as in flight: it may wait for the writer's owner (e.g. `queue.sync`
-    /// onto the owner's queue, and commit there), since the owner's waits for a background fsync
-    /// (`syncNow`, `close`, a segment roll) wait for the fsync, not for this callback.
+    /// that fsync no longer counts as in flight. It may block and may wait for the writer's owner (e.g.
+    /// `queue.sync` onto the owner's queue, and commit there): the owner's waits for a background fsync
+    /// (`syncNow`, `close`, a segment roll) wait for the fsync, never for this callback, and an fsync
+    /// requested during the callback runs on the owner's thread if the owner needs it first. An fsync the
+    /// owner runs itself does not call back: the owner's `commit`/`syncNow` returns the new watermark.
     public var onDurable: (@Sendable (UInt64) -> Void)?
 
     public var nextSequence: UInt64 { next }
@@ -350,46 +371,76 @@ public final class SegmentWriter: @unchecked Sendable {
     }
 
     /// Starts an fsync covering everything written so far on the background queue, unless one is
-    /// already running (the next commit or `syncNow` covers what it misses).
+    /// already in flight (the next commit or `syncNow` covers what it misses).
     private func startBackgroundSync() {
-        guard let s = sink, background.withLock({ st in
-            if st.inFlight { return false }
+        guard let s = sink else { return }
+        let job = SyncJob(sink: s, target: writtenSeq, onDurable: onDurable)
+        // nil: one is in flight already; false: the worker runs it after its callback; true: start a worker.
+        let startsWorker: Bool? = background.withLock { st in
+            if st.inFlight { return nil }
             st.inFlight = true
+            if st.workerActive { st.pending = job; return false }
+            st.workerActive = true
             return true
-        }) else { return }
-        let target = writtenSeq
-        syncedSeq = target
+        }
+        guard let startsWorker else { return }
+        syncedSeq = job.target
         bytesSinceSync = 0
         lastSyncNanos = monotonicNanos()
-        let box = SinkBox(sink: s)
-        let onDurable = self.onDurable
-        syncQueue.async { [self] in
-            do {
-                try box.sink.fsync()
-                let ok = background.withLock { st -> Bool in
-                    st.inFlight = false
-                    st.fsyncs += 1
-                    return st.failure == nil
-                }
-                if ok {
-                    watermark.advance(to: target)
-                    onDurable?(target)
-                }
-            } catch {
-                background.withLock { st in
-                    st.inFlight = false
-                    if st.failure == nil { st.failure = error }
-                }
+        if startsWorker { syncQueue.async { [self] in runSyncWorker(first: job) } }
+    }
+
+    /// The worker: fsync, call back, then take the fsync requested meanwhile, if the owner has not.
+    private func runSyncWorker(first: SyncJob) {
+        var job: SyncJob? = first
+        while let j = job {
+            if runSyncJob(j) { j.onDurable?(j.target) }
+            job = background.withLock { st in
+                if let p = st.pending { st.pending = nil; return p }
+                st.workerActive = false
+                return nil
             }
         }
     }
 
-    /// Waits until no background fsync is in flight. Not `syncQueue.sync {}`: the sync queue may be
-    /// running `onDurable`, which may be waiting for this very thread's queue. Rare (drain, close, a
-    /// segment roll), so a short sleep loop.
+    /// One background fsync, on whichever thread took it; true when it advanced the watermark.
+    private func runSyncJob(_ j: SyncJob) -> Bool {
+        do {
+            try j.sink.fsync()
+            let ok = background.withLock { st -> Bool in
+                st.inFlight = false
+                st.fsyncs += 1
+                return st.failure == nil
+            }
+            if ok { watermark.advance(to: j.target) }
+            return ok
+        } catch {
+            background.withLock { st in
+                st.inFlight = false
+                if st.failure == nil { st.failure = error }
+            }
+            return false
+        }
+    }
+
+    /// Waits until no background fsync is in flight, running a pending one on this thread (the worker
+    /// may be blocked in `onDurable`, waiting for this very thread). Not `syncQueue.sync {}`, for the same
+    /// reason. An fsync already running is waited for in a short sleep loop: rare (drain, close, a roll).
     private func waitForBackgroundSync() {
         guard options.backgroundSync else { return }
-        while background.withLock({ $0.inFlight }) { usleep(20) }
+        while true {
+            enum Next { case done, wait, run(SyncJob) }
+            let next: Next = background.withLock { st in
+                if !st.inFlight { return .done }
+                if let p = st.pending { st.pending = nil; return .run(p) }
+                return .wait
+            }
+            switch next {
+            case .done: return
+            case .wait: usleep(20)
+            case .run(let j): _ = runSyncJob(j); return
+            }
+        }
     }
 
     /// Compresses the current block into the write buffer.
@@ -687,6 +738,3 @@ func realtimeNanos() -> Int64 { System.wallNanos() }
 /// Hands a sink to the background sync queue. Only `fsync` is called there, while the owner may be
 /// writing: POSIX allows fsync and write on one descriptor from two threads; the sink outlives the
 /// fsync because sealing a segment waits for the queue first.
-private struct SinkBox: @unchecked Sendable {
-    let sink: any SegmentSink
-}

@@ -77,9 +77,9 @@ public final class OrderPipeline {
         let journal = JournalStage(writer: writer, ledger: ledger, returnsReleasedUnits: Self.releasesAfterJournal(lanes: lanes), pools: pools, pace: options.pace, runStartNanos: start,
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
         let offeredCounter = SharedCounter()
-        // Asynchronously: a `queue.sync` here (as `OrderService` does) deadlocked a paced run's end. The
-        // callback waited for the journal's queue while the next fsync, already queued behind it on the sync
-        // queue, was what the queue's owner (`syncNow`) waited for.
+        // Asynchronously: at `--rate max` the journal's queue is rarely idle, so a `queue.sync` (as
+        // `OrderService` does) would mostly wait for it instead of hopping. (Both are safe: the writer never
+        // queues an fsync behind this callback, which once deadlocked a paced run's end.)
         writer.onDurable = { _ in journal.queue.async { journal.acknowledgeDurable() } }
         defer { writer.onDurable = nil }  // the callback holds the journal, which holds the writer
         let engines = self.engines

@@ -77,6 +77,63 @@ final class BackgroundSyncTests: XCTestCase {
         try w.close()
     }
 
+    /// A callback that waits for the owner's queue (`queue.sync`, as a server acknowledging on the fsync's
+    /// thread does) must never hang the owner: a commit during the callback requests the next fsync, and
+    /// the owner then waits for it (`syncNow`, here; a segment roll and `close` alike). Before the fix that
+    /// fsync was queued behind the blocked callback, and owner and callback waited for each other forever.
+    /// Every step is ordered, so the hang, if any, is certain, not a race.
+    func testACallbackWaitingForTheOwnerNeverHangsTheOwnersWaitForTheNextFsync() throws {
+        let dir = makeTempDir(); defer { removeDir(dir) }
+        var opts = options()
+        opts.continuousGroupCommit = true
+        opts.segmentBytes = 4 << 10  // rolls too: each waits for the fsync in flight
+        let w = try SegmentWriter(directory: dir, options: opts)
+        let owner = DispatchQueue(label: "test.owner")
+        final class Seen: Sendable { let value = Mutex<UInt64>(0) }
+        let called = Seen()   // highest sequence a callback was entered with
+        let acked = Seen()    // highest the owner acknowledged inside a callback
+        w.onDurable = { seq in
+            called.value.withLock { $0 = max($0, seq) }
+            owner.sync { acked.value.withLock { $0 = max($0, w.durableWatermark) } }
+        }
+        final class Box: @unchecked Sendable { var error: Error?; var last: UInt64 = 0; var seed: UInt64 = 0 }
+        let box = Box()
+        // One step per block on the owner's queue, so that between steps the callbacks get in.
+        for step in 0..<20 {
+            let finished = DispatchSemaphore(value: 0)
+            owner.async {
+                defer { finished.signal() }
+                do {
+                    box.seed += 1
+                    var rs = orderLikeRecords(50, seed: box.seed)
+                    try w.append(&rs)
+                    let before = called.value.withLock { $0 }
+                    _ = try w.commit()  // starts a background fsync
+                    // Hold the owner's queue until that fsync's callback is waiting for it (a commit
+                    // that rolled the segment fsynced by itself, and no callback comes: hence a deadline).
+                    let deadline = Date().addingTimeInterval(1)
+                    while called.value.withLock({ $0 }) == before && Date() < deadline { usleep(100) }
+                    box.seed += 1
+                    var more = orderLikeRecords(50, seed: box.seed)
+                    try w.append(&more)
+                    _ = try w.commit()   // the next fsync, requested while the callback is blocked
+                    box.last = try w.syncNow()  // waits for it: must not wait for the callback
+                } catch { box.error = error }
+            }
+            guard finished.wait(timeout: .now() + 10) == .success else {
+                return XCTFail("step \(step): the owner hung waiting for an fsync queued behind the callback")
+            }
+        }
+        XCTAssertNil(box.error)
+        XCTAssertEqual(box.last, 2_000, "syncNow covered every record")
+        XCTAssertEqual(w.durableWatermark, 2_000)
+        owner.sync {}
+        XCTAssertNoThrow(try w.close())
+        w.onDurable = nil  // the callback holds the writer
+        XCTAssertGreaterThan(acked.value.withLock { $0 }, 0, "the callbacks did reach the owner's queue")
+        XCTAssertEqual(try SegmentReader(directory: dir).readAll().map(\.sequence), Array(1...2_000))
+    }
+
     func testBackgroundFsyncFailureStopsAcknowledgingAndKeepsWhatWasDurable() throws {
         let dir = makeTempDir(); defer { removeDir(dir) }
         let sinks = FaultySinks(failOnFsync: 3)

@@ -437,8 +437,6 @@ final class HTTPAPITests: XCTestCase {
         }
     }
 
-    /// 64 connections hammer scarce stock with pipelined orders and retransmits: no oversell, every
-    /// unit accounted for, the journal equals the answers, and every 200 ACCEPTED is in it.
     /// Segments roll while 16 connections pipeline orders under batch durability: a roll waits for the
     /// background fsync while that fsync's thread acknowledges on the journal's queue (which the rolling
     /// event loop holds): no stall, and every order answered 200 is in the journal, once.
@@ -472,6 +470,8 @@ final class HTTPAPITests: XCTestCase {
         XCTAssertEqual(try s.journal().map(\.requestId).sorted(), answered.withLock { $0 }.sorted())
     }
 
+    /// 64 connections hammer scarce stock with pipelined orders and retransmits: no oversell, every
+    /// unit accounted for, the journal equals the answers, and every 200 ACCEPTED is in it.
     func testSixtyFourConnectionsNeverOversellAndTheJournalMatchesTheAnswers() throws {
         let dir = temporaryDirectory("load")
         defer { try? FileManager.default.removeItem(atPath: dir) }
