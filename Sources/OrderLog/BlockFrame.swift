@@ -19,6 +19,17 @@ enum BlockFrame {
     @inline(__always)
     static func seal(raw: UnsafeMutableRawPointer, rawLength: Int, count: Int, first: UInt64,
                      into h: UnsafeMutableRawPointer, lz4State: UnsafeMutableRawPointer, acceleration: Int32) -> Int {
+        let total = compress(raw: raw, rawLength: rawLength, count: count, into: h, lz4State: lz4State, acceleration: acceleration)
+        stamp(h, first: first)
+        return total
+    }
+
+    /// The first half of `seal`: the payload and header bytes 0..<16 (type, raw and stored length, count),
+    /// without the first sequence and the CRC, which `stamp` adds once the block's place in the journal
+    /// is known. So a lane can compress its own block before the journal numbers it. Returns header + payload bytes.
+    @inline(__always)
+    static func compress(raw: UnsafeMutableRawPointer, rawLength: Int, count: Int,
+                         into h: UnsafeMutableRawPointer, lz4State: UnsafeMutableRawPointer, acceleration: Int32) -> Int {
         let payload = h + SegmentFormat.blockHeaderBytes
         let bound = Int(LZ4_compressBound(Int32(rawLength)))
         var stored = Int(LZ4_compress_fast_extState(
@@ -34,10 +45,17 @@ enum BlockFrame {
         h.putLE(UInt32(rawLength), at: 4)
         h.putLE(UInt32(stored), at: 8)
         h.putLE(UInt32(count), at: 12)
+        return SegmentFormat.blockHeaderBytes + stored
+    }
+
+    /// The second half of `seal`: the block's first sequence, the reserved word and the CRC-32C over
+    /// header bytes 0..<28 and the payload (whose length header bytes 8..<12 hold).
+    @inline(__always)
+    static func stamp(_ h: UnsafeMutableRawPointer, first: UInt64) {
         h.putLE(first, at: 16)
         h.putLE(UInt32(0), at: 24)
-        h.putLE(CRC32C.update(CRC32C.update(0, h, 28), payload, stored), at: 28)
-        return SegmentFormat.blockHeaderBytes + stored
+        let stored = Int(UnsafeRawPointer(h).getLE(UInt32.self, at: 8))
+        h.putLE(CRC32C.update(CRC32C.update(0, h, 28), h + SegmentFormat.blockHeaderBytes, stored), at: 28)
     }
 
     /// Writes an end-of-segment/end-of-capture marker (32 bytes) at `m`.
@@ -59,7 +77,7 @@ enum BlockFrame {
             return .failure(.badBlock(file: path, offset: o64, expected: "block type BLK4, BLKR or END!, found \(hex(type))"))
         }
         let rawLen = Int(h.getLE(UInt32.self, at: 4))
-        let stored = Int(h.getLE(UInt32.self, at: 8))
+        let stored = Int(UnsafeRawPointer(h).getLE(UInt32.self, at: 8))
         let count = Int(h.getLE(UInt32.self, at: 12))
         let first = h.getLE(UInt64.self, at: 16)
         if rawLen < minRecordBytes || rawLen > SegmentFormat.maxBlockRawBytes {

@@ -213,7 +213,7 @@ public final class SegmentWriter: @unchecked Sendable {
         self.directory = directory
         self.options = options
         self.sinks = sink
-        blockCapacity = min(max(options.blockBytes, 256), SegmentFormat.maxBlockRawBytes)
+        blockCapacity = Self.blockCapacity(options)
         let bound = Int(LZ4_compressBound(Int32(blockCapacity)))
         wcap = max(options.writeBufferBytes, SegmentFormat.fileHeaderBytes + SegmentFormat.blockHeaderBytes + bound + SegmentFormat.endMarkerBytes)
         raw = .allocate(byteCount: blockCapacity + RecordCodec.maxRecordBytes, alignment: 16)
@@ -271,6 +271,42 @@ public final class SegmentWriter: @unchecked Sendable {
             rawLen &+= RecordCodec.encode(r, &codec, raw + rawLen)
             blockRecords &+= 1
         }
+    }
+
+    /// Raw bytes per block for `options` (`blockBytes` clamped to 256...16 MiB): the writer's and `BlockEncoder`'s.
+    static func blockCapacity(_ options: SegmentWriterOptions) -> Int {
+        min(max(options.blockBytes, 256), SegmentFormat.maxBlockRawBytes)
+    }
+
+    /// Appends blocks a `BlockEncoder` compressed (after everything appended before): numbers them,
+    /// stamps their first sequence and CRC, and queues them for writing as `append` queues its own.
+    /// Returns the last sequence given (`nextSequence - 1`).
+    @discardableResult
+    public func append(sealed: SealedBlocks) throws -> UInt64 {
+        try checkBackgroundFailure()
+        if let f = failure { throw f }
+        if closed { throw SegmentWriterError.closed }
+        try sealBlock()  // what `append` left in the open block comes first
+        var p = sealed.bytes
+        for _ in 0..<sealed.blockCount {
+            let h = UnsafeRawPointer(p)
+            let rawLength = Int(h.getLE(UInt32.self, at: 4))
+            let total = SegmentFormat.blockHeaderBytes + Int(h.getLE(UInt32.self, at: 8))
+            let count = Int(h.getLE(UInt32.self, at: 12))
+            guard total + SegmentFormat.fileHeaderBytes + SegmentFormat.endMarkerBytes <= wcap, count > 0 else {
+                throw SegmentWriterError.invalidRecord(requestId: 0, reason: "a sealed block of \(total) bytes and \(count) records (encoded with other options than this writer's?)")
+            }
+            if sink == nil { try createSegment(base: next) }
+            if wcap - wlen < total { try flush() }
+            let at = wbuf + wlen
+            at.copyMemory(from: h, byteCount: total)
+            BlockFrame.stamp(at, first: next)
+            let first = next
+            next &+= UInt64(count)
+            try placed(total: total, count: count, rawLength: rawLength, first: first)
+            p += total
+        }
+        return next &- 1
     }
 
     /// Convenience for arrays (tests, tools).
@@ -451,18 +487,25 @@ public final class SegmentWriter: @unchecked Sendable {
         if wcap - wlen < SegmentFormat.blockHeaderBytes + bound { try flush() }
         let total = BlockFrame.seal(raw: raw, rawLength: rawLen, count: blockRecords, first: blockFirst, into: wbuf + wlen,
                                     lz4State: lz4State, acceleration: options.acceleration)
+        let (count, rawLength) = (blockRecords, rawLen)
+        rawLen = 0
+        blockRecords = 0
+        try placed(total: total, count: count, rawLength: rawLength, first: blockFirst)
+    }
+
+    /// Accounts for a framed block just placed at `wbuf + wlen` (`total` bytes), then rolls the segment
+    /// if it is full or old enough.
+    private func placed(total: Int, count: Int, rawLength: Int, first: UInt64) throws {
         wlen += total
-        let last = blockFirst &+ UInt64(blockRecords - 1)
+        let last = first &+ UInt64(count - 1)
         wbufLastSeq = last
         segBytes += total
         segBlocks += 1
-        segRecords += UInt64(blockRecords)
+        segRecords += UInt64(count)
         segLast = last
-        _stats.records += UInt64(blockRecords)
+        _stats.records += UInt64(count)
         _stats.blocks += 1
-        _stats.rawBytes += UInt64(rawLen)
-        rawLen = 0
-        blockRecords = 0
+        _stats.rawBytes += UInt64(rawLength)
         if segBytes >= options.segmentBytes {
             try roll()
         } else if let age = options.segmentMaxAgeSeconds, Double(realtimeNanos() &- segCreatedNanos) >= age * 1e9 {

@@ -90,6 +90,18 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         }
         let n = batch.decisions.count
         journaled &+= n
+        if let sealed = batch.sealed, sealed.recordCount == n, n > 0 {
+            // The lane encoded and compressed it: number, stamp and copy its blocks.
+            batch.lastSequence = .max
+            pending.append(batch)
+            do {
+                batch.lastSequence = try writer.append(sealed: sealed)
+                acknowledge(upTo: try writer.commit())
+            } catch {
+                failure = error
+            }
+            return
+        }
         if records.count < n {
             records.deallocate()
             records = .allocate(capacity: n * 2)

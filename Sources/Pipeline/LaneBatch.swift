@@ -1,4 +1,5 @@
 import FlashSaleCore
+import OrderLog
 import Synchronization
 
 /// A batch of requests for one lane and, once decided, their decisions.
@@ -13,6 +14,9 @@ final class LaneBatch: @unchecked Sendable {
     var decisions: [Decision]
     /// Monotonic time the batch was handed to its lane (queueing latency in `--rate max`).
     var dispatchedNanos: UInt64 = 0
+    /// Queued lanes: the decisions, encoded and compressed by the lane (`LaneBlockEncoder`), for the
+    /// journal to number and write. Used only when it holds exactly `decisions` (its record count).
+    var sealed: SealedBlocks?
     /// Highest sequence the journal gave this batch's decisions.
     var lastSequence: UInt64 = 0
     /// Out of its pool (owned by a stage). A batch returned twice would be handed to two stages.
@@ -65,6 +69,7 @@ final class BatchPool: @unchecked Sendable {  // free list behind a Mutex, count
         batch.count = 0
         batch.completion = nil
         batch.decisions.removeAll(keepingCapacity: true)
+        batch.sealed?.removeAll()
         free.withLock { $0.append(batch) }
         available.signal()
     }

@@ -1,5 +1,6 @@
 import Dispatch
 import FlashSaleCore
+import OrderLog
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,9 @@ import Glibc
 ///   The lanes' "queues" are then the journal's. (With `sync` durability a commit is an fsync, which the
 ///   source must not wait for: queued, and it sheds when the lanes fall behind.)
 ///
+/// Queued lanes also encode and compress their decided batches into journal blocks (`LaneBlockEncoder`),
+/// so that the journal's serial thread only numbers and writes them.
+///
 /// Never a dispatch per order. An engine is touched only on its lane's queue.
 final class LaneStage: @unchecked Sendable {  // immutable after init; engines confined to their queues
     let engines: [LaneEngine]
@@ -27,14 +31,19 @@ final class LaneStage: @unchecked Sendable {  // immutable after init; engines c
     private let stalled = Atomic<Bool>(false)
     /// Decide on the producer's thread inside the journal's queue (see the type's doc).
     let inline: Bool
+    /// Queued lanes with `encodesBlocks`: each lane encodes and compresses its decided batches (one per lane).
+    private let blockEncoders: [LaneBlockEncoder]
 
+    /// - Parameter encodesBlocks: queued lanes encode and compress their batches' journal blocks themselves
+    ///   (`LaneBlockEncoder`), with these writer options; nil: the journal encodes (inline lanes always).
     init(engines: [LaneEngine], journal: JournalStage, label: String, inline: Bool = false, injectedDelayNanos: UInt64 = 0,
-         injectedStall: (UInt64, UInt64)? = nil) {
+         injectedStall: (UInt64, UInt64)? = nil, encodesBlocks: (options: SegmentWriterOptions, batchCapacity: Int)? = nil) {
         self.engines = engines
         self.journal = journal
         self.inline = inline
         self.injectedDelayNanos = injectedDelayNanos
         self.injectedStall = injectedStall.map { (fromNanos: $0.0, nanos: $0.1) }
+        blockEncoders = inline ? [] : encodesBlocks.map { e in engines.map { _ in LaneBlockEncoder(writer: e.options, capacity: e.batchCapacity + 256) } } ?? []
         queues = inline ? engines.map { _ in journal.queue }
                         : engines.indices.map { DispatchQueue(label: "\(label).lane\($0)", qos: .userInteractive) }
     }
@@ -61,12 +70,14 @@ final class LaneStage: @unchecked Sendable {  // immutable after init; engines c
             return
         }
         if let stall { queues[batch.lane].async { usleep(UInt32(stall / 1000)) } }
+        let encoder = blockEncoders.isEmpty ? nil : blockEncoders[batch.lane]
         queues[batch.lane].async {
             engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
             if delay > 0 {
                 let until = monotonicNanos() &+ delay &* UInt64(batch.count)
                 while monotonicNanos() < until {}
             }
+            encoder?.encode(batch)
             journal.queue.async { journal.submit(batch) }
         }
     }

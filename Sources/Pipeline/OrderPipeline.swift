@@ -85,7 +85,8 @@ public final class OrderPipeline {
         let engines = self.engines
         let laneStage = LaneStage(engines: engines, journal: journal, label: "flashsale", inline: Self.decidesInline(options),
                                   injectedDelayNanos: options.injectedLaneDelayNanos,
-                                  injectedStall: options.injectedStall.map { (start &+ UInt64($0.atSeconds * 1e9), $0.nanos) })
+                                  injectedStall: options.injectedStall.map { (start &+ UInt64($0.atSeconds * 1e9), $0.nanos) },
+                                  encodesBlocks: options.lanesEncodeBlocks ? (writer.options, options.batchCapacity) : nil)
 
         // Group commit for `batch` durability when traffic pauses; progress reports.
         var timers: [DispatchSourceTimer] = []

@@ -39,6 +39,10 @@ public struct PipelineOptions: Sendable {
     /// Where the traffic's phases start, seconds into the run (paced runs of generated traffic; empty:
     /// none): the timeline is cut there too, and each interval says its phase.
     public var timelinePhaseStartsSeconds: [Double] = []
+    /// Queued lanes (`--rate max`, or `sync` durability) encode and compress their own journal blocks,
+    /// leaving the serial journal only to number and write them (`LaneBlockEncoder`). Off: the journal
+    /// encodes every record itself (the same bytes on disk; for A/B measurements and tests).
+    public var lanesEncodeBlocks = true
     /// Test seam: extra busy time each lane spends per request, to inject a regression that a
     /// performance gate must catch. 0 in every real run.
     public var injectedLaneDelayNanos: UInt64 = 0

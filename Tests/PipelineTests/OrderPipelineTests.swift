@@ -37,6 +37,30 @@ final class OrderPipelineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: result.segmentsDirectory), "the temporary journal was left behind")
     }
 
+    /// Queued lanes compress their own journal blocks (`LaneBlockEncoder`): the journal then holds exactly
+    /// what it holds when it encodes every record itself (one lane, so the order is the same), holds,
+    /// expiries and bundles included, and a restart on it continues as on the journal's own blocks.
+    func testBlocksTheLanesCompressHoldTheSameJournalAsTheJournalsOwn() throws {
+        for name in ["kaigong-opening", "hardware-prestock"] {
+            let profile = try PipelineFixtures.profile(name)
+            var journals: [[OrderRecord]] = []
+            for encodes in [true, false] {
+                let dir = PipelineFixtures.temporaryDirectory("\(name)-\(encodes)")
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                _ = try PipelineFixtures.run(profile, lanes: 1, dir: dir, requestLimit: 60_000, segmentBytes: 64 << 10, lanesEncodeBlocks: encodes)
+                // The same campaign continued on the same directory, the other way round.
+                _ = try PipelineFixtures.run(profile, lanes: 1, dir: dir, requestLimit: 90_000, segmentBytes: 64 << 10, lanesEncodeBlocks: !encodes)
+                XCTAssertTrue(try SegmentReader(directory: dir).verify().ok, "\(name): every block verifies")
+                journals.append(try PipelineFixtures.records(dir))
+            }
+            XCTAssertGreaterThanOrEqual(journals[0].count, 90_000, "\(name): the journal holds every request (and any expiry)")
+            XCTAssertTrue(journals[0].contains { $0.pieceCount > 0 }, "\(name): holds with their pieces are journaled")
+            XCTAssertEqual(journals[0].count, journals[1].count, name)
+            XCTAssertTrue(journals[0] == journals[1], "\(name): the lanes' blocks hold other records than the journal's")
+            XCTAssertEqual(journals[0].map(\.sequence), Array(1...UInt64(journals[0].count)), name)
+        }
+    }
+
     /// Every shipped profile, shortened, on several lanes: the invariants hold, and the outcome counts
     /// reported equal those read back from the segments.
     func testShippedProfilesKeepInvariantsAndReportWhatTheyJournaled() throws {

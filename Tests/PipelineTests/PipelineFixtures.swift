@@ -25,13 +25,15 @@ enum PipelineFixtures {
     /// Runs a generator through a pipeline as fast as possible.
     static func run(_ profile: LoadProfile, lanes: Int, dir: String, duration: Double? = nil, requestLimit: Int? = nil,
                     pace: PipelineOptions.Pace = .max, durability: Durability = .none,
-                    policy: PipelineOptions.OverloadPolicy? = nil, segmentBytes: Int? = nil) throws -> (OrderPipeline, PipelineResult) {
+                    policy: PipelineOptions.OverloadPolicy? = nil, segmentBytes: Int? = nil,
+                    lanesEncodeBlocks: Bool = true) throws -> (OrderPipeline, PipelineResult) {
         let rules = try CampaignRules(profile.campaign)
         var writer = SegmentWriterOptions()
         writer.durability = durability
         if let segmentBytes { writer.segmentBytes = segmentBytes }
-        let pipeline = OrderPipeline(rules: rules, options: PipelineOptions(
-            lanes: lanes, pace: pace, overloadPolicy: policy, segmentsDirectory: dir, writer: writer))
+        var options = PipelineOptions(lanes: lanes, pace: pace, overloadPolicy: policy, segmentsDirectory: dir, writer: writer)
+        options.lanesEncodeBlocks = lanesEncodeBlocks
+        let pipeline = OrderPipeline(rules: rules, options: options)
         let generator = TrafficGenerator(profile: profile, durationSeconds: duration, requestLimit: requestLimit)
         return (pipeline, try pipeline.run(source: generator))
     }

@@ -1,0 +1,114 @@
+import CLZ4
+
+/// Blocks compressed ahead of the journal. A lane encodes and compresses its own records into framed
+/// blocks whose first sequence and CRC are still blank (`BlockEncoder`); `SegmentWriter.append(sealed:)`
+/// numbers them (stamps the first sequence and the CRC) and writes them, in order, after everything
+/// appended before. The bytes on disk are those of the writer's own blocks (docs/segment-format.md):
+/// records do not store their sequence, only the block header does, which is why a block can be
+/// compressed before its place in the journal is known, and the serial journal only copies and stamps it.
+///
+/// One per lane batch, reused: it grows to the largest batch it held, never per order.
+public final class SealedBlocks: @unchecked Sendable {  // owned by one stage at a time (lane, then journal)
+    /// The framed blocks, back to back: `length` bytes, `blockCount` blocks, `recordCount` records.
+    public private(set) var bytes: UnsafeMutableRawPointer
+    private var capacity: Int
+    public private(set) var length = 0
+    public private(set) var blockCount = 0
+    public private(set) var recordCount = 0
+
+    public init(capacity: Int = 128 << 10) {
+        self.capacity = max(capacity, 4096)
+        bytes = .allocate(byteCount: self.capacity, alignment: 16)
+    }
+
+    deinit { bytes.deallocate() }
+
+    /// Empties it (keeping its memory).
+    public func removeAll() {
+        length = 0
+        blockCount = 0
+        recordCount = 0
+    }
+
+    /// Room for `extra` more bytes at `bytes + length`.
+    fileprivate func reserve(_ extra: Int) {
+        guard capacity - length < extra else { return }
+        var c = capacity
+        while c - length < extra { c *= 2 }
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 16)
+        grown.copyMemory(from: bytes, byteCount: length)
+        bytes.deallocate()
+        bytes = grown
+        capacity = c
+    }
+
+    fileprivate func added(bytes n: Int, records: Int) {
+        length += n
+        blockCount += 1
+        recordCount += records
+    }
+}
+
+/// Encodes records into `SealedBlocks` with the segment writer's codec and block size, so that its blocks
+/// are the ones the writer would have made of the same records. One per lane (not thread-safe).
+public final class BlockEncoder: @unchecked Sendable {  // used by one thread at a time (its lane)
+    private let blockCapacity: Int
+    private let acceleration: Int32
+    private let raw: UnsafeMutableRawPointer
+    private let lz4State: UnsafeMutableRawPointer
+
+    /// With the writer's `blockBytes` and `acceleration` (clamped as the writer clamps them).
+    public init(options: SegmentWriterOptions) {
+        blockCapacity = SegmentWriter.blockCapacity(options)
+        acceleration = options.acceleration
+        raw = .allocate(byteCount: blockCapacity + RecordCodec.maxRecordBytes, alignment: 16)
+        lz4State = .allocate(byteCount: Int(LZ4_sizeofState()), alignment: 16)
+    }
+
+    deinit {
+        raw.deallocate()
+        lz4State.deallocate()
+    }
+
+    /// Appends `records` to `out` as one block per `blockBytes` of encoded records (their `sequence`
+    /// fields are ignored: the writer numbers them). Throws for a record the journal would refuse
+    /// (more than 4 pieces); `out` is then as it was.
+    public func encode(_ records: UnsafeBufferPointer<OrderRecord>, into out: SealedBlocks) throws {
+        guard let base = records.baseAddress else { return }
+        let start = (length: out.length, blocks: out.blockCount, records: out.recordCount)
+        let limit = blockCapacity - RecordCodec.maxRecordBytes
+        var rawLen = 0, count = 0
+        var codec = RecordCodec.State()
+        for k in 0..<records.count {
+            let r = base + k
+            if r.pointee.pieceCount > 4 {
+                out.truncate(to: start)
+                throw SegmentWriterError.invalidRecord(requestId: r.pointee.requestId, reason: "pieceCount \(r.pointee.pieceCount) > 4")
+            }
+            if rawLen > limit {
+                seal(rawLen, count, into: out)
+                rawLen = 0
+                count = 0
+                codec = RecordCodec.State()
+            }
+            rawLen &+= RecordCodec.encode(r, &codec, raw + rawLen)
+            count &+= 1
+        }
+        if count > 0 { seal(rawLen, count, into: out) }
+    }
+
+    private func seal(_ rawLen: Int, _ count: Int, into out: SealedBlocks) {
+        out.reserve(SegmentFormat.blockHeaderBytes + Int(LZ4_compressBound(Int32(rawLen))))
+        let total = BlockFrame.compress(raw: raw, rawLength: rawLen, count: count, into: out.bytes + out.length,
+                                        lz4State: lz4State, acceleration: acceleration)
+        out.added(bytes: total, records: count)
+    }
+}
+
+extension SealedBlocks {
+    fileprivate func truncate(to s: (length: Int, blocks: Int, records: Int)) {
+        length = s.length
+        blockCount = s.blocks
+        recordCount = s.records
+    }
+}
