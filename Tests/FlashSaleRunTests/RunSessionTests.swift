@@ -31,7 +31,7 @@ final class RunSessionTests: XCTestCase {
     /// segments, and nothing left on disk afterwards.
     func testARunChecksItsInvariantsFromTheSegmentsAndRemovesItsTemporaryJournal() throws {
         let messages = Messages()
-        let session = RunSession(try configuration("kaigong-opening", requests: 60_000), diagnostics: messages.add)
+        let session = RunSession(try configuration("kaigong-opening", requests: 60_000), diagnostics: { messages.add($0) })
         let temporary = try XCTUnwrap(session.temporarySegments)
         let outcome = try session.execute()
         let r = outcome.report
@@ -68,7 +68,7 @@ final class RunSessionTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = try RunSession(try configuration("ci-smoke", segments: dir, requests: 5000), diagnostics: { _ in }).execute()
         let messages = Messages()
-        let again = try RunSession(try configuration("ci-smoke", segments: dir, requests: 5000), diagnostics: messages.add).execute()
+        let again = try RunSession(try configuration("ci-smoke", segments: dir, requests: 5000), diagnostics: { messages.add($0) }).execute()
         XCTAssertEqual(again.report.requests, 0)
         XCTAssertTrue(again.report.invariants.passed, "\(again.report.invariants)")
         XCTAssertEqual(again.report.items.map(\.remaining), first.report.items.map(\.remaining))
