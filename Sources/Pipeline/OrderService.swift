@@ -34,6 +34,8 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
     let writer: SegmentWriter
     let journal: JournalStage
     let pools: [BatchPool]
+    /// `options.lanes` for routing (organisation id mod lanes) without a divide per request.
+    let laneDivisor: LaneDivisor
     /// Decide and journal on the producer's thread (`queue.sync`); false with `sync` durability.
     let decidesInline: Bool
     private var timers: [DispatchSourceTimer] = []
@@ -66,6 +68,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         writer = opened.writer
         resumedRecords = opened.resumedRecords
         let lanes = options.lanes
+        laneDivisor = LaneDivisor(lanes)
         pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
         decidesInline = options.writer.durability != .sync
         startNanos = monotonicNanos()
@@ -127,7 +130,7 @@ public final class OrderService: @unchecked Sendable {  // configuration immutab
         /// the lane has no free batch (overload) or the service is draining or failed. Nothing is decided then.
         public func add(_ r: OrderRequest, token: UInt64) -> Bool {
             guard service.isAccepting else { return false }
-            let lane = Int(r.organisation % UInt32(service.options.lanes))
+            let lane = Int(service.laneDivisor.remainder(r.organisation))
             if current[lane] == nil {
                 guard let b = service.pools[lane].acquire(wait: false) else {
                     service.refused.add(1, ordering: .relaxed)   // the overload path only: no atomic per accepted order

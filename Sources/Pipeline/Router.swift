@@ -10,7 +10,7 @@ import FlashSaleCore
 struct Router {
     let pools: [BatchPool]
     private var current: [LaneBatch?]
-    private let lanes: UInt32
+    private let lanes: LaneDivisor
     private let wait: Bool
     private let dispatch: (LaneBatch) -> Void
     /// Requests shed because their lane had no free batch (never with `wait`).
@@ -24,14 +24,14 @@ struct Router {
     init(pools: [BatchPool], wait: Bool, dispatch: @escaping (LaneBatch) -> Void) {
         self.pools = pools
         current = [LaneBatch?](repeating: nil, count: pools.count)
-        lanes = UInt32(pools.count)
+        lanes = LaneDivisor(pools.count)
         self.wait = wait
         self.dispatch = dispatch
     }
 
     @inline(__always)
     mutating func route(_ r: OrderRequest) {
-        let lane = Int(r.organisation % lanes)
+        let lane = Int(lanes.remainder(r.organisation))
         if current[lane] == nil {
             let t0 = wait ? monotonicNanos() : 0
             current[lane] = pools[lane].acquire(wait: wait)

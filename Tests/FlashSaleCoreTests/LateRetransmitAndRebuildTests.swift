@@ -64,7 +64,7 @@ final class LateRetransmitAndRebuildTests: XCTestCase {
     func testALateRetransmitOfASaleNeverBuysTwice() throws {
         let campaign = CampaignFixtures.kickoff(hardware: 20, limit: 2)
         let (ledger, lane) = try JournaledLane.make(campaign)
-        let e = lane.engine, decide = lane.decide
+        let decide = lane.decide
         XCTAssertEqual(decide(request(200, org: 0, offer: 0)).outcome, .accepted)
         XCTAssertEqual(decide(request(300, org: 0, offer: 1)).outcome, .held)
         XCTAssertEqual(decide(request(301, org: 0, offer: 1, at: open + 10, kind: .confirm, ref: 300)).outcome, .confirmed)

@@ -25,6 +25,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
 
     public let lane: Int
     public let laneCount: Int
+    /// `laneCount` as a multiply-and-shift divisor (`LaneDivisor`): the hot path divides without `div`.
+    @usableFromInline let lanes: LaneDivisor
     public let rules: CampaignRules
     public let ledger: StockLedger
     /// Organisations owned by this lane: ids with `id % laneCount == lane`, stored at `id / laneCount`.
@@ -115,6 +117,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         self.ledger = ledger
         self.lane = lane
         self.laneCount = laneCount
+        lanes = LaneDivisor(laneCount)
         let orgs = rules.organisations.count
         localOrganisations = orgs / laneCount + (lane < orgs % laneCount ? 1 : 0)
         let limits = rules.limit.map(Int.init)
@@ -281,7 +284,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// line, the line with the offer's accepted count too.
     @inline(__always)
     func prefetch(_ r: OrderRequest) {
-        let local = Int(r.organisation) / laneCount
+        let local = Int(lanes.quotient(r.organisation))
         guard local < localOrganisations else { return }
         let o = org(local)
         flashsale_prefetch(o)
@@ -311,13 +314,13 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     }
 
     @usableFromInline @inline(__always)
-    func localIndex(_ org: UInt32) -> Int { Int(org) / laneCount }
+    func localIndex(_ org: UInt32) -> Int { Int(lanes.quotient(org)) }
 
     @usableFromInline
     func decide(_ r: OrderRequest, _ d: inout Decision) {
         let orgIndex = Int(r.organisation)
         guard orgIndex < rules.organisations.count else { d.outcome = .unknownOrganisation; d.originalOutcome = .unknownOrganisation; return }
-        guard r.requestId != 0, orgIndex % laneCount == lane else { d.outcome = .invalid; return }
+        guard r.requestId != 0, Int(lanes.remainder(r.organisation)) == lane else { d.outcome = .invalid; return }
         let local = localIndex(r.organisation)
         let o = org(local)
         let k = Self.retransmitMemory
