@@ -3,9 +3,11 @@ import CLZ4
 /// Blocks compressed ahead of the journal. A lane encodes and compresses its own records into framed
 /// blocks whose first sequence and CRC are still blank (`BlockEncoder`); `SegmentWriter.append(sealed:)`
 /// numbers them (stamps the first sequence and the CRC) and writes them, in order, after everything
-/// appended before. The bytes on disk are those of the writer's own blocks (docs/segment-format.md):
-/// records do not store their sequence, only the block header does, which is why a block can be
-/// compressed before its place in the journal is known, and the serial journal only copies and stamps it.
+/// appended before. They are blocks of the writer's own format and codec (docs/segment-format.md), read
+/// back as the same records; only their boundaries differ (a producer's blocks end where its batch ends,
+/// where the writer's own would run on into the next batch under `batch` durability). Records do not
+/// store their sequence, only the block header does, which is why a block can be compressed before its
+/// place in the journal is known, and the serial journal only copies and stamps it.
 ///
 /// One per lane batch, reused: it grows to the largest batch it held, never per order.
 public final class SealedBlocks: @unchecked Sendable {  // owned by one stage at a time (lane, then journal)

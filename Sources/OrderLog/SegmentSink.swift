@@ -1,3 +1,4 @@
+import Synchronization
 import FlashSaleSystem
 #if canImport(Glibc)
 import Glibc
@@ -55,14 +56,16 @@ public struct SegmentSinkFactory: Sendable {
 /// The POSIX sink. Not thread-safe: owned by one writer.
 public final class PosixSegmentSink: SegmentSink {
     public let path: String
-    public private(set) var position: Int64
+    /// Atomic: a background fsync reads it (for its error) while the owner writes.
+    public var position: Int64 { positionValue.load(ordering: .relaxed) }
+    private let positionValue = Atomic<Int64>(0)
     private var file: FileDescriptor?
 
     public init(path: String) throws {
         self.path = path
         do {
             let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT)
-            do { position = try fd.seekToEnd() } catch { fd.closeQuietly(); throw error }
+            do { positionValue.store(try fd.seekToEnd(), ordering: .relaxed) } catch { fd.closeQuietly(); throw error }
             file = fd
         } catch { throw SegmentError(error) }
     }
@@ -71,7 +74,7 @@ public final class PosixSegmentSink: SegmentSink {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard let file else { throw SegmentError.io(file: path, offset: position, operation: "write", errno: EBADF) }
-        do { position += Int64(try file.writeAll(bytes, at: position)) } catch {
+        do { positionValue.store(position + Int64(try file.writeAll(bytes, at: position)), ordering: .relaxed) } catch {
             // An unknown prefix may have reached the file; the writer cuts back to its last good offset.
             throw SegmentError(error)
         }
@@ -89,7 +92,7 @@ public final class PosixSegmentSink: SegmentSink {
     public func truncate(to length: Int64) throws {
         guard let file else { throw SegmentError.io(file: path, offset: length, operation: "ftruncate", errno: EBADF) }
         do { try file.truncate(to: length) } catch { throw SegmentError(error) }
-        position = length
+        positionValue.store(length, ordering: .relaxed)
     }
 
     public func close() throws {

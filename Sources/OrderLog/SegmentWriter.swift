@@ -162,40 +162,41 @@ public final class SegmentWriter: @unchecked Sendable {
 
     /// Background group commit (`options.backgroundSync`): at most one fsync in flight.
     ///
-    /// A worker closure on `syncQueue` runs the fsync and then `onDurable`, which may block (it may wait
-    /// for the owner's queue). A new fsync requested meanwhile is never queued behind that callback: it
-    /// waits in `pending`, and whichever comes first runs it, the worker once back from the callback or
-    /// the owner when it has to wait for it (`syncNow`, `close`, a segment roll). So the owner only ever
-    /// waits for an fsync system call, never for a callback that may be waiting for the owner.
+    /// A worker closure on one of two serial `syncQueues` runs the fsync and then `onDurable`, which may
+    /// block (it may wait for the owner's queue). The next fsync never waits behind that callback: it
+    /// starts on the other queue, and only if both workers are in callbacks does it wait in `pending`,
+    /// run by whichever comes first: a worker back from its callback, or the owner when it has to wait for
+    /// it (`syncNow`, `close`, a segment roll). So the owner only ever waits for an fsync system call.
+    /// (Once a single queue held a callback waiting for the owner while the owner waited for the fsync
+    /// queued behind it.) Serial queues, not a concurrent one: their threads are libdispatch's overcommit
+    /// threads, which a blocked callback cannot starve. Callbacks of consecutive fsyncs may overlap; each
+    /// reports a watermark that only grows.
     private struct BackgroundSync {
         /// An fsync was requested and has not returned (it runs, or waits in `pending`).
         var inFlight = false
-        /// The requested fsync no thread has started yet (the worker is still in `onDurable`).
+        /// The requested fsync no thread has started yet (both workers are in `onDurable`).
         var pending: SyncJob?
-        /// A worker closure is alive on `syncQueue` (in an fsync or in `onDurable`).
-        var workerActive = false
+        /// Which of `syncQueues` has a worker alive (in an fsync or in `onDurable`).
+        var workerActive = (false, false)
         var failure: (any Error)?
         var fsyncs: UInt64 = 0
     }
-    /// One background fsync: the file it syncs (a roll waits for it before the file changes) and the
-    /// sequence it makes durable.
+    /// One background fsync: the file it syncs (a roll waits for it before the file changes), the
+    /// sequence it makes durable, and the callback as it was when the fsync was requested.
     private struct SyncJob: @unchecked Sendable {  // the sink is only fsynced, by one thread at a time
         let sink: any SegmentSink
         let target: UInt64
-        /// `onDurable` as it was when the fsync was requested.
         let onDurable: (@Sendable (UInt64) -> Void)?
     }
     private let background = Mutex(BackgroundSync())
-    private let syncQueue = DispatchQueue(label: "flashsale.segment-sync", qos: .userInteractive)
-    /// Set on `syncQueue`: tells `deinit` that it runs there (the background fsync's closure held the last
-    /// reference), where waiting for the queue would wait for itself (libdispatch traps).
-    private static let onSyncQueue = DispatchSpecificKey<Bool>()
-    /// Called on the background sync queue with the new watermark after each background fsync, once
-    /// that fsync no longer counts as in flight. It may block and may wait for the writer's owner (e.g.
-    /// `queue.sync` onto the owner's queue, and commit there): the owner's waits for a background fsync
-    /// (`syncNow`, `close`, a segment roll) wait for the fsync, never for this callback, and an fsync
-    /// requested during the callback runs on the owner's thread if the owner needs it first. An fsync the
-    /// owner runs itself does not call back: the owner's `commit`/`syncNow` returns the new watermark.
+    private let syncQueues = (DispatchQueue(label: "flashsale.segment-sync.0", qos: .userInteractive),
+                              DispatchQueue(label: "flashsale.segment-sync.1", qos: .userInteractive))
+    /// Called on a background thread with the new watermark after each background fsync, once that fsync
+    /// no longer counts as in flight. It may block and may wait for the writer's owner (e.g. `queue.sync`
+    /// onto the owner's queue, and commit there): the owner's waits for a background fsync (`syncNow`,
+    /// `close`, a segment roll) wait for the fsync, never for this callback, and an fsync requested
+    /// meanwhile starts on the other worker (or on the owner's thread if the owner needs it first). An
+    /// fsync the owner runs itself does not call back: the owner's `commit`/`syncNow` returns the watermark.
     public var onDurable: (@Sendable (UInt64) -> Void)?
 
     public var nextSequence: UInt64 { next }
@@ -208,6 +209,8 @@ public final class SegmentWriter: @unchecked Sendable {
     }
     /// The error that put the writer in the failed state, if any.
     public var failedError: (any Error)? { failure }
+    /// Closed (`close()`): nothing more is appended or committed.
+    public var isClosed: Bool { closed }
 
     public init(directory: String, options: SegmentWriterOptions = .init(), sink: SegmentSinkFactory = .posix) throws {
         self.directory = directory
@@ -219,7 +222,6 @@ public final class SegmentWriter: @unchecked Sendable {
         raw = .allocate(byteCount: blockCapacity + RecordCodec.maxRecordBytes, alignment: 16)
         wbuf = .allocate(byteCount: wcap, alignment: 16)
         lz4State = .allocate(byteCount: Int(LZ4_sizeofState()), alignment: 16)
-        syncQueue.setSpecific(key: Self.onSyncQueue, value: true)
         next = 1
         writtenSeq = 0
         syncedSeq = 0
@@ -236,9 +238,8 @@ public final class SegmentWriter: @unchecked Sendable {
     }
 
     deinit {
-        // A background fsync's closure may still be finishing `onDurable` (it no longer counts as in flight)
-        // when the owner lets go: then the closure releases the writer last, and deinit runs on the queue.
-        if DispatchQueue.getSpecific(key: Self.onSyncQueue) == nil { syncQueue.sync {} }
+        // No background fsync can be running: each one's closure holds the writer (and may be the one
+        // that lets go of it last, in which case this runs on its thread).
         if let s = sink { try? s.close() }
         raw.deallocate()
         wbuf.deallocate()
@@ -286,16 +287,24 @@ public final class SegmentWriter: @unchecked Sendable {
         try checkBackgroundFailure()
         if let f = failure { throw f }
         if closed { throw SegmentWriterError.closed }
-        try sealBlock()  // what `append` left in the open block comes first
+        // Every block is checked before any is placed: a refused batch leaves nothing half-written.
         var p = sealed.bytes
         for _ in 0..<sealed.blockCount {
             let h = UnsafeRawPointer(p)
-            let rawLength = Int(h.getLE(UInt32.self, at: 4))
             let total = SegmentFormat.blockHeaderBytes + Int(h.getLE(UInt32.self, at: 8))
             let count = Int(h.getLE(UInt32.self, at: 12))
             guard total + SegmentFormat.fileHeaderBytes + SegmentFormat.endMarkerBytes <= wcap, count > 0 else {
                 throw SegmentWriterError.invalidRecord(requestId: 0, reason: "a sealed block of \(total) bytes and \(count) records (encoded with other options than this writer's?)")
             }
+            p += total
+        }
+        try sealBlock()  // what `append` left in the open block comes first
+        p = sealed.bytes
+        for _ in 0..<sealed.blockCount {
+            let h = UnsafeRawPointer(p)
+            let rawLength = Int(h.getLE(UInt32.self, at: 4))
+            let total = SegmentFormat.blockHeaderBytes + Int(h.getLE(UInt32.self, at: 8))
+            let count = Int(h.getLE(UInt32.self, at: 12))
             if sink == nil { try createSegment(base: next) }
             if wcap - wlen < total { try flush() }
             let at = wbuf + wlen
@@ -411,45 +420,49 @@ public final class SegmentWriter: @unchecked Sendable {
     private func startBackgroundSync() {
         guard let s = sink else { return }
         let job = SyncJob(sink: s, target: writtenSeq, onDurable: onDurable)
-        // nil: one is in flight already; false: the worker runs it after its callback; true: start a worker.
-        let startsWorker: Bool? = background.withLock { st in
+        // nil: one is in flight already; -1: parked for the first worker back; 0/1: start on that queue.
+        let start: Int? = background.withLock { st in
             if st.inFlight { return nil }
             st.inFlight = true
-            if st.workerActive { st.pending = job; return false }
-            st.workerActive = true
-            return true
+            if !st.workerActive.0 { st.workerActive.0 = true; return 0 }
+            if !st.workerActive.1 { st.workerActive.1 = true; return 1 }
+            st.pending = job
+            return -1
         }
-        guard let startsWorker else { return }
+        guard let start else { return }
         syncedSeq = job.target
         bytesSinceSync = 0
         lastSyncNanos = monotonicNanos()
-        if startsWorker { syncQueue.async { [self] in runSyncWorker(first: job) } }
+        if start >= 0 {
+            (start == 0 ? syncQueues.0 : syncQueues.1).async { [self] in runSyncWorker(queue: start, first: job) }
+        }
     }
 
-    /// The worker: fsync, call back, then take the fsync requested meanwhile, if the owner has not.
-    private func runSyncWorker(first: SyncJob) {
+    /// A worker: fsync, call back, then take the fsync parked meanwhile, if the owner has not.
+    private func runSyncWorker(queue: Int, first: SyncJob) {
         var job: SyncJob? = first
         while let j = job {
             if runSyncJob(j) { j.onDurable?(j.target) }
             job = background.withLock { st in
                 if let p = st.pending { st.pending = nil; return p }
-                st.workerActive = false
+                if queue == 0 { st.workerActive.0 = false } else { st.workerActive.1 = false }
                 return nil
             }
         }
     }
 
-    /// One background fsync, on whichever thread took it; true when it advanced the watermark.
+    /// One background fsync, on whichever thread took it; true when it advanced the watermark. The
+    /// watermark moves before the fsync stops counting as in flight, so an owner that saw it finish also
+    /// sees its watermark.
     private func runSyncJob(_ j: SyncJob) -> Bool {
         do {
             try j.sink.fsync()
-            let ok = background.withLock { st -> Bool in
+            return background.withLock { st -> Bool in
+                if st.failure == nil { watermark.advance(to: j.target) }
                 st.inFlight = false
                 st.fsyncs += 1
                 return st.failure == nil
             }
-            if ok { watermark.advance(to: j.target) }
-            return ok
         } catch {
             background.withLock { st in
                 st.inFlight = false
@@ -459,9 +472,9 @@ public final class SegmentWriter: @unchecked Sendable {
         }
     }
 
-    /// Waits until no background fsync is in flight, running a pending one on this thread (the worker
-    /// may be blocked in `onDurable`, waiting for this very thread). Not `syncQueue.sync {}`, for the same
-    /// reason. An fsync already running is waited for in a short sleep loop: rare (drain, close, a roll).
+    /// Waits until no background fsync is in flight, running a parked one on this thread (both workers
+    /// may be blocked in `onDurable`, waiting for this very thread). An fsync already running is waited
+    /// for in a short sleep loop: rare (drain, close, a roll).
     private func waitForBackgroundSync() {
         guard options.backgroundSync else { return }
         while true {

@@ -154,7 +154,8 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         guard failure == nil else { return }
         // Continuous group commit: what was journaled during that fsync goes into the next one at once,
         // before the acknowledgements (recording latency, answers) of what this one covered.
-        if writer.options.continuousGroupCommit, pendingHead < pending.count {
+        // (Not after the writer closed: a late callback then only acknowledges what that fsync covered.)
+        if writer.options.continuousGroupCommit, pendingHead < pending.count, !writer.isClosed {
             do { acknowledge(upTo: try writer.commit()) } catch { failure = error }
         } else {
             acknowledge(upTo: writer.durableWatermark)

@@ -4,8 +4,8 @@ import OrderLog
 /// A lane's half of the journal, for queued lanes (`--rate max`): once the lane has decided a batch it
 /// encodes and compresses the decisions into the batch's own blocks (`LaneBatch.sealed`), so that the
 /// serial journal only numbers and copies them (`SegmentWriter.append(sealed:)`). The work moves off the
-/// one thread every decision passes through onto the lanes, which run in parallel; the bytes on disk
-/// are the same as when the journal encodes.
+/// one thread every decision passes through onto the lanes, which run in parallel; the segments
+/// hold the same records as when the journal encodes (in blocks that end with the batch).
 ///
 /// Confined to its lane's queue. Never allocates per order: the record buffer and the batch's block
 /// buffer grow to the largest batch and are reused.

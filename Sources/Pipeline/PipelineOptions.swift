@@ -41,7 +41,8 @@ public struct PipelineOptions: Sendable {
     public var timelinePhaseStartsSeconds: [Double] = []
     /// Queued lanes (`--rate max`, or `sync` durability) encode and compress their own journal blocks,
     /// leaving the serial journal only to number and write them (`LaneBlockEncoder`). Off: the journal
-    /// encodes every record itself (the same bytes on disk; for A/B measurements and tests).
+    /// encodes every record itself (the same records on disk, in blocks that may end elsewhere; for A/B
+    /// measurements and tests).
     public var lanesEncodeBlocks = true
     /// Test seam: extra busy time each lane spends per request, to inject a regression that a
     /// performance gate must catch. 0 in every real run.
