@@ -56,7 +56,7 @@ let package = Package(
         // Router, lanes, journal stage, acknowledger, backpressure, latency recording. Knows no profile
         // (LoadGen) and no report (Reports): it consumes a `RequestSource` and returns a `PipelineResult`.
         .target(name: "Pipeline", dependencies: [
-            "FlashSaleCore", "OrderLog", "FlashSaleSystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "CShims", "FlashSaleCore", "OrderLog", "FlashSaleSystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: hotPath),
         // Live progress, summaries, JSON report, percentile spectrum, gates: reads the pipeline's public results.
         .target(name: "Reports", dependencies: [

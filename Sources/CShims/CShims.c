@@ -105,6 +105,27 @@ void *flashsale_map_huge(size_t bytes, void **mapping, size_t *mapping_bytes) {
     return (void *)aligned;
 }
 
+void flashsale_prefault(void *p, size_t bytes) {
+    if (p == NULL || bytes == 0) return;
+    const uintptr_t page = 4096;
+    uintptr_t start = (uintptr_t)p, end = start + bytes;
+#if defined(MADV_POPULATE_WRITE)
+    // Whole pages inside the range only: the kernel faults them in without touching their contents.
+    uintptr_t first = (start + page - 1) & ~(page - 1), last = end & ~(page - 1);
+    if (last > first && madvise((void *)first, last - first, MADV_POPULATE_WRITE) == 0) {
+        if (first > start) ((volatile unsigned char *)p)[0] = ((volatile unsigned char *)p)[0];
+        if (end > last) ((volatile unsigned char *)end)[-1] = ((volatile unsigned char *)end)[-1];
+        return;
+    }
+#endif
+    // Older kernels (before 5.14): one byte per page, read and written back.
+    for (uintptr_t a = start; a < end; a = (a & ~(page - 1)) + page) {
+        volatile unsigned char *c = (volatile unsigned char *)a;
+        *c = *c;
+    }
+    ((volatile unsigned char *)end)[-1] = ((volatile unsigned char *)end)[-1];
+}
+
 void flashsale_unmap(void *mapping, size_t mapping_bytes) {
     if (mapping != NULL) (void)munmap(mapping, mapping_bytes);
 }

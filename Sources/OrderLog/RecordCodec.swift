@@ -11,18 +11,18 @@ public enum RecordCodec {
     public static let decodeSlackBytes = 256
 
     // F bits
-    @usableFromInline static let fTime: UInt8 = 1 << 0
-    @usableFromInline static let fOrg: UInt8 = 1 << 1
-    @usableFromInline static let fOffer: UInt8 = 1 << 2
-    @usableFromInline static let fQty: UInt8 = 1 << 3
-    @usableFromInline static let fPrice: UInt8 = 1 << 4
-    @usableFromInline static let fRef: UInt8 = 1 << 5
-    @usableFromInline static let fExp: UInt8 = 1 << 6
-    @usableFromInline static let fExt: UInt8 = 1 << 7
+    @inlinable static var fTime: UInt8 { 1 << 0 }
+    @inlinable static var fOrg: UInt8 { 1 << 1 }
+    @inlinable static var fOffer: UInt8 { 1 << 2 }
+    @inlinable static var fQty: UInt8 { 1 << 3 }
+    @inlinable static var fPrice: UInt8 { 1 << 4 }
+    @inlinable static var fRef: UInt8 { 1 << 5 }
+    @inlinable static var fExp: UInt8 { 1 << 6 }
+    @inlinable static var fExt: UInt8 { 1 << 7 }
     // X bits (0-2 piece count)
-    @usableFromInline static let xOrig: UInt8 = 1 << 3
-    @usableFromInline static let xWide: UInt8 = 1 << 4
-    @usableFromInline static let xReserved: UInt8 = 0xE0
+    @inlinable static var xOrig: UInt8 { 1 << 3 }
+    @inlinable static var xWide: UInt8 { 1 << 4 }
+    @inlinable static var xReserved: UInt8 { 0xE0 }
 
     /// Delta state; reset (`State()`) at the start of each block.
     public struct State: Sendable {
@@ -31,7 +31,7 @@ public enum RecordCodec {
         @inlinable public init() {}
     }
 
-    @inline(__always) @usableFromInline
+    @inlinable @inline(__always)
     static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
 
     @inline(__always) @usableFromInline
@@ -41,7 +41,7 @@ public enum RecordCodec {
     /// of an order record) are assembled in a register and stored in one go, not byte by byte; a
     /// 3-byte varint stores 4 bytes, the last of which later bytes overwrite or lie past the record
     /// (within `maxRecordBytes` of its start, which the writer's buffer reserves).
-    @inline(__always) @usableFromInline
+    @inlinable @inline(__always)
     static func putVarint(_ value: UInt64, _ p: UnsafeMutableRawPointer, _ i: inout Int) {
         if value < 0x80 {
             p.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: i, as: UInt8.self)
@@ -71,22 +71,24 @@ public enum RecordCodec {
     }
 
     /// Encodes `r` at `p` (which must have `maxRecordBytes` free). Returns the bytes written.
-    /// `r.pieceCount` must be ≤ 4 (checked by the caller).
-    @inline(__always) @usableFromInline
-    static func encode(_ r: UnsafePointer<OrderRecord>, _ s: inout State, _ p: UnsafeMutableRawPointer) -> Int {
+    /// `r.recordPieceCount` must be ≤ 4 (checked by the caller).
+    @inlinable @inline(__always)
+    static func encode<R: JournalRecordFields>(_ r: UnsafePointer<R>, _ s: inout State, _ p: UnsafeMutableRawPointer) -> Int {
         let time = r.pointee.campaignTimeMillis
         let req = r.pointee.requestId
-        let kind = r.pointee.kind, outcome = r.pointee.outcome, lane = r.pointee.lane
-        let orig = r.pointee.originalOutcome
-        let pc = r.pointee.pieceCount
+        let kind = r.pointee.recordKind, outcome = r.pointee.recordOutcome, lane = r.pointee.lane
+        let orig = r.pointee.recordOriginalOutcome
+        let pc = r.pointee.recordPieceCount
+        let organisation = r.pointee.organisation, offer = r.pointee.offer, quantity = r.pointee.quantity
+        let price = r.pointee.priceFen, reference = r.pointee.reference, expiry = r.pointee.holdExpiryMillis
         var f: UInt8 = 0
         if time != s.time { f |= fTime }
-        if r.pointee.organisation != 0 { f |= fOrg }
-        if r.pointee.offer != 0 { f |= fOffer }
-        if r.pointee.quantity != 0 { f |= fQty }
-        if r.pointee.priceFen != 0 { f |= fPrice }
-        if r.pointee.reference != 0 { f |= fRef }
-        if r.pointee.holdExpiryMillis != 0 { f |= fExp }
+        if organisation != 0 { f |= fOrg }
+        if offer != 0 { f |= fOffer }
+        if quantity != 0 { f |= fQty }
+        if price != 0 { f |= fPrice }
+        if reference != 0 { f |= fRef }
+        if expiry != 0 { f |= fExp }
         let wide = kind > 3 || outcome > 15 || lane > 3
         var x: UInt8 = pc
         if orig != outcome { x |= xOrig }
@@ -117,20 +119,16 @@ public enum RecordCodec {
             putVarint(zigzag(time &- s.time), p, &i)
             s.time = time
         }
-        if f & fOrg != 0 { putVarint(UInt64(r.pointee.organisation), p, &i) }
-        if f & fOffer != 0 { putVarint(UInt64(r.pointee.offer), p, &i) }
-        if f & fQty != 0 { putVarint(zigzag(Int64(r.pointee.quantity)), p, &i) }
-        if f & fPrice != 0 { putVarint(zigzag(r.pointee.priceFen), p, &i) }
-        if f & fRef != 0 { putVarint(r.pointee.reference, p, &i) }
-        if f & fExp != 0 { putVarint(zigzag(r.pointee.holdExpiryMillis &- time), p, &i) }
-        if pc != 0 {
-            withUnsafeBytes(of: r.pointee.pieces) { raw in
-                let pieces = raw.bindMemory(to: RecordPiece.self)
-                for k in 0..<Int(pc) {
-                    putVarint(UInt64(pieces[k].item), p, &i)
-                    putVarint(UInt64(pieces[k].quantity), p, &i)
-                }
-            }
+        if f & fOrg != 0 { putVarint(UInt64(organisation), p, &i) }
+        if f & fOffer != 0 { putVarint(UInt64(offer), p, &i) }
+        if f & fQty != 0 { putVarint(zigzag(Int64(quantity)), p, &i) }
+        if f & fPrice != 0 { putVarint(zigzag(price), p, &i) }
+        if f & fRef != 0 { putVarint(reference, p, &i) }
+        if f & fExp != 0 { putVarint(zigzag(expiry &- time), p, &i) }
+        for k in 0..<Int(pc) {
+            let piece = r.pointee.recordPiece(k)
+            putVarint(UInt64(piece.item), p, &i)
+            putVarint(UInt64(piece.quantity), p, &i)
         }
         return i
     }

@@ -1,4 +1,5 @@
 import CLZ4
+import CShims
 
 /// Blocks compressed ahead of the journal. A lane encodes and compresses its own records into framed
 /// blocks whose first sequence and CRC are still blank (`BlockEncoder`); `SegmentWriter.append(sealed:)`
@@ -18,9 +19,11 @@ public final class SealedBlocks: @unchecked Sendable {  // owned by one stage at
     public private(set) var blockCount = 0
     public private(set) var recordCount = 0
 
-    public init(capacity: Int = 128 << 10) {
+    /// `prefault`: its memory is made resident now (before a run's clock starts), not when first written.
+    public init(capacity: Int = 128 << 10, prefault: Bool = false) {
         self.capacity = max(capacity, 4096)
         bytes = .allocate(byteCount: self.capacity, alignment: 16)
+        if prefault { flashsale_prefault(bytes, self.capacity) }
     }
 
     deinit { bytes.deallocate() }
@@ -33,7 +36,7 @@ public final class SealedBlocks: @unchecked Sendable {  // owned by one stage at
     }
 
     /// Room for `extra` more bytes at `bytes + length`.
-    fileprivate func reserve(_ extra: Int) {
+    func reserve(_ extra: Int) {
         guard capacity - length < extra else { return }
         var c = capacity
         while c - length < extra { c *= 2 }
@@ -44,7 +47,7 @@ public final class SealedBlocks: @unchecked Sendable {  // owned by one stage at
         capacity = c
     }
 
-    fileprivate func added(bytes n: Int, records: Int) {
+    func added(bytes n: Int, records: Int) {
         length += n
         blockCount += 1
         recordCount += records
@@ -54,9 +57,9 @@ public final class SealedBlocks: @unchecked Sendable {  // owned by one stage at
 /// Encodes records into `SealedBlocks` with the segment writer's codec and block size, so that its blocks
 /// are the ones the writer would have made of the same records. One per lane (not thread-safe).
 public final class BlockEncoder: @unchecked Sendable {  // used by one thread at a time (its lane)
-    private let blockCapacity: Int
+    @usableFromInline let blockCapacity: Int
     private let acceleration: Int32
-    private let raw: UnsafeMutableRawPointer
+    @usableFromInline let raw: UnsafeMutableRawPointer
     private let lz4State: UnsafeMutableRawPointer
 
     /// With the writer's `blockBytes` and `acceleration` (clamped as the writer clamps them).
@@ -72,10 +75,12 @@ public final class BlockEncoder: @unchecked Sendable {  // used by one thread at
         lz4State.deallocate()
     }
 
-    /// Appends `records` to `out` as one block per `blockBytes` of encoded records (their `sequence`
-    /// fields are ignored: the writer numbers them). Throws for a record the journal would refuse
-    /// (more than 4 pieces); `out` is then as it was.
-    public func encode(_ records: UnsafeBufferPointer<OrderRecord>, into out: SealedBlocks) throws {
+    /// Appends `records` to `out` as one block per `blockBytes` of encoded records (an `OrderRecord`'s
+    /// `sequence` is ignored: the writer numbers them). Throws for a record the journal would refuse
+    /// (more than 4 pieces); `out` is then as it was. Generic so that a producer encodes its own
+    /// decisions where they lie (`JournalRecordFields`), with the same codec and blocks as for records.
+    @inlinable
+    public func encode<R: JournalRecordFields>(_ records: UnsafeBufferPointer<R>, into out: SealedBlocks) throws {
         guard let base = records.baseAddress else { return }
         let start = (length: out.length, blocks: out.blockCount, records: out.recordCount)
         let limit = blockCapacity - RecordCodec.maxRecordBytes
@@ -83,9 +88,10 @@ public final class BlockEncoder: @unchecked Sendable {  // used by one thread at
         var codec = RecordCodec.State()
         for k in 0..<records.count {
             let r = base + k
-            if r.pointee.pieceCount > 4 {
+            let pieces = r.pointee.recordPieceCount
+            if pieces > 4 {
                 out.truncate(to: start)
-                throw SegmentWriterError.invalidRecord(requestId: r.pointee.requestId, reason: "pieceCount \(r.pointee.pieceCount) > 4")
+                throw SegmentWriterError.invalidRecord(requestId: r.pointee.requestId, reason: "pieceCount \(pieces) > 4")
             }
             if rawLen > limit {
                 seal(rawLen, count, into: out)
@@ -99,7 +105,8 @@ public final class BlockEncoder: @unchecked Sendable {  // used by one thread at
         if count > 0 { seal(rawLen, count, into: out) }
     }
 
-    private func seal(_ rawLen: Int, _ count: Int, into out: SealedBlocks) {
+    @usableFromInline
+    func seal(_ rawLen: Int, _ count: Int, into out: SealedBlocks) {
         out.reserve(SegmentFormat.blockHeaderBytes + Int(LZ4_compressBound(Int32(rawLen))))
         let total = BlockFrame.compress(raw: raw, rawLength: rawLen, count: count, into: out.bytes + out.length,
                                         lz4State: lz4State, acceleration: acceleration)
@@ -108,7 +115,8 @@ public final class BlockEncoder: @unchecked Sendable {  // used by one thread at
 }
 
 extension SealedBlocks {
-    fileprivate func truncate(to s: (length: Int, blocks: Int, records: Int)) {
+    @usableFromInline
+    func truncate(to s: (length: Int, blocks: Int, records: Int)) {
         length = s.length
         blockCount = s.blocks
         recordCount = s.records

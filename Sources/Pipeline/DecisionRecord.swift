@@ -26,6 +26,18 @@ extension OrderRecord {
     }
 }
 
+/// A lane's decisions are journaled where they lie (`LaneBlockEncoder`), the same bytes as `OrderRecord(d)`.
+extension Decision: JournalRecordFields {
+    @inlinable public var recordKind: UInt8 { kind.rawValue }
+    @inlinable public var recordOutcome: UInt8 { outcome.rawValue }
+    @inlinable public var recordOriginalOutcome: UInt8 { originalOutcome.rawValue }
+    @inlinable public var recordPieceCount: UInt8 { UInt8(pieces.count) }
+    @inlinable public func recordPiece(_ index: Int) -> RecordPiece {
+        let p = pieces[index]
+        return RecordPiece(item: UInt16(p.item), quantity: UInt32(p.quantity))
+    }
+}
+
 extension Decision {
     /// The decision a journaled record holds (nil if a code is unknown to this build).
     init?(_ r: borrowing OrderRecord) {

@@ -1,5 +1,6 @@
 import FlashSaleCore
 import OrderLog
+import CShims
 import Synchronization
 
 /// A batch of requests for one lane and, once decided, their decisions.
@@ -28,12 +29,20 @@ final class LaneBatch: @unchecked Sendable {
     /// then on and must give it back (`BatchPool.release`) once it has read the decisions.
     var completion: (@Sendable (LaneBatch, Bool) -> Void)?
 
-    init(lane: Int, capacity: Int) {
+    /// `prefault`: its buffers (and an empty `sealed`) are made resident now, not on the hot path.
+    init(lane: Int, capacity: Int, prefault: Bool = false) {
         self.lane = lane
         requests = .allocate(capacity: capacity)
         tokens = .allocate(capacity: capacity)
-        decisions = []
-        decisions.reserveCapacity(capacity + 64)
+        decisions = [Decision](unsafeUninitializedCapacity: capacity + 64) { buffer, count in
+            if prefault { flashsale_prefault(buffer.baseAddress, buffer.count * MemoryLayout<Decision>.stride) }
+            count = 0
+        }
+        if prefault {
+            flashsale_prefault(requests.baseAddress, capacity * MemoryLayout<OrderRequest>.stride)
+            flashsale_prefault(tokens.baseAddress, capacity * MemoryLayout<UInt64>.stride)
+            sealed = SealedBlocks(prefault: true)
+        }
     }
 
     deinit {
@@ -50,8 +59,8 @@ final class BatchPool: @unchecked Sendable {  // free list behind a Mutex, count
     private let free: Mutex<[LaneBatch]>
     private let available: DispatchSemaphoreBox
 
-    init(lane: Int, batches: Int, capacity: Int) {
-        free = Mutex((0..<batches).map { _ in LaneBatch(lane: lane, capacity: capacity) })
+    init(lane: Int, batches: Int, capacity: Int, prefault: Bool = false) {
+        free = Mutex((0..<batches).map { _ in LaneBatch(lane: lane, capacity: capacity, prefault: prefault) })
         available = DispatchSemaphoreBox(value: batches)
     }
 

@@ -7,36 +7,25 @@ import OrderLog
 /// one thread every decision passes through onto the lanes, which run in parallel; the segments
 /// hold the same records as when the journal encodes (in blocks that end with the batch).
 ///
-/// Confined to its lane's queue. Never allocates per order: the record buffer and the batch's block
-/// buffer grow to the largest batch and are reused.
+/// Confined to its lane's queue. Never allocates per order: the batch's block buffer grows to the
+/// largest batch and is reused.
 final class LaneBlockEncoder: @unchecked Sendable {  // confined to its lane's queue
     private let encoder: BlockEncoder
-    private var records: UnsafeMutableBufferPointer<OrderRecord>
 
-    init(writer options: SegmentWriterOptions, capacity: Int) {
+    init(writer options: SegmentWriterOptions) {
         encoder = BlockEncoder(options: options)
-        records = .allocate(capacity: max(capacity, 256))
     }
 
-    deinit { records.deallocate() }
-
-    /// Encodes `batch.decisions` into `batch.sealed`. If that fails (a record the journal refuses), the
-    /// batch is left without blocks and the journal encodes it, and fails, as it would have.
+    /// Encodes `batch.decisions` into `batch.sealed`, straight from the decisions (`JournalRecordFields`:
+    /// no copy into `OrderRecord`s). If that fails (a record the journal refuses), the batch is left
+    /// without blocks and the journal encodes it, and fails, as it would have.
     func encode(_ batch: LaneBatch) {
-        let n = batch.decisions.count
         let out = batch.sealed ?? SealedBlocks()
         batch.sealed = out
         out.removeAll()
-        guard n > 0 else { return }
-        if records.count < n {
-            records.deallocate()
-            records = .allocate(capacity: n * 2)
-        }
-        batch.decisions.withUnsafeBufferPointer { ds in
-            for i in 0..<n { records[i] = OrderRecord(ds[i]) }
-        }
+        guard !batch.decisions.isEmpty else { return }
         do {
-            try encoder.encode(UnsafeBufferPointer(rebasing: records[0..<n]), into: out)
+            try batch.decisions.withUnsafeBufferPointer { try encoder.encode($0, into: out) }
         } catch {
             out.removeAll()
         }

@@ -37,13 +37,13 @@ final class LaneStage: @unchecked Sendable {  // immutable after init; engines c
     /// - Parameter encodesBlocks: queued lanes encode and compress their batches' journal blocks themselves
     ///   (`LaneBlockEncoder`), with these writer options; nil: the journal encodes (inline lanes always).
     init(engines: [LaneEngine], journal: JournalStage, label: String, inline: Bool = false, injectedDelayNanos: UInt64 = 0,
-         injectedStall: (UInt64, UInt64)? = nil, encodesBlocks: (options: SegmentWriterOptions, batchCapacity: Int)? = nil) {
+         injectedStall: (UInt64, UInt64)? = nil, encodesBlocks: SegmentWriterOptions? = nil) {
         self.engines = engines
         self.journal = journal
         self.inline = inline
         self.injectedDelayNanos = injectedDelayNanos
         self.injectedStall = injectedStall.map { (fromNanos: $0.0, nanos: $0.1) }
-        blockEncoders = inline ? [] : encodesBlocks.map { e in engines.map { _ in LaneBlockEncoder(writer: e.options, capacity: e.batchCapacity + 256) } } ?? []
+        blockEncoders = inline ? [] : encodesBlocks.map { options in engines.map { _ in LaneBlockEncoder(writer: options) } } ?? []
         queues = inline ? engines.map { _ in journal.queue }
                         : engines.indices.map { DispatchQueue(label: "\(label).lane\($0)", qos: .userInteractive) }
     }

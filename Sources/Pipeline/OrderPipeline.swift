@@ -1,3 +1,4 @@
+import CShims
 import Dispatch
 import FlashSaleCore
 #if canImport(Glibc)
@@ -72,7 +73,13 @@ public final class OrderPipeline {
         let (resumed, resumedLast, resumedClock, resumeMarkers) = (opened.resumedRecords, opened.resumedLastSequence,
                                                                    opened.resumedClock, opened.markers)
 
-        let pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity) }
+        let prefault = options.prefaultsMemory
+        let pools = (0..<lanes).map { BatchPool(lane: $0, batches: options.batchesPerLane, capacity: options.batchCapacity, prefault: prefault) }
+        if prefault { for engine in engines { engine.prefault() } }
+        // What the source fills and the router reads.
+        let chunk = UnsafeMutableBufferPointer<OrderRequest>.allocate(capacity: 16_384)
+        if prefault { flashsale_prefault(chunk.baseAddress, chunk.count * MemoryLayout<OrderRequest>.stride) }
+        defer { chunk.deallocate() }
         let start = monotonicNanos()
         let journal = JournalStage(writer: writer, ledger: ledger, returnsReleasedUnits: Self.releasesAfterJournal(lanes: lanes), pools: pools, pace: options.pace, runStartNanos: start,
                                    offerCount: rules.offerCount, batchCapacity: options.batchCapacity)
@@ -86,7 +93,7 @@ public final class OrderPipeline {
         let laneStage = LaneStage(engines: engines, journal: journal, label: "flashsale", inline: Self.decidesInline(options),
                                   injectedDelayNanos: options.injectedLaneDelayNanos,
                                   injectedStall: options.injectedStall.map { (start &+ UInt64($0.atSeconds * 1e9), $0.nanos) },
-                                  encodesBlocks: options.lanesEncodeBlocks ? (writer.options, options.batchCapacity) : nil)
+                                  encodesBlocks: options.lanesEncodeBlocks ? writer.options : nil)
 
         // Group commit for `batch` durability when traffic pauses; progress reports.
         var timers: [DispatchSourceTimer] = []
@@ -138,8 +145,6 @@ public final class OrderPipeline {
         }
 
         // Source and router, on this thread.
-        let chunk = UnsafeMutableBufferPointer<OrderRequest>.allocate(capacity: 16_384)
-        defer { chunk.deallocate() }
         var offered = 0
         // `--rate max` defaults to wait (PipelineOptions); an explicit shed is honoured.
         var router = Router(pools: pools, wait: options.overloadPolicy == .wait, dispatch: laneStage.decide)

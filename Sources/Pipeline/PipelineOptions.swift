@@ -44,6 +44,12 @@ public struct PipelineOptions: Sendable {
     /// encodes every record itself (the same records on disk, in blocks that may end elsewhere; for A/B
     /// measurements and tests).
     public var lanesEncodeBlocks = true
+    /// Memory the run will write (the lane batches, their blocks, the lanes' order arenas) is made
+    /// resident before its clock starts (`flashsale_prefault`), so that the kernel's page faults and page
+    /// zeroing do not land on the hot path: ~7% of a `--rate max` parity window otherwise
+    /// (docs/benchmarks.md). On by default at `max`; it commits the arenas' reservation, sized by the
+    /// stock (at most 64 MiB per lane), up front.
+    public var prefaultsMemory: Bool
     /// Test seam: extra busy time each lane spends per request, to inject a regression that a
     /// performance gate must catch. 0 in every real run.
     public var injectedLaneDelayNanos: UInt64 = 0
@@ -71,6 +77,7 @@ public struct PipelineOptions: Sendable {
         // parity run, and 32 per lane ran it 7-11% faster (docs/benchmarks.md), for ~35 MiB more RSS.
         self.batchesPerLane = batchesPerLane ?? (pace == .max ? max(6, 64 / max(1, lanes)) : 512)
         self.flushMicros = flushMicros
+        prefaultsMemory = pace == .max
         self.progressInterval = progressInterval
     }
 }

@@ -37,6 +37,12 @@ int flashsale_poll_nanos(void *fds, unsigned long count, int64_t timeout_nanos);
 /// NULL on failure; `*mapping` and `*mapping_bytes` receive what `flashsale_unmap` must be given.
 void *flashsale_map_huge(size_t bytes, void **mapping, size_t *mapping_bytes);
 
+/// Makes the pages under `bytes` bytes at `p` resident and writable now, keeping their contents (Linux
+/// `madvise(MADV_POPULATE_WRITE)`, else a read and write back of one byte per page): memory a run will
+/// write is faulted in (and zeroed by the kernel) before its clock starts, not on the hot path. For
+/// memory no other thread uses yet.
+void flashsale_prefault(void *p, size_t bytes);
+
 /// Unmaps what `flashsale_map_huge` mapped.
 void flashsale_unmap(void *mapping, size_t mapping_bytes);
 

@@ -175,6 +175,10 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         counts.deallocate()
     }
 
+    /// Makes the memory this lane will write as orders come (its order arena) resident now, before a
+    /// run's clock starts (`PipelineOptions.prefaultsMemory`).
+    public func prefault() { orders.prefault() }
+
     /// Decisions made, per outcome raw value.
     public var outcomeCounts: [Int] { Array(UnsafeBufferPointer(start: counts, count: Outcome.count)) }
 

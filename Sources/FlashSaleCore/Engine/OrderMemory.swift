@@ -1,3 +1,5 @@
+import CShims
+
 /// Every order one lane ACCEPTED or HELD, for the whole campaign: what makes a retransmit idempotent
 /// however late it comes, and what tells a confirm of an expired hold from a confirm of a hold that
 /// never existed.
@@ -56,6 +58,12 @@ public struct OrderMemory: ~Copyable {
     }
 
     deinit { entries.deallocate() }
+
+    /// Makes the whole reserved arena resident now (before a run's clock starts), so that appends do not
+    /// page-fault on the hot path. Its memory is then committed whether or not the orders come.
+    public func prefault() {
+        flashsale_prefault(UnsafeMutableRawPointer(entries), capacity * MemoryLayout<Entry>.stride)
+    }
 
     /// The index of the newest entry of `requestId`, under any offer, in the chain starting at `head`.
     public func find(head: UInt32, requestId: UInt64) -> Int? {
