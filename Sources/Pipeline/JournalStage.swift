@@ -190,6 +190,10 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
     }
 
     private func record(_ batch: LaneBatch, ackNanos: UInt64) {
+        if pace == .max, answers == nil, batch.summary.isValid {
+            recordSummary(batch, ackNanos: ackNanos)
+            return
+        }
         var requests: UInt64 = 0
         batch.decisions.withUnsafeBufferPointer { ds in
             for d in ds {
@@ -223,6 +227,32 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
                 inbox.arrivedAtNanos = at
                 batch.decisions.withUnsafeBufferPointer { ds in for d in ds { inbox.add(d) } }
             }
+        }
+        acknowledged &+= batch.decisions.count
+    }
+
+    /// `record` from what the lane counted (`BatchSummary`): the same results without reading each
+    /// decision, except a RELEASED one whose units the journal returns.
+    private func recordSummary(_ batch: LaneBatch, ackNanos: UInt64) {
+        let s = batch.summary
+        for i in 0..<Outcome.count { outcomeCounts[i] &+= s.outcomes[i] }
+        if returnsReleasedUnits && s.outcomes[Int(Outcome.released.rawValue)] > 0 {
+            batch.decisions.withUnsafeBufferPointer { ds in
+                for d in ds where d.outcome == .released {
+                    for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
+                }
+            }
+        }
+        if s.clockMillis > maxCampaignTime { maxCampaignTime = s.clockMillis }
+        expiries &+= s.expiries
+        for offer in s.firstSoldOut where offer < offerCount && soldOutAtNanos[offer] == nil {
+            soldOutAtNanos[offer] = ackNanos &- runStartNanos
+            soldOutOffers += 1
+        }
+        let requests = UInt64(batch.decisions.count &- s.expiries)
+        if requests > 0 {
+            latency[batch.lane].record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
+            intervalLatency.record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
         }
         acknowledged &+= batch.decisions.count
     }

@@ -72,7 +72,12 @@ final class LaneStage: @unchecked Sendable {  // immutable after init; engines c
         if let stall { queues[batch.lane].async { usleep(UInt32(stall / 1000)) } }
         let encoder = blockEncoders.isEmpty ? nil : blockEncoders[batch.lane]
         queues[batch.lane].async {
-            engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
+            // The lane's half of the journal: its blocks and its counts (`BatchSummary`).
+            if encoder != nil {
+                BatchSummary.decide(batch, on: engine)
+            } else {
+                engine.process(UnsafeBufferPointer(rebasing: batch.requests[0..<batch.count]), into: &batch.decisions)
+            }
             if delay > 0 {
                 let until = monotonicNanos() &+ delay &* UInt64(batch.count)
                 while monotonicNanos() < until {}

@@ -41,13 +41,15 @@ final class OrderPipelineTests: XCTestCase {
     /// what it holds when it encodes every record itself (one lane, so the order is the same), holds,
     /// expiries and bundles included, and a restart on it continues as on the journal's own blocks.
     func testBlocksTheLanesCompressHoldTheSameJournalAsTheJournalsOwn() throws {
+        var soldOutSomewhere = false
         for name in ["kaigong-opening", "hardware-prestock"] {
             let profile = try PipelineFixtures.profile(name)
             var journals: [[OrderRecord]] = []
+            var results: [PipelineResult] = []
             for encodes in [true, false] {
                 let dir = PipelineFixtures.temporaryDirectory("\(name)-\(encodes)")
                 defer { try? FileManager.default.removeItem(atPath: dir) }
-                _ = try PipelineFixtures.run(profile, lanes: 1, dir: dir, requestLimit: 60_000, segmentBytes: 64 << 10, lanesEncodeBlocks: encodes)
+                results.append(try PipelineFixtures.run(profile, lanes: 1, dir: dir, requestLimit: 60_000, segmentBytes: 64 << 10, lanesEncodeBlocks: encodes).1)
                 // The same campaign continued on the same directory, the other way round.
                 _ = try PipelineFixtures.run(profile, lanes: 1, dir: dir, requestLimit: 90_000, segmentBytes: 64 << 10, lanesEncodeBlocks: !encodes)
                 XCTAssertTrue(try SegmentReader(directory: dir).verify().ok, "\(name): every block verifies")
@@ -58,7 +60,17 @@ final class OrderPipelineTests: XCTestCase {
             XCTAssertEqual(journals[0].count, journals[1].count, name)
             XCTAssertTrue(journals[0] == journals[1], "\(name): the lanes' blocks hold other records than the journal's")
             XCTAssertEqual(journals[0].map(\.sequence), Array(1...UInt64(journals[0].count)), name)
+            // What the lanes counted for the journal (`BatchSummary`) is what the journal counts itself.
+            let (a, b) = (results[0], results[1])
+            XCTAssertEqual(a.outcomeCounts, b.outcomeCounts, "\(name): outcome counts from the lanes' summaries")
+            XCTAssertEqual(a.decisions, b.decisions, name)
+            XCTAssertEqual(a.expiries, b.expiries, "\(name): hold expiries")
+            XCTAssertEqual(a.soldOutAtNanos.map { $0 != nil }, b.soldOutAtNanos.map { $0 != nil }, "\(name): which offers sold out")
+            XCTAssertEqual(a.latency.count, b.latency.count, "\(name): a latency per request")
+            soldOutSomewhere = soldOutSomewhere || a.soldOutAtNanos.contains { $0 != nil }
+            XCTAssertEqual(a.lastCampaignTimeMillis, b.lastCampaignTimeMillis, "\(name): the campaign's last time")
         }
+        XCTAssertTrue(soldOutSomewhere, "a run sells an offer out (the sold-out times are compared)")
     }
 
     /// Every shipped profile, shortened, on several lanes: the invariants hold, and the outcome counts

@@ -68,6 +68,12 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
 
     /// Latest campaign time seen; holds expire against it.
     public private(set) var clockMillis: Int64 = .min
+    /// Hold expiries decided (RELEASED decisions of kind `expire`), for the lane's batch summaries.
+    public private(set) var expiryCount = 0
+    /// Per offer: this lane has answered SOLD_OUT for it (each offer is reported once, `takeNewlySoldOut`).
+    @usableFromInline var soldOutAnswered: [Bool]
+    /// Offers answered SOLD_OUT for the first time since the last `takeNewlySoldOut`.
+    @usableFromInline var newlySoldOut: [Int] = []
 
     @usableFromInline static let outcomesOffset = 32, flagsOffset = 36, cursorOffset = 37
     @usableFromInline static let levelOffset = 38, regionOffset = 39, orderFilterOffset = 40, ordersHeadOffset = 44
@@ -150,6 +156,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         }
         soldUnits = Array(repeating: 0, count: rules.itemCount)
         heldUnits = Array(repeating: 0, count: rules.itemCount)
+        soldOutAnswered = Array(repeating: false, count: rules.offerCount)
+        newlySoldOut.reserveCapacity(rules.offerCount)
         orders = OrderMemory(expected: Self.expectedOrders(rules, laneCount: laneCount))
         counts = .allocate(capacity: Outcome.count)
         counts.initialize(repeating: 0, count: Outcome.count)
@@ -178,6 +186,12 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Makes the memory this lane will write as orders come (its order arena) resident now, before a
     /// run's clock starts (`PipelineOptions.prefaultsMemory`).
     public func prefault() { orders.prefault() }
+
+    /// Adds (or, `negated`, subtracts) the decisions made so far, per outcome raw value, to the
+    /// `Outcome.count` counters at `p`: a lane's counts over one batch without reading its decisions.
+    public func addOutcomeCounts(to p: UnsafeMutablePointer<Int>, negated: Bool) {
+        for i in 0..<Outcome.count { p[i] = negated ? p[i] &- counts[i] : p[i] &+ counts[i] }
+    }
 
     /// Decisions made, per outcome raw value.
     public var outcomeCounts: [Int] { Array(UnsafeBufferPointer(start: counts, count: Outcome.count)) }
@@ -295,6 +309,25 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         if orgStride > 64, Int(r.offer) < rules.offerCount { flashsale_prefetch(o + Int(acceptedFields[Int(r.offer)] >> 16)) }
     }
 
+    /// SOLD_OUT, noting the first such answer per offer for `takeNewlySoldOut` (no work per decision
+    /// beyond one load once the offer was reported).
+    @inlinable @inline(__always)
+    func answerSoldOut(_ offer: Int, _ d: inout Decision) {
+        d.outcome = .soldOut
+        if !soldOutAnswered[offer] {
+            soldOutAnswered[offer] = true
+            newlySoldOut.append(offer)
+        }
+    }
+
+    /// Appends to `offers` every offer this lane answered SOLD_OUT for the first time since the last call
+    /// (each offer once per engine), in the order of those first answers.
+    public func takeNewlySoldOut(into offers: inout [Int]) {
+        guard !newlySoldOut.isEmpty else { return }
+        offers.append(contentsOf: newlySoldOut)
+        newlySoldOut.removeAll(keepingCapacity: true)
+    }
+
     /// Whether a hold of this lane expires at or before `t` (one may have already ended: then a clock
     /// advance releases nothing).
     public func hasExpiredHolds(at t: Int64) -> Bool { holds.earliestExpiry <= t }
@@ -313,6 +346,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                              outcome: .released, quantity: hold.quantity, reference: hold.reference,
                              pieces: hold.pieces, lane: UInt8(lane))
             counts[Int(Outcome.released.rawValue)] &+= 1
+            expiryCount &+= 1
             out.append(d)
         }
     }
@@ -420,7 +454,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         if rules.isReservation[offer] {
             var pieces = HoldPieces()
             guard take(qty, candidates: rules.candidateRange[offer &* rules.regionCount &+ region], at: t, into: &pieces)
-            else { d.outcome = .soldOut; return }
+            else { answerSoldOut(offer, &d); return }
             addAccepted(o, offer, 1)
             for i in 0..<pieces.count { heldUnits[pieces[i].item] &+= pieces[i].quantity }
             let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
@@ -435,7 +469,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             d.pieces = pieces
         } else {
             let components = rules.bundleComponents(offer)
-            guard ledger.takeAll(components, times: qty, home: lane) else { d.outcome = .soldOut; return }
+            guard ledger.takeAll(components, times: qty, home: lane) else { answerSoldOut(offer, &d); return }
             var pieces = HoldPieces()
             for p in rules.pickRange[offer] {
                 let range = rules.candidateRange[rules.picks[p].candidateBase &+ region]
@@ -443,7 +477,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
                     // All or nothing: what the earlier components took goes back.
                     for i in 0..<pieces.count { ledger.release(pieces[i].quantity, of: pieces[i].item, to: lane) }
                     for c in components { ledger.release(c.quantityPerUnit &* qty, of: c.item, to: lane) }
-                    d.outcome = .soldOut
+                    answerSoldOut(offer, &d)
                     return
                 }
             }
