@@ -291,8 +291,15 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     public func process(_ requests: UnsafeBufferPointer<OrderRequest>, into out: inout [Decision]) {
         let ahead = 6
         let n = requests.count
+        guard let base = requests.baseAddress else { return }
+        // The requests themselves were written by the router on another core, often long before (a
+        // batch waits in its lane's queue): fetching them further ahead than the organisation records
+        // keeps the record prefetch below from stalling on the request it reads.
+        let requestsAhead = ahead &+ 16
+        for i in 0..<min(requestsAhead, n) { flashsale_prefetch(base + i) }
         for i in 0..<min(ahead, n) { prefetch(requests[i]) }
         for i in 0..<n {
+            if i &+ requestsAhead < n { flashsale_prefetch(base + (i &+ requestsAhead)) }
             if i &+ ahead < n { prefetch(requests[i &+ ahead]) }
             process(requests[i], into: &out)
         }
