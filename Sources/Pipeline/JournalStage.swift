@@ -198,10 +198,7 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         batch.decisions.withUnsafeBufferPointer { ds in
             for d in ds {
                 outcomeCounts[Int(d.outcome.rawValue)] &+= 1
-                if d.outcome == .released && returnsReleasedUnits {
-                    // The release is durable now: its units may go back to stock for every lane.
-                    for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
-                }
+                if d.outcome == .released && returnsReleasedUnits { returnUnits(of: d) }
                 if d.campaignTimeMillis > maxCampaignTime { maxCampaignTime = d.campaignTimeMillis }
                 if d.isLaneExpiry { expiries &+= 1; continue }
                 requests &+= 1
@@ -211,16 +208,10 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
                     latency[batch.lane].record(nanos: l)
                     intervalLatency.record(nanos: l)
                 }
-                if d.outcome == .soldOut, Int(d.offer) < offerCount, soldOutAtNanos[Int(d.offer)] == nil {
-                    soldOutAtNanos[Int(d.offer)] = ackNanos &- runStartNanos
-                    soldOutOffers += 1
-                }
+                if d.outcome == .soldOut { noteSoldOut(Int(d.offer), ackNanos: ackNanos) }
             }
         }
-        if pace == .max, requests > 0 {
-            latency[batch.lane].record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
-            intervalLatency.record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
-        }
+        if pace == .max { recordQueueing(batch, requests: requests, ackNanos: ackNanos) }
         if let answers {
             let at = ackNanos &- runStartNanos
             answers.receiveAnswers { inbox in
@@ -237,24 +228,32 @@ final class JournalStage: @unchecked Sendable {  // confined to `queue`
         let s = batch.summary
         for i in 0..<Outcome.count { outcomeCounts[i] &+= s.outcomes[i] }
         if returnsReleasedUnits && s.outcomes[Int(Outcome.released.rawValue)] > 0 {
-            batch.decisions.withUnsafeBufferPointer { ds in
-                for d in ds where d.outcome == .released {
-                    for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
-                }
-            }
+            batch.decisions.withUnsafeBufferPointer { ds in for d in ds where d.outcome == .released { returnUnits(of: d) } }
         }
         if s.clockMillis > maxCampaignTime { maxCampaignTime = s.clockMillis }
         expiries &+= s.expiries
-        for offer in s.firstSoldOut where offer < offerCount && soldOutAtNanos[offer] == nil {
-            soldOutAtNanos[offer] = ackNanos &- runStartNanos
-            soldOutOffers += 1
-        }
-        let requests = UInt64(batch.decisions.count &- s.expiries)
-        if requests > 0 {
-            latency[batch.lane].record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
-            intervalLatency.record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
-        }
+        for offer in s.firstSoldOut { noteSoldOut(offer, ackNanos: ackNanos) }
+        recordQueueing(batch, requests: UInt64(batch.decisions.count &- s.expiries), ackNanos: ackNanos)
         acknowledged &+= batch.decisions.count
+    }
+
+    /// A RELEASED decision is durable now: its units may go back to stock for every lane.
+    private func returnUnits(of d: Decision) {
+        for i in 0..<d.pieces.count { ledger.release(d.pieces[i].quantity, of: d.pieces[i].item, to: Int(d.lane)) }
+    }
+
+    /// The first acknowledged SOLD_OUT of `offer` dates its sell-out.
+    private func noteSoldOut(_ offer: Int, ackNanos: UInt64) {
+        guard offer < offerCount, soldOutAtNanos[offer] == nil else { return }
+        soldOutAtNanos[offer] = ackNanos &- runStartNanos
+        soldOutOffers += 1
+    }
+
+    /// `--rate max`: the batch's `requests` waited from their dispatch to the lane until now.
+    private func recordQueueing(_ batch: LaneBatch, requests: UInt64, ackNanos: UInt64) {
+        guard requests > 0 else { return }
+        latency[batch.lane].record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
+        intervalLatency.record(nanos: ackNanos &- batch.dispatchedNanos, count: requests)
     }
 
     /// Counts OVERLOAD decisions made by the router (never journaled: they never reached a lane).
