@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <time.h>
@@ -128,4 +129,14 @@ void flashsale_prefault(void *p, size_t bytes) {
 
 void flashsale_unmap(void *mapping, size_t mapping_bytes) {
     if (mapping != NULL) (void)munmap(mapping, mapping_bytes);
+}
+
+int flashsale_open_direct(const char *path, int flags, unsigned int mode) {
+#if defined(O_DIRECT)
+    return open(path, flags | O_DIRECT | O_CLOEXEC, (mode_t)mode);
+#else
+    (void)path; (void)flags; (void)mode;
+    errno = EINVAL;
+    return -1;
+#endif
 }

@@ -22,6 +22,8 @@ public struct RunConfiguration {
     public var segments: String?
     public var durability: Durability
     public var lz4Acceleration: Int32 = 1
+    /// How segment files are written (`--segment-io`).
+    public var segmentIO: SegmentIO = .auto
     public var overload: PipelineOptions.OverloadPolicy?
     /// Report progress once a second (to the `progress` callback of `execute`).
     public var showProgress = false
@@ -149,6 +151,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
                                       writer: writer, batchCapacity: c.batchSize, batchesPerLane: c.batchesPerLane,
                                       progressInterval: c.showProgress ? 1.0 : nil)
         options.injectedLaneDelayNanos = c.injectedLaneDelayNanos
+        options.segmentIO = c.segmentIO
         options.timelineInterval = c.timelineInterval
         options.onTimelineInterval = c.onTimelineInterval
         if let temporarySegments { options.segmentsDirectory = temporarySegments }
@@ -275,7 +278,7 @@ public final class RunSession: @unchecked Sendable {  // `pipeline` is behind a 
             latencyMicros: .init(kind: options.pace == .open ? "answer" : "round-trip", recorder: result.latency),
             offers: [], items: [], invariants: RunReport.Invariants(),
             segments: .init(dir: nil, files: 0, bytes: 0, records: 0, rawBytes: 0, compressionRatio: 0, durability: "server's",
-                            lz4Acceleration: 0, fsyncs: 0),
+                            lz4Acceleration: 0, fsyncs: 0, io: "server's"),
             memory: MemoryStats.current(),
             load: .init(mode: options.pace.rawValue, overloadPolicy: "server's", offered: result.offered,
                         offeredPerSecond: span > 0 ? Double(result.sent) / span : 0, shed: result.shed, sourceWaitSeconds: 0),

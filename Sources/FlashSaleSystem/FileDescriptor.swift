@@ -28,6 +28,17 @@ public struct FileDescriptor: Sendable {
         }
     }
 
+    /// open(2) with O_DIRECT (and O_CLOEXEC) added: reads and writes bypass the page cache, and their
+    /// offsets, lengths and buffers must be aligned to the device's block (4096 bytes is safe). Throws
+    /// EINVAL when the file system (or the platform) has no direct I/O.
+    public static func openDirect(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemCallError) -> FileDescriptor {
+        while true {
+            let fd = flashsale_open_direct(path, flags, UInt32(mode))
+            if fd >= 0 { return FileDescriptor(raw: fd, path: path) }
+            if errno != EINTR { throw SystemCallError("open (O_DIRECT)", path: path, errno: errno) }
+        }
+    }
+
     /// Writes every byte of `bytes` at `offset` (pwrite), or at the file position when `offset` is nil
     /// (write: pipes, devices, append). Returns the bytes written (= `bytes.count`).
     @discardableResult

@@ -91,6 +91,8 @@ public struct WriterStats: Sendable, Equatable {
     public var blocks: UInt64 = 0
     /// Segments created by this writer (plus the recovered one it continues, if any).
     public var segments: UInt64 = 0
+    /// Of `segments`, those written with direct I/O (`DirectSegmentSink`; the others went through the page cache).
+    public var directSegments: UInt64 = 0
     public var rawBytes: UInt64 = 0
     /// Bytes written to files (headers, block headers, payloads, end markers).
     public var compressedBytes: UInt64 = 0
@@ -599,6 +601,7 @@ public final class SegmentWriter: @unchecked Sendable {
         segRecords = 0
         segLast = base &- 1
         _stats.segments += 1
+        if sink is DirectSegmentSink { _stats.directSegments += 1 }
         precondition(wlen == 0, "write buffer must be empty when a segment starts")
         Self.writeHeader(wbuf, base: base, created: segCreatedNanos)
         wlen = SegmentFormat.fileHeaderBytes
@@ -678,7 +681,11 @@ public final class SegmentWriter: @unchecked Sendable {
         report.lastSequence = scan.lastSequence
         report.lastSegmentSealed = scan.sealed
         next = scan.lastSequence &+ 1
-        if scan.problem != nil {
+        let tail = Int(scan.fileBytes - scan.validEnd)
+        let padding = scan.problem != nil
+            && DirectSegmentSink.isPadding(UnsafeRawPointer(buffers.file) + Int(scan.validEnd), count: tail, fileLength: scan.fileBytes)
+        if scan.problem != nil && !padding {
+            // (A direct-I/O sink's zeros up to the page boundary are cut below too, but held no data.)
             report.cutBytes = scan.fileBytes - scan.validEnd
             report.cutRecords = SegmentScanner.claimedRecords(in: UnsafeRawPointer(buffers.file), from: Int(scan.validEnd),
                                                               size: Int(scan.fileBytes), nextSequence: scan.lastSequence &+ 1, path: path)
@@ -712,6 +719,7 @@ public final class SegmentWriter: @unchecked Sendable {
             segRecords = scan.records
             segLast = scan.lastSequence
             _stats.segments = 1
+            _stats.directSegments = s is DirectSegmentSink ? 1 : 0
         }
     }
 

@@ -18,6 +18,8 @@ public final class ServeSession {
         /// nil: a temporary journal, removed when the session stops.
         public var segments: String?
         public var durability: Durability
+        /// How segment files are written (`--segment-io`; `auto` is buffered for a server: paced traffic).
+        public var segmentIO: SegmentIO = .auto
         /// Where to serve the binary protocol (`--binary-listen`); nil: HTTP only. Clock and tokens are `server`'s.
         public var binary: BinaryOrderServer.Configuration?
         /// The timeline's interval in seconds (the report's `timeline`, `--timeline FILE`), and a callback
@@ -62,7 +64,8 @@ public final class ServeSession {
         configuration = c
         var writer = SegmentWriterOptions()
         writer.durability = c.durability
-        let options = PipelineOptions(lanes: c.lanes, pace: .open, overloadPolicy: .shed, segmentsDirectory: c.segments, writer: writer)
+        var options = PipelineOptions(lanes: c.lanes, pace: .open, overloadPolicy: .shed, segmentsDirectory: c.segments, writer: writer)
+        options.segmentIO = c.segmentIO
         let clock = c.server.clock
         let start = System.monotonicNanos()
         // With a wall clock, holds expire on time even when no traffic comes.

@@ -29,7 +29,7 @@ extension OrderPipeline {
             writerOptions.backgroundSync = true
             writerOptions.continuousGroupCommit = true
         }
-        let writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.segmentSink)
+        let writer = try SegmentWriter(directory: directory, options: writerOptions, sink: options.effectiveSegmentSink)
         let sameLanes = try checkCampaignFingerprint(in: directory, hasRecords: writer.nextSequence > 1)
         let (resumed, last, clock, markers) = try rebuild(from: directory, lastSequence: writer.nextSequence &- 1, markLanes: sameLanes)
         try recordCampaignFingerprint(in: directory, sameLanes: sameLanes)

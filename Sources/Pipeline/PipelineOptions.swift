@@ -56,8 +56,17 @@ public struct PipelineOptions: Sendable {
     /// Test hook: once, the first batch decided `atSeconds` or more into the run stalls its lane for
     /// `nanos` (a pause that must show in the timeline's interval where it happened).
     public var injectedStall: (atSeconds: Double, nanos: UInt64)?
-    /// Where segment bytes go (a seam: tests inject a full disk or a failing fsync). POSIX files by default.
-    public var segmentSink: SegmentSinkFactory = .posix
+    /// How segment files are written (`--segment-io`): direct I/O, through the page cache, or `auto`.
+    public var segmentIO: SegmentIO = .auto
+    /// Where segment bytes go (a seam: tests inject a full disk or a failing fsync). nil: the files
+    /// `segmentIO` chooses.
+    public var segmentSink: SegmentSinkFactory?
+
+    /// The sink factory the journal opens its segments with.
+    public var effectiveSegmentSink: SegmentSinkFactory {
+        if let segmentSink { return segmentSink }
+        return segmentIO.writesDirect(pace: pace, durability: writer.durability) ? .direct : .posix
+    }
 
     public init(lanes: Int, pace: Pace = .open, overloadPolicy: OverloadPolicy? = nil, segmentsDirectory: String? = nil,
                 writer: SegmentWriterOptions = SegmentWriterOptions(), batchCapacity: Int? = nil,

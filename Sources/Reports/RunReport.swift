@@ -138,8 +138,11 @@ public struct RunReport: Codable, Sendable, Equatable {
         /// LZ4 acceleration the blocks were compressed with (1 = best compression).
         public var lz4Acceleration: Int
         public var fsyncs: Int
+        /// How this run's writer wrote its segments: `direct` (O_DIRECT), `buffered` (page cache), `mixed`
+        /// (a file system refused direct I/O for some), or `server's` (a `--target` run).
+        public var io: String
         public init(dir: String?, files: Int, bytes: Int, records: Int, rawBytes: Int, compressionRatio: Double, durability: String,
-                    lz4Acceleration: Int = 1, fsyncs: Int) {
+                    lz4Acceleration: Int = 1, fsyncs: Int, io: String = "buffered") {
             self.dir = dir
             self.files = files
             self.bytes = bytes
@@ -149,14 +152,15 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.durability = durability
             self.lz4Acceleration = lz4Acceleration
             self.fsyncs = fsyncs
+            self.io = io
         }
 
         private enum CodingKeys: String, CodingKey {
-            case dir, files, bytes, records, rawBytes, compressionRatio, durability, lz4Acceleration, fsyncs
+            case dir, files, bytes, records, rawBytes, compressionRatio, durability, lz4Acceleration, fsyncs, io
         }
 
-        /// Reports written before `lz4Acceleration` existed (`RunReport.decode` of older JSON files)
-        /// read as acceleration 1.
+        /// Reports written before `lz4Acceleration` or `io` existed (`RunReport.decode` of older JSON files)
+        /// read as acceleration 1 and buffered I/O (the only kind there was).
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             dir = try c.decodeIfPresent(String.self, forKey: .dir)
@@ -168,6 +172,7 @@ public struct RunReport: Codable, Sendable, Equatable {
             durability = try c.decode(String.self, forKey: .durability)
             lz4Acceleration = try c.decodeIfPresent(Int.self, forKey: .lz4Acceleration) ?? 1
             fsyncs = try c.decode(Int.self, forKey: .fsyncs)
+            io = try c.decodeIfPresent(String.self, forKey: .io) ?? "buffered"
         }
 
         /// Every key, always: `dir` is null (not absent) for a temporary directory (docs/report.md).
@@ -182,6 +187,7 @@ public struct RunReport: Codable, Sendable, Equatable {
             try c.encode(durability, forKey: .durability)
             try c.encode(lz4Acceleration, forKey: .lz4Acceleration)
             try c.encode(fsyncs, forKey: .fsyncs)
+            try c.encode(io, forKey: .io)
         }
     }
 

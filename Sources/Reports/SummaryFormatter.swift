@@ -87,7 +87,8 @@ public enum SummaryFormatter {
              + (inv.checkedSegments ? ", segment mismatches \(inv.segmentMismatches + inv.outcomeMismatches) (read back)" : ", segments not checked"))
         let seg = r.segments
         line("Segments: \(seg.dir ?? "temporary, removed"): \(count(seg.files, "file")), \(bytes(Double(seg.bytes))) on disk,"
-             + " \(count(seg.records, "record")), raw/on-disk \(fixed(seg.compressionRatio, 2))x (LZ4 and block framing), \(count(seg.fsyncs, "fsync"))")
+             + " \(count(seg.records, "record")), raw/on-disk \(fixed(seg.compressionRatio, 2))x (LZ4 and block framing), \(count(seg.fsyncs, "fsync"))"
+             + (seg.io == "buffered" || seg.io == "server's" ? "" : ", \(seg.io) I/O"))
         let m = r.memory
         line("Memory: peak RSS \(bytes(Double(m.peakRSSBytes)))"
              + (m.jemallocAllocatedBytes.map { ", jemalloc allocated \(bytes(Double($0)))" } ?? ", jemalloc not active"))

@@ -17,6 +17,10 @@ struct JournalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("none: acknowledged once written to the OS; batch: group commit (acknowledged after an fsync, which starts as soon as the previous one returns, many decisions each); sync: an fsync before every acknowledgement.", valueName: "mode"))
     var durability: Durability = .batch
 
+    @Option(name: .customLong("segment-io"),
+            help: ArgumentHelp("How segment files are written: direct (O_DIRECT, past the page cache: no copy, fsyncs with nothing to write back; the journal's thread waits for each write), buffered (through the page cache), or auto: direct with --rate max and batch or sync durability, buffered otherwise. The same bytes and durability either way; direct falls back to buffered where the file system refuses it.", valueName: "mode"))
+    var segmentIO: SegmentIO = .auto
+
     func validate() throws {
         if lanes < 1 || lanes > 64 { throw ValidationError("--lanes must be between 1 and 64 (got \(lanes))") }
         if segments?.isEmpty == true { throw ValidationError("--segments needs a directory name") }
@@ -74,6 +78,7 @@ struct PipelineRunOptions: ParsableArguments {
         var c = RunConfiguration(profile: profile, profileLabel: label, rate: rate, duration: duration, lanes: lanes,
                                  seed: seed, segments: segments, durability: durability)
         c.lz4Acceleration = lz4Acceleration
+        c.segmentIO = journal.segmentIO
         c.overload = overload
         c.batchSize = batchSize
         c.batchesPerLane = batchesPerLane

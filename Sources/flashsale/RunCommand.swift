@@ -123,6 +123,7 @@ extension RunRate: ExpressibleByArgument {
 }
 
 extension Durability: ExpressibleByArgument {}
+extension SegmentIO: ExpressibleByArgument {}
 extension PipelineOptions.OverloadPolicy: ExpressibleByArgument {}
 
 extension FileHandle {

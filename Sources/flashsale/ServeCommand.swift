@@ -178,6 +178,7 @@ struct ServeCommand: ParsableCommand {
             binary = b
         }
         var sessionConfig = ServeSession.Configuration(rules: rules, server: config, lanes: lanes, segments: segments, durability: durability, binary: binary)
+        sessionConfig.segmentIO = journal.segmentIO
         sessionConfig.timelineInterval = interval
         sessionConfig.timelineKeep = max(1, Int((3600 / interval).rounded(.up)))
         let stream = try TimelineStream.open(timeline)

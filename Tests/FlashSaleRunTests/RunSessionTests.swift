@@ -46,6 +46,29 @@ final class RunSessionTests: XCTestCase {
         XCTAssertEqual(messages.all, [], "a sound run has nothing to warn about")
     }
 
+    /// Direct I/O is how a `--rate max` run writes (where the file system allows it), and it journals the
+    /// same decisions as buffered writes do: the same records read back, invariants checked from them.
+    func testDirectAndBufferedSegmentsHoldTheSameDecisions() throws {
+        var journals: [[OrderRecord]] = []
+        let probe = CommandRunner.temporaryDirectory("session-probe")
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        try FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        let directWorks = (try? DirectSegmentSink(path: probe + "/p.seg")) != nil
+        for io in [SegmentIO.auto, .buffered] {
+            let dir = CommandRunner.temporaryDirectory("session-io-\(io.rawValue)")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            var c = try configuration("kaigong-opening", segments: dir, requests: 60_000)
+            c.lanes = 1  // one lane decides in request order: the same journal both times
+            c.segmentIO = io
+            let r = try RunSession(c, diagnostics: { _ in }).execute().report
+            XCTAssertTrue(r.invariants.passed, "\(io): \(r.invariants)")
+            XCTAssertEqual(r.segments.io, io == .auto && directWorks ? "direct" : "buffered")
+            journals.append(try SegmentReader(directory: dir).readAll())
+        }
+        XCTAssertEqual(journals[0].count, 60_000)
+        XCTAssertEqual(journals[0], journals[1], "direct and buffered journals differ")
+    }
+
     /// Another campaign's directory is bad input: refused with a message naming the directory, and no
     /// byte of it changes.
     func testAnotherCampaignsDirectoryIsRefusedAsBadInputAndLeftUntouched() throws {

@@ -43,6 +43,12 @@ void *flashsale_map_huge(size_t bytes, void **mapping, size_t *mapping_bytes);
 /// memory no other thread uses yet.
 void flashsale_prefault(void *p, size_t bytes);
 
+/// open(2) with O_DIRECT (and O_CLOEXEC) added to `flags`: transfers go between the caller's
+/// buffer and the device, past the page cache, so offsets, lengths and buffer addresses must be
+/// multiples of the logical block size (4096 is safe). Returns the descriptor, or -1 with errno set:
+/// EINVAL when the file system refuses O_DIRECT, and always EINVAL where there is no O_DIRECT.
+int flashsale_open_direct(const char *path, int flags, unsigned int mode);
+
 /// Unmaps what `flashsale_map_huge` mapped.
 void flashsale_unmap(void *mapping, size_t mapping_bytes);
 
