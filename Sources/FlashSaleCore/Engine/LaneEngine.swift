@@ -280,10 +280,14 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             // rebuilt so: it ends before anything else is decided, as if the clock had just reached it.
             advanceClock(to: clockMillis, into: &out)
         }
-        var d = Decision(request: r, outcome: .invalid, lane: lane)
-        decide(r, &d)
-        counts[Int(d.outcome.rawValue)] &+= 1
-        out.append(d)
+        // Decided where it lies in `out`: built on the stack and copied in 16-byte moves, the decision's
+        // field-by-field stores could not forward to those loads (a stall per request).
+        out.append(Decision(request: r, outcome: .invalid, lane: lane))
+        out.withUnsafeMutableBufferPointer { b in
+            let d = b.baseAddress.unsafelyUnwrapped + (b.count &- 1)
+            decide(r, &d.pointee)
+            counts[Int(d.pointee.outcome.rawValue)] &+= 1
+        }
     }
 
     /// Decides a batch of requests in order (see `process(_:into:)`), prefetching each organisation's
