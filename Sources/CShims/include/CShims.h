@@ -11,6 +11,11 @@ static inline __attribute__((always_inline)) void flashsale_prefetch(const void 
     __builtin_prefetch(p, 1, 3);
 }
 
+/// Hints the CPU to start loading the cache line at `p` for reading (data about to be read once).
+static inline __attribute__((always_inline)) void flashsale_prefetch_read(const void *p) {
+    __builtin_prefetch(p, 0, 3);
+}
+
 /// 1 when this CPU has a CRC-32C instruction that `flashsale_crc32c_hw` uses (x86-64 SSE4.2,
 /// AArch64 CRC32 extension), else 0. Decided once at run time, so one binary runs on any CPU.
 int flashsale_crc32c_hw_available(void);
