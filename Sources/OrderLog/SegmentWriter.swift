@@ -681,11 +681,8 @@ public final class SegmentWriter: @unchecked Sendable {
         report.lastSequence = scan.lastSequence
         report.lastSegmentSealed = scan.sealed
         next = scan.lastSequence &+ 1
-        let tail = Int(scan.fileBytes - scan.validEnd)
-        let padding = scan.problem != nil
-            && DirectSegmentSink.isPadding(UnsafeRawPointer(buffers.file) + Int(scan.validEnd), count: tail, fileLength: scan.fileBytes)
-        if scan.problem != nil && !padding {
-            // (A direct-I/O sink's zeros up to the page boundary are cut below too, but held no data.)
+        // (A direct-I/O writer's padding is no problem, and held no data: it is cut below without a report.)
+        if scan.problem != nil {
             report.cutBytes = scan.fileBytes - scan.validEnd
             report.cutRecords = SegmentScanner.claimedRecords(in: UnsafeRawPointer(buffers.file), from: Int(scan.validEnd),
                                                               size: Int(scan.fileBytes), nextSequence: scan.lastSequence &+ 1, path: path)
