@@ -27,9 +27,6 @@ struct SegmentScan {
     /// CRC checks. A torn write leaves no valid frame behind it, so one means corruption inside the
     /// segment, not a torn tail: recovery must not cut there (it would drop acknowledged records).
     var validFrameAfterProblem: Int64?
-    /// Zeros after `validEnd` that a direct-I/O writer left up to the page boundary (it was not closed):
-    /// not a problem, and no data; recovery cuts them, readers stop before them.
-    var paddingBytes: Int64 = 0
 }
 
 /// Reusable buffers for reading segments. Owned by one scan at a time (not shared across threads).
@@ -117,11 +114,12 @@ enum SegmentScanner {
     static func scan(path: String, expectedBase: UInt64, buffers: SegmentScanBuffers,
                      visit: (borrowing OrderRecord) throws -> Void) throws -> SegmentScan {
         var s = try scanFrames(path: path, expectedBase: expectedBase, buffers: buffers, visit: visit)
+        // Zeros a direct-I/O writer left up to the page boundary (it was not closed) are no problem and no
+        // data: readers stop before them (`validEnd`), recovery cuts them.
         if s.problem != nil, s.headerValid, s.validEnd < s.fileBytes,
            DirectSegmentSink.isPadding(UnsafeRawPointer(buffers.file) + Int(s.validEnd), count: Int(s.fileBytes - s.validEnd),
                                        fileLength: s.fileBytes) {
             s.problem = nil
-            s.paddingBytes = s.fileBytes - s.validEnd
         }
         if s.problem != nil, s.headerValid, s.validEnd < s.fileBytes {
             s.validFrameAfterProblem = findValidFrame(in: UnsafeRawPointer(buffers.file), from: Int(s.validEnd) + 1,
