@@ -21,8 +21,13 @@ public struct FileDescriptor: Sendable {
 
     /// open(2) with O_CLOEXEC added. `operation` names the call in an error ("open directory").
     public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644, operation: String = "open") throws(SystemCallError) -> FileDescriptor {
+        try opening(path, operation: operation) { System.openFile(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// Calls `open` (an open(2) wrapper) until it returns a descriptor or fails with another error than EINTR.
+    private static func opening(_ path: String, operation: String, _ open: () -> Int32) throws(SystemCallError) -> FileDescriptor {
         while true {
-            let fd = System.openFile(path, flags | O_CLOEXEC, mode)
+            let fd = open()
             if fd >= 0 { return FileDescriptor(raw: fd, path: path) }
             if errno != EINTR { throw SystemCallError(operation, path: path, errno: errno) }
         }
@@ -32,11 +37,7 @@ public struct FileDescriptor: Sendable {
     /// offsets, lengths and buffers must be aligned to the device's block (4096 bytes is safe). Throws
     /// EINVAL when the file system (or the platform) has no direct I/O.
     public static func openDirect(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemCallError) -> FileDescriptor {
-        while true {
-            let fd = flashsale_open_direct(path, flags, UInt32(mode))
-            if fd >= 0 { return FileDescriptor(raw: fd, path: path) }
-            if errno != EINTR { throw SystemCallError("open (O_DIRECT)", path: path, errno: errno) }
-        }
+        try opening(path, operation: "open (O_DIRECT)") { flashsale_open_direct(path, flags, UInt32(mode)) }
     }
 
     /// Writes every byte of `bytes` at `offset` (pwrite), or at the file position when `offset` is nil
