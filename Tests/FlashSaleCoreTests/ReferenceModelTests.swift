@@ -157,6 +157,8 @@ final class ReferenceModelTests: XCTestCase {
         var lateRetransmits = 0
         /// Of those, retransmits sent after ≥ 1,000 later requests of the same organisation.
         var oldRetransmits = 0
+        /// Orders in the lane's hash index (organisations with `OrderMemory.indexThreshold` orders or more).
+        var indexedOrders = 0
     }
 
     /// One lane, `requests` random requests of every kind (retransmits recent and old, confirms and
@@ -229,6 +231,7 @@ final class ReferenceModelTests: XCTestCase {
         for item in campaign.items.indices {
             XCTAssertEqual(ledger.remaining(item), model.stock[item]!, "stock of item \(item)")
         }
+        stats.indexedOrders = engine.orders.indexedCount
         // Nothing bought twice: per organisation and offer, the orders holding slots stay within the limit.
         for org in 0..<organisations {
             for offer in 0..<campaign.offers.count {
@@ -256,5 +259,14 @@ final class ReferenceModelTests: XCTestCase {
             let stats = try compareWithModel(organisations: 24, limit: limit, requests: 90_000, seed: 77 + UInt64(limit))
             XCTAssertGreaterThan(stats.oldRetransmits, 200, "limit \(limit): old retransmits must be exercised")
         }
+    }
+
+    /// A few organisations with dozens of orders each (limit 12 on every offer, holds taken again after
+    /// expiries): their orders are answered from the hash index, exactly as the model answers.
+    func testOrganisationsWithManyOrdersAreDecidedLikeTheModel() throws {
+        let stats = try compareWithModel(organisations: 6, limit: 12, requests: 60_000, seed: 4242)
+        XCTAssertGreaterThan(stats.indexedOrders, 6 * OrderMemory.indexThreshold, "the index must be exercised")
+        XCTAssertGreaterThan(stats.lateRetransmits, 100, "late retransmits must be exercised")
+        XCTAssertGreaterThan(stats.seen[.limit, default: 0], 100, "LIMIT answers must be exercised")
     }
 }

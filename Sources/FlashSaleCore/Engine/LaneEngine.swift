@@ -35,8 +35,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
     /// request costs one cache miss, not one per array:
     /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`,
-    /// `activatedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` a 32-bit filter of the
-    /// request ids in `orders` · `[44,48)` head of its chain in `orders` · from `48` the accepted count per
+    /// `activatedFlag`, `indexedFlag`; bits 3...6 count its orders until the index threshold) · `37` ring
+    /// cursor · `38` level · `39` region · `[40,44)` a 32-bit filter of the request ids in `orders` · `[44,48)` head of its chain in `orders` · from `48` the accepted count per
     /// offer, each in as few bits as its limit needs (1 bit for a limit of 1, then 2, 4 or 8: a field never
     /// crosses a byte) · then, 8-byte aligned, units taken per cap. (Tags, needed by few offers, are read
     /// from the population.) With few offers or small limits the record is one cache line: 64 offers of
@@ -85,6 +85,10 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Flag: one of the organisation's holds ended unsold (cancelled or expired), so a retransmit of its
     /// reservation can come while the offer's slot is free again.
     @usableFromInline static let endedHoldFlag: UInt8 = 1
+    /// Flag: the organisation's orders are in `orders`' hash index (it reached `OrderMemory.indexThreshold`).
+    @usableFromInline static let indexedFlag: UInt8 = 4
+    /// Flags bits 3...6: how many orders the organisation has while fewer than the index threshold.
+    @usableFromInline static let orderCountShift: UInt8 = 3, orderCountMask: UInt8 = 0x78
 
     /// Bytes of decision state one organisation takes at most with `offerCount` offers (a 64-byte-aligned
     /// record: recent request ids, outcomes, level, region, and up to one accepted-count byte per offer).
@@ -233,24 +237,37 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         }
     }
 
-    /// The remembered order `requestId` of `offer` by the organisation at `o`, if any.
+    /// The remembered order `requestId` of `offer` by the organisation at `o` (local index `local`), if any.
     @inlinable @inline(__always)
-    func findOrder(_ o: UnsafeMutableRawPointer, _ requestId: UInt64, offer: UInt16) -> OrderMemory.Entry? {
+    func findOrder(_ o: UnsafeMutableRawPointer, local: Int, _ requestId: UInt64, offer: UInt16) -> OrderMemory.Entry? {
         // A clear filter bit proves the id is none of the organisation's orders without walking the chain
         // (a cache miss per entry: ~8% of seckill-parity's time when every LIMIT walked it).
         guard o.load(fromByteOffset: Self.orderFilterOffset, as: UInt32.self) & Self.filterBit(requestId) != 0 else { return nil }
-        let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
-        guard head != 0, let i = orders.find(head: head, requestId: requestId, offer: offer) else { return nil }
+        guard let i = orderIndex(o, local: local, requestId, offer: offer) else { return nil }
         return orders[i]
+    }
+
+    /// Where in `orders` the order `requestId` of `offer` by the organisation at `o` is: from the hash index
+    /// once the organisation has many orders, else by walking its chain.
+    @inlinable @inline(__always)
+    func orderIndex(_ o: UnsafeMutableRawPointer, local: Int, _ requestId: UInt64, offer: UInt16) -> Int? {
+        if o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.indexedFlag != 0 {
+            return orders.findIndexed(organisation: UInt32(truncatingIfNeeded: local), requestId: requestId, offer: offer)
+        }
+        let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
+        guard head != 0 else { return nil }
+        return orders.find(head: head, requestId: requestId, offer: offer)
     }
 
     /// The bit of `requestId` in an organisation's order filter.
     @inlinable @inline(__always)
     static func filterBit(_ requestId: UInt64) -> UInt32 { 1 << UInt32((requestId &* 0x9E37_79B9_7F4A_7C15) >> 59) }
 
-    /// Remembers an ACCEPTED or HELD order of the organisation at `o`.
+    /// Remembers an ACCEPTED or HELD order of the organisation at `o` (local index `local`). Its
+    /// `OrderMemory.indexThreshold`-th order puts all of its orders in the hash index, and every later one
+    /// goes there too.
     @inlinable @inline(__always)
-    func rememberOrder(_ o: UnsafeMutableRawPointer, _ requestId: UInt64, offer: UInt16,
+    func rememberOrder(_ o: UnsafeMutableRawPointer, local: Int, _ requestId: UInt64, offer: UInt16,
                        _ state: OrderMemory.State, priceFen: Int64, holdExpiryMillis: Int64) {
         let filter = (o + Self.orderFilterOffset).assumingMemoryBound(to: UInt32.self)
         filter.pointee |= Self.filterBit(requestId)
@@ -258,14 +275,26 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         let newHead = orders.append(head: head, requestId: requestId, offer: offer, state: state, priceFen: priceFen,
                                     holdExpiryMillis: holdExpiryMillis)
         o.storeBytes(of: newHead, toByteOffset: Self.ordersHeadOffset, as: UInt32.self)
+        let flags = (o + Self.flagsOffset).assumingMemoryBound(to: UInt8.self)
+        let key = UInt32(truncatingIfNeeded: local)
+        if flags.pointee & Self.indexedFlag != 0 {
+            orders.index(Int(newHead &- 1), organisation: key)
+            return
+        }
+        let n = (flags.pointee & Self.orderCountMask) &>> Self.orderCountShift &+ 1
+        if Int(n) >= OrderMemory.indexThreshold {
+            orders.indexChain(head: newHead, organisation: key)
+            flags.pointee = flags.pointee & ~Self.orderCountMask | Self.indexedFlag
+        } else {
+            flags.pointee = flags.pointee & ~Self.orderCountMask | n &<< Self.orderCountShift
+        }
     }
 
     /// Records how a hold ended; an unsold end also sets the organisation's `endedHoldFlag`.
     func holdEnded(local: Int, reference: UInt64, offer: UInt16, _ state: OrderMemory.State) {
         let o = org(local)
         if state != .confirmed { (o + Self.flagsOffset).assumingMemoryBound(to: UInt8.self).pointee |= Self.endedHoldFlag }
-        let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
-        if let i = orders.find(head: head, requestId: reference, offer: offer) { orders[i].stateRaw = state.rawValue }
+        if let i = orderIndex(o, local: local, reference, offer: offer) { orders[i].stateRaw = state.rawValue }
     }
 
     // MARK: - Deciding
@@ -378,10 +407,10 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             d.outcome = .duplicate
             let original = Outcome(rawValue: o.load(fromByteOffset: Self.outcomesOffset &+ i, as: UInt8.self)) ?? .invalid
             d.originalOutcome = original
-            if original == .accepted || original == .held, let e = findOrder(o, r.requestId, offer: r.offer) {
+            if original == .accepted || original == .held, let e = findOrder(o, local: local, r.requestId, offer: r.offer) {
                 answerRetransmit(e, &d)
             } else if r.kind == .confirm || r.kind == .cancel, Self.answersAboutAHold(original),
-                      let e = findOrder(o, r.reference, offer: r.offer), e.state != .accepted {
+                      let e = findOrder(o, local: local, r.reference, offer: r.offer), e.state != .accepted {
                 d.priceFen = e.priceFen  // an answer about a hold carries the hold's price, repeated too
             }
             return
@@ -394,7 +423,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         if r.kind == .buy, Int(r.offer) < rules.offerCount,
            accepted(o, Int(r.offer)) > 0
             || (rules.isReservation[Int(r.offer)] && o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.endedHoldFlag != 0),
-           let e = findOrder(o, r.requestId, offer: r.offer) {
+           let e = findOrder(o, local: local, r.requestId, offer: r.offer) {
             answerRetransmit(e, &d)
             return
         }
@@ -471,7 +500,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             let expiry = r.campaignTimeMillis &+ rules.holdMillis[offer]
             holds.insert(reference: r.requestId, organisation: r.organisation, offer: r.offer, quantity: r.quantity,
                          priceFen: unitPrice &* qty, expiryMillis: expiry, pieces: pieces)
-            rememberOrder(o, r.requestId, offer: r.offer, .held, priceFen: unitPrice &* qty,
+            rememberOrder(o, local: local, r.requestId, offer: r.offer, .held, priceFen: unitPrice &* qty,
                           holdExpiryMillis: expiry)
             d.outcome = .held
             d.priceFen = unitPrice &* qty
@@ -496,7 +525,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             for c in components { soldUnits[c.item] &+= c.quantityPerUnit &* qty }
             for i in 0..<pieces.count { soldUnits[pieces[i].item] &+= pieces[i].quantity }
             if rules.hasCaps[offer] { addToCaps(o, offer: offer, qty) }
-            rememberOrder(o, r.requestId, offer: r.offer, .accepted, priceFen: unitPrice &* qty,
+            rememberOrder(o, local: local, r.requestId, offer: r.offer, .accepted, priceFen: unitPrice &* qty,
                           holdExpiryMillis: 0)
             d.outcome = .accepted
             d.priceFen = unitPrice &* qty
@@ -583,7 +612,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
             return
         }
         // No active hold: it ended (how tells the answer), or this organisation never held it here.
-        guard let e = findOrder(org(local), r.reference, offer: r.offer), e.state != .accepted
+        guard let e = findOrder(org(local), local: local, r.reference, offer: r.offer), e.state != .accepted
         else { d.outcome = .noHold; return }
         d.priceFen = e.priceFen
         switch (e.state, r.kind) {
@@ -696,7 +725,7 @@ extension LaneEngine {
             guard accepted(org(local), Int(d.offer)) < rules.limit[Int(d.offer)] else { return false }
             addAccepted(org(local), Int(d.offer), 1)
             if rules.hasCaps[Int(d.offer)] { addToCaps(org(local), offer: Int(d.offer), Int64(d.quantity)) }
-            rememberOrder(org(local), d.requestId, offer: d.offer, .accepted, priceFen: d.priceFen,
+            rememberOrder(org(local), local: local, d.requestId, offer: d.offer, .accepted, priceFen: d.priceFen,
                           holdExpiryMillis: 0)
             remember()
         case .held:
@@ -712,7 +741,7 @@ extension LaneEngine {
             addAccepted(org(local), Int(d.offer), 1)
             holds.insert(reference: d.requestId, organisation: d.organisation, offer: d.offer, quantity: d.quantity,
                          priceFen: d.priceFen, expiryMillis: d.holdExpiryMillis, pieces: d.pieces)
-            rememberOrder(org(local), d.requestId, offer: d.offer, .held, priceFen: d.priceFen,
+            rememberOrder(org(local), local: local, d.requestId, offer: d.offer, .held, priceFen: d.priceFen,
                           holdExpiryMillis: d.holdExpiryMillis)
             remember()
         case .confirmed, .released:

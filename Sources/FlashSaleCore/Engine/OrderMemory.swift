@@ -10,6 +10,12 @@ import CShims
 /// lookup walks a short chain and never hashes; an organisation with no order costs nothing. Entries
 /// never go away: a hold's entry changes state as the hold ends.
 ///
+/// An organisation that gathers many orders (`indexThreshold`) would make each of its lookups walk a long
+/// chain, a cache miss per entry (a LIMIT answered to an organisation with 50 orders cost 50 misses, and
+/// slowed its whole lane): from then on its entries are also in a hash index (`index`, `findIndexed`), so a
+/// lookup costs one or two probes whatever the organisation holds. The few organisations below the
+/// threshold, nearly all of them, cost the index nothing.
+///
 /// Owned by one lane (single writer, no locks). The arena is reserved up front for the orders the
 /// lane's share of the stock allows (pages are only touched as entries are written), so a sale appends
 /// without allocating; it doubles only when more orders were sold or holds granted than that, which
@@ -51,13 +57,28 @@ public struct OrderMemory: ~Copyable {
     public private(set) var capacity: Int
     public private(set) var count = 0
 
+    /// An organisation with this many orders has its entries indexed (`index`) rather than walked.
+    public static let indexThreshold = 8
+
+    /// The hash index: open addressing, linear probing, at most half full. A slot is
+    /// `organisation << 32 | (entry index + 1)`, 0 when empty: a probe skips other organisations' slots
+    /// without reading their entries, and a match is checked against the entry itself (exact, no
+    /// fingerprint). Allocated when the first organisation reaches the threshold.
+    @usableFromInline var slots: UnsafeMutablePointer<UInt64>?
+    @usableFromInline var slotMask = 0
+    /// Entries in the index.
+    public private(set) var indexedCount = 0
+
     /// An arena reserved for `expected` orders before it first grows (at least 1,024).
     public init(expected: Int) {
         capacity = max(1024, expected)
         entries = .allocate(capacity: capacity)  // not touched until written: untouched pages cost no memory
     }
 
-    deinit { entries.deallocate() }
+    deinit {
+        entries.deallocate()
+        slots?.deallocate()
+    }
 
     /// Makes the whole reserved arena resident now (before a run's clock starts), so that appends do not
     /// page-fault on the hot path. Its memory is then committed whether or not the orders come.
@@ -106,6 +127,91 @@ public struct OrderMemory: ~Copyable {
         count &+= 1
         precondition(count < Int(UInt32.max), "more than 2^32 orders in one lane")
         return UInt32(count)
+    }
+
+    /// Where the index's probe for (organisation, request id, offer) starts (before the mask).
+    @inlinable @inline(__always)
+    static func slotHash(organisation: UInt32, requestId: UInt64, offer: UInt16) -> Int {
+        // SplitMix64's finalizer over the id and the (organisation, offer) pair: every input bit reaches the
+        // low bits the table uses (a multiply alone carries bits upwards only).
+        var h = requestId ^ (UInt64(organisation) << 16 | UInt64(offer)) &* 0x9E37_79B9_7F4A_7C15
+        h = (h ^ h >> 30) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ h >> 27) &* 0x94D0_49BB_1331_11EB
+        return Int(truncatingIfNeeded: h ^ h >> 31)
+    }
+
+    /// Adds the entry at `index` (an order of `organisation`, a key the lane's local index of it) to the
+    /// hash index; an entry already there with the same request id and offer is replaced (the newest
+    /// wins, as in a chain walked from its head).
+    public mutating func index(_ index: Int, organisation: UInt32) {
+        if (indexedCount &+ 1) &* 2 > slotMask &+ 1 { growIndex() }
+        put(index, organisation: organisation, replacing: true)
+    }
+
+    /// Puts a slot for entry `index` into the table, which has room. An entry of the same key already
+    /// there is replaced (`replacing`) or kept.
+    mutating func put(_ index: Int, organisation: UInt32, replacing: Bool) {
+        guard let slots else { return }
+        let e = entries[index]
+        var p = Self.slotHash(organisation: organisation, requestId: e.requestId, offer: e.offer) & slotMask
+        let slot = UInt64(organisation) << 32 | UInt64(index &+ 1)
+        while slots[p] != 0 {
+            if UInt32(truncatingIfNeeded: slots[p] >> 32) == organisation {
+                let other = entries[Int(UInt32(truncatingIfNeeded: slots[p])) &- 1]
+                if other.requestId == e.requestId && other.offer == e.offer {
+                    if replacing { slots[p] = slot }
+                    return
+                }
+            }
+            p = (p &+ 1) & slotMask
+        }
+        slots[p] = slot
+        indexedCount &+= 1
+    }
+
+    /// Doubles the index (1,024 slots at first), putting every slot again.
+    mutating func growIndex() {
+        let old = slots, oldCount = slotMask &+ 1
+        let size = old == nil ? 1024 : oldCount &* 2
+        let fresh = UnsafeMutablePointer<UInt64>.allocate(capacity: size)
+        fresh.initialize(repeating: 0, count: size)
+        slots = fresh
+        slotMask = size &- 1
+        indexedCount = 0
+        if let old {
+            for p in 0..<oldCount where old[p] != 0 {
+                put(Int(UInt32(truncatingIfNeeded: old[p])) &- 1, organisation: UInt32(truncatingIfNeeded: old[p] >> 32),
+                    replacing: false)
+            }
+            old.deallocate()
+        }
+    }
+
+    /// The indexed entry of `requestId` under `offer` of `organisation`, or nil.
+    @inlinable
+    public func findIndexed(organisation: UInt32, requestId: UInt64, offer: UInt16) -> Int? {
+        guard let slots else { return nil }
+        var p = Self.slotHash(organisation: organisation, requestId: requestId, offer: offer) & slotMask
+        while true {
+            let s = slots[p]
+            if s == 0 { return nil }
+            if UInt32(truncatingIfNeeded: s >> 32) == organisation {
+                let i = Int(UInt32(truncatingIfNeeded: s)) &- 1
+                if entries[i].requestId == requestId && entries[i].offer == offer { return i }
+            }
+            p = (p &+ 1) & slotMask
+        }
+    }
+
+    /// Indexes every entry of the chain starting at `head`, newest first: of equal keys the newest stays.
+    public mutating func indexChain(head: UInt32, organisation: UInt32) {
+        var link = head
+        while link != 0 {
+            let i = Int(link &- 1)
+            if (indexedCount &+ 1) &* 2 > slotMask &+ 1 { growIndex() }
+            put(i, organisation: organisation, replacing: false)
+            link = entries[i].next
+        }
     }
 
     mutating func grow() {
