@@ -193,6 +193,9 @@ struct RestartFilter {
         self.lanes = UInt32(lanes)
     }
 
+    /// True once no later request can be skipped (always so when nothing was resumed).
+    var isDone: Bool { skipBefore == .min && !skipping.contains(true) }
+
     /// True when the stopped run already decided `r` (the caller does not offer it).
     @inline(__always)
     mutating func skips(_ r: OrderRequest) -> Bool {

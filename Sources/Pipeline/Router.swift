@@ -51,6 +51,17 @@ struct Router {
         }
     }
 
+    /// Routes `requests` in order, each with its intended send time made relative to `rebase`: `route`
+    /// for a whole chunk of the source, in a loop of its own (inlined into the pipeline's run loop, the
+    /// request's fields were spilled to the stack and reloaded: ~6% of a parity run).
+    mutating func route(_ requests: UnsafeBufferPointer<OrderRequest>, rebase: UInt64) {
+        for i in requests.indices {
+            var r = requests[i]
+            r.intendedSendNanos &-= rebase
+            route(r)
+        }
+    }
+
     /// Reports the buys shed since the last call to `source` (one call; nothing when none were).
     mutating func reportRefusedBuys(to source: ClosedLoopSource) {
         guard !refusedBuys.isEmpty else { return }
