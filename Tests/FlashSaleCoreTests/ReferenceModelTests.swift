@@ -157,7 +157,7 @@ final class ReferenceModelTests: XCTestCase {
         var lateRetransmits = 0
         /// Of those, retransmits sent after ≥ 1,000 later requests of the same organisation.
         var oldRetransmits = 0
-        /// Orders in the lane's hash index (organisations with `OrderMemory.indexThreshold` orders or more).
+        /// Orders in the lane's hash index (of organisations whose lookups walked `OrderMemory.indexThreshold` orders).
         var indexedOrders = 0
     }
 

@@ -35,8 +35,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
     /// request costs one cache miss, not one per array:
     /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`,
-    /// `activatedFlag`, `indexedFlag`; bits 3...6 count its orders until the index threshold) · `37` ring
-    /// cursor · `38` level · `39` region · `[40,44)` a 32-bit filter of the request ids in `orders` · `[44,48)` head of its chain in `orders` · from `48` the accepted count per
+    /// `activatedFlag`, `indexedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` a 32-bit filter of the request ids in `orders` · `[44,48)` head of its chain in `orders` · from `48` the accepted count per
     /// offer, each in as few bits as its limit needs (1 bit for a limit of 1, then 2, 4 or 8: a field never
     /// crosses a byte) · then, 8-byte aligned, units taken per cap. (Tags, needed by few offers, are read
     /// from the population.) With few offers or small limits the record is one cache line: 64 offers of
@@ -85,10 +84,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Flag: one of the organisation's holds ended unsold (cancelled or expired), so a retransmit of its
     /// reservation can come while the offer's slot is free again.
     @usableFromInline static let endedHoldFlag: UInt8 = 1
-    /// Flag: the organisation's orders are in `orders`' hash index (it reached `OrderMemory.indexThreshold`).
+    /// Flag: the organisation's orders are in `orders`' hash index (a lookup walked a long chain).
     @usableFromInline static let indexedFlag: UInt8 = 4
-    /// Flags bits 3...6: how many orders the organisation has while fewer than the index threshold.
-    @usableFromInline static let orderCountShift: UInt8 = 3, orderCountMask: UInt8 = 0x78
 
     /// Bytes of decision state one organisation takes at most with `offerCount` offers (a 64-byte-aligned
     /// record: recent request ids, outcomes, level, region, and up to one accepted-count byte per offer).
@@ -248,24 +245,32 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     }
 
     /// Where in `orders` the order `requestId` of `offer` by the organisation at `o` is: from the hash index
-    /// once the organisation has many orders, else by walking its chain.
+    /// once the organisation's orders are in it, else by walking its chain. A walk that passes
+    /// `OrderMemory.indexThreshold` entries puts the whole chain into the index (its entries are in the
+    /// cache then): only organisations whose lookups are long pay for the index, once each.
     @inlinable @inline(__always)
     func orderIndex(_ o: UnsafeMutableRawPointer, local: Int, _ requestId: UInt64, offer: UInt16) -> Int? {
-        if o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.indexedFlag != 0 {
-            return orders.findIndexed(organisation: UInt32(truncatingIfNeeded: local), requestId: requestId, offer: offer)
+        let flags = (o + Self.flagsOffset).assumingMemoryBound(to: UInt8.self)
+        let key = UInt32(truncatingIfNeeded: local)
+        if flags.pointee & Self.indexedFlag != 0 {
+            return orders.findIndexed(organisation: key, requestId: requestId, offer: offer)
         }
         let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
         guard head != 0 else { return nil }
-        return orders.find(head: head, requestId: requestId, offer: offer)
+        let (found, walked) = orders.find(head: head, requestId: requestId, offer: offer, counting: ())
+        if walked >= OrderMemory.indexThreshold {
+            orders.indexChain(head: head, organisation: key)
+            flags.pointee |= Self.indexedFlag
+        }
+        return found
     }
 
     /// The bit of `requestId` in an organisation's order filter.
     @inlinable @inline(__always)
     static func filterBit(_ requestId: UInt64) -> UInt32 { 1 << UInt32((requestId &* 0x9E37_79B9_7F4A_7C15) >> 59) }
 
-    /// Remembers an ACCEPTED or HELD order of the organisation at `o` (local index `local`). Its
-    /// `OrderMemory.indexThreshold`-th order puts all of its orders in the hash index, and every later one
-    /// goes there too.
+    /// Remembers an ACCEPTED or HELD order of the organisation at `o` (local index `local`); in the hash
+    /// index too once the organisation's orders are there (`orderIndex`).
     @inlinable @inline(__always)
     func rememberOrder(_ o: UnsafeMutableRawPointer, local: Int, _ requestId: UInt64, offer: UInt16,
                        _ state: OrderMemory.State, priceFen: Int64, holdExpiryMillis: Int64) {
@@ -275,18 +280,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         let newHead = orders.append(head: head, requestId: requestId, offer: offer, state: state, priceFen: priceFen,
                                     holdExpiryMillis: holdExpiryMillis)
         o.storeBytes(of: newHead, toByteOffset: Self.ordersHeadOffset, as: UInt32.self)
-        let flags = (o + Self.flagsOffset).assumingMemoryBound(to: UInt8.self)
-        let key = UInt32(truncatingIfNeeded: local)
-        if flags.pointee & Self.indexedFlag != 0 {
-            orders.index(Int(newHead &- 1), organisation: key)
-            return
-        }
-        let n = (flags.pointee & Self.orderCountMask) &>> Self.orderCountShift &+ 1
-        if Int(n) >= OrderMemory.indexThreshold {
-            orders.indexChain(head: newHead, organisation: key)
-            flags.pointee = flags.pointee & ~Self.orderCountMask | Self.indexedFlag
-        } else {
-            flags.pointee = flags.pointee & ~Self.orderCountMask | n &<< Self.orderCountShift
+        if o.load(fromByteOffset: Self.flagsOffset, as: UInt8.self) & Self.indexedFlag != 0 {
+            orders.index(Int(newHead &- 1), organisation: UInt32(truncatingIfNeeded: local))
         }
     }
 

@@ -10,11 +10,12 @@ import CShims
 /// lookup walks a short chain and never hashes; an organisation with no order costs nothing. Entries
 /// never go away: a hold's entry changes state as the hold ends.
 ///
-/// An organisation that gathers many orders (`indexThreshold`) would make each of its lookups walk a long
-/// chain, a cache miss per entry (a LIMIT answered to an organisation with 50 orders cost 50 misses, and
-/// slowed its whole lane): from then on its entries are also in a hash index (`index`, `findIndexed`), so a
-/// lookup costs one or two probes whatever the organisation holds. The few organisations below the
-/// threshold, nearly all of them, cost the index nothing.
+/// An organisation that gathers many orders would make each of its lookups walk a long chain, a cache miss
+/// per entry (a LIMIT answered to an organisation with 50 orders cost 50 misses, and slowed its whole
+/// lane): once a lookup walks `indexThreshold` entries, the organisation's entries go into a hash index
+/// too (`indexChain`, then `index` for each new one; `findIndexed`), so a lookup costs one or two probes
+/// whatever the organisation holds. Organisations never looked up that long, nearly all of them, cost the
+/// index nothing.
 ///
 /// Owned by one lane (single writer, no locks). The arena is reserved up front for the orders the
 /// lane's share of the stock allows (pages are only touched as entries are written), so a sale appends
@@ -57,13 +58,13 @@ public struct OrderMemory: ~Copyable {
     public private(set) var capacity: Int
     public private(set) var count = 0
 
-    /// An organisation with this many orders has its entries indexed (`index`) rather than walked.
+    /// A lookup that walks this many entries of a chain indexes the chain's organisation.
     public static let indexThreshold = 8
 
     /// The hash index: open addressing, linear probing, at most half full. A slot is
     /// `organisation << 32 | (entry index + 1)`, 0 when empty: a probe skips other organisations' slots
     /// without reading their entries, and a match is checked against the entry itself (exact, no
-    /// fingerprint). Allocated when the first organisation reaches the threshold.
+    /// fingerprint). Allocated when the first organisation is indexed.
     @usableFromInline var slots: UnsafeMutablePointer<UInt64>?
     @usableFromInline var slotMask = 0
     /// Entries in the index.
@@ -95,6 +96,20 @@ public struct OrderMemory: ~Copyable {
             link = entries[i].next
         }
         return nil
+    }
+
+    /// `find(head:requestId:offer:)`, also telling how many entries it read.
+    @inlinable @inline(__always)
+    public func find(head: UInt32, requestId: UInt64, offer: UInt16, counting: Void) -> (found: Int?, walked: Int) {
+        var link = head, walked = 0
+        while link != 0 {
+            let i = Int(link &- 1)
+            let e = entries[i]
+            walked &+= 1
+            if e.requestId == requestId && e.offer == offer { return (i, walked) }
+            link = e.next
+        }
+        return (nil, walked)
     }
 
     /// The index of the entry of `requestId` under `offer` in the chain starting at `head` (index + 1,
