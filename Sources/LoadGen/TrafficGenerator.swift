@@ -331,13 +331,21 @@ private struct Engine {
         if let limit = requestLimit { room = min(room, limit - offered) }
         awaiting = false
         while n < room {
+            if parked == nil && !pendingArrival && !arrivalsDone && followUps.count == 0 {
+                // No follow-up waits: the next request is the next arrival (what the general case below
+                // decides too, without keeping the arrival pending in `self` across the checks).
+                guard let t = nextArrivalNanos() else { arrivalsDone = true; continue }
+                arrival(nanos: t, campaign: startMillis + Int64(t * msPerNanos), into: base + n)
+                n += 1
+                continue
+            }
             if let p = parked {
                 let (state, at) = awaited.state(p.reference)
                 if state == .unknown { awaiting = true; break }
                 awaited.remove(p.reference)
                 parked = nil
                 if state == .granted {
-                    (base + n).initialize(to: followUp(p, notBeforeNanos: at))
+                    followUp(p, notBeforeNanos: at, into: base + n)
                     n += 1
                 } else {
                     droppedFollowUps += 1
@@ -356,10 +364,10 @@ private struct Engine {
             let limit = pendingArrival ? pendingCampaign : endCampaign
             if followUps.count > 0 && limit >= followUps.notBefore, let f = followUps.popDue(limit: limit) {
                 if closedLoop { parked = f; continue }  // sent once its reservation's answer says HELD
-                (base + n).initialize(to: followUp(f, notBeforeNanos: 0))
+                followUp(f, notBeforeNanos: 0, into: base + n)
             } else if pendingArrival {
                 pendingArrival = false
-                (base + n).initialize(to: arrival(nanos: pendingNanos, campaign: pendingCampaign))
+                arrival(nanos: pendingNanos, campaign: pendingCampaign, into: base + n)
             } else {
                 finished = true
                 break
@@ -372,7 +380,8 @@ private struct Engine {
     }
 
     @inline(__always)
-    mutating func followUp(_ f: FollowUp, notBeforeNanos: UInt64) -> OrderRequest {
+    /// Writes the request of follow-up `f` at `p` (uninitialized).
+    mutating func followUp(_ f: FollowUp, notBeforeNanos: UInt64, into p: UnsafeMutablePointer<OrderRequest>) {
         var intended = UInt64(max(0, Double(f.campaignMillis - startMillis) * nanosPerMs))
         // never before the answer that granted the hold arrived: a client could not have sent it earlier
         if intended < notBeforeNanos { intended = notBeforeNanos }
@@ -382,20 +391,24 @@ private struct Engine {
                              organisation: f.organisation, offer: f.offer, kind: RequestKind(rawValue: f.kind) ?? .confirm,
                              quantity: f.quantity, reference: f.reference)
         nextRequestId &+= 1
+        p.initialize(to: r)
         last = r
         hasLast = true
-        return r
     }
 
+    /// Writes the next arrival's request at `p` (uninitialized). Written in place, from registers: returned
+    /// by value it was assembled field by field in a stack slot that `fill` then copied with 16-byte loads,
+    /// which cannot take their data from the smaller stores (a store-forwarding stall: half of `fill`'s time).
     @inline(__always)
-    mutating func arrival(nanos: Double, campaign: Int64) -> OrderRequest {
+    mutating func arrival(nanos: Double, campaign: Int64, into p: UnsafeMutablePointer<OrderRequest>) {
         let intended = UInt64(nanos)
         lastIntended = intended
         if hasLast && retransmit.possible && retransmit.hit(rng.next()) {
             var r = last
             r.intendedSendNanos = intended
             r.campaignTimeMillis = campaign
-            return r
+            p.initialize(to: r)
+            return
         }
         let offer = offerTable.sample(rng.next())
         let quantity = quantityValues[quantityTable.sample(rng.next())]
@@ -458,9 +471,9 @@ private struct Engine {
                 }
             }
         }
+        p.initialize(to: r)
         last = r
         hasLast = true
-        return r
     }
 
     /// A campaign-time delay ≥ 1 ms.
