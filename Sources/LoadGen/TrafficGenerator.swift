@@ -379,8 +379,8 @@ private struct Engine {
         return n
     }
 
-    @inline(__always)
     /// Writes the request of follow-up `f` at `p` (uninitialized).
+    @inline(__always)
     mutating func followUp(_ f: FollowUp, notBeforeNanos: UInt64, into p: UnsafeMutablePointer<OrderRequest>) {
         var intended = UInt64(max(0, Double(f.campaignMillis - startMillis) * nanosPerMs))
         // never before the answer that granted the hold arrived: a client could not have sent it earlier

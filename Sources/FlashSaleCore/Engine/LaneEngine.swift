@@ -35,7 +35,8 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
     /// Everything the lane knows about one organisation, in one cache-line-aligned record so that a
     /// request costs one cache miss, not one per array:
     /// `[0,32)` recent request ids · `[32,36)` their outcomes · `36` flags (`endedHoldFlag`,
-    /// `activatedFlag`, `indexedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` a 32-bit filter of the request ids in `orders` · `[44,48)` head of its chain in `orders` · from `48` the accepted count per
+    /// `activatedFlag`, `indexedFlag`) · `37` ring cursor · `38` level · `39` region · `[40,44)` a 32-bit
+    /// filter of the request ids in `orders` · `[44,48)` head of its chain in `orders` · from `48` the accepted count per
     /// offer, each in as few bits as its limit needs (1 bit for a limit of 1, then 2, 4 or 8: a field never
     /// crosses a byte) · then, 8-byte aligned, units taken per cap. (Tags, needed by few offers, are read
     /// from the population.) With few offers or small limits the record is one cache line: 64 offers of
@@ -257,7 +258,7 @@ public final class LaneEngine: @unchecked Sendable {  // confined: one lane queu
         }
         let head = o.load(fromByteOffset: Self.ordersHeadOffset, as: UInt32.self)
         guard head != 0 else { return nil }
-        let (found, walked) = orders.find(head: head, requestId: requestId, offer: offer, counting: ())
+        let (found, walked) = orders.walk(head: head, requestId: requestId, offer: offer)
         if walked >= OrderMemory.indexThreshold {
             orders.indexChain(head: head, organisation: key)
             flags.pointee |= Self.indexedFlag

@@ -98,9 +98,16 @@ public struct OrderMemory: ~Copyable {
         return nil
     }
 
+    /// The index of the entry of `requestId` under `offer` in the chain starting at `head` (index + 1,
+    /// 0 for an empty chain), or nil.
+    @inlinable @inline(__always)
+    public func find(head: UInt32, requestId: UInt64, offer: UInt16) -> Int? {
+        walk(head: head, requestId: requestId, offer: offer).found
+    }
+
     /// `find(head:requestId:offer:)`, also telling how many entries it read.
     @inlinable @inline(__always)
-    public func find(head: UInt32, requestId: UInt64, offer: UInt16, counting: Void) -> (found: Int?, walked: Int) {
+    public func walk(head: UInt32, requestId: UInt64, offer: UInt16) -> (found: Int?, walked: Int) {
         var link = head, walked = 0
         while link != 0 {
             let i = Int(link &- 1)
@@ -110,20 +117,6 @@ public struct OrderMemory: ~Copyable {
             link = e.next
         }
         return (nil, walked)
-    }
-
-    /// The index of the entry of `requestId` under `offer` in the chain starting at `head` (index + 1,
-    /// 0 for an empty chain), or nil.
-    @inlinable @inline(__always)
-    public func find(head: UInt32, requestId: UInt64, offer: UInt16) -> Int? {
-        var link = head
-        while link != 0 {
-            let i = Int(link &- 1)
-            let e = entries[i]
-            if e.requestId == requestId && e.offer == offer { return i }
-            link = e.next
-        }
-        return nil
     }
 
     @inlinable
