@@ -331,14 +331,6 @@ private struct Engine {
         if let limit = requestLimit { room = min(room, limit - offered) }
         awaiting = false
         while n < room {
-            if parked == nil && !pendingArrival && !arrivalsDone && followUps.count == 0 {
-                // No follow-up waits: the next request is the next arrival (what the general case below
-                // decides too, without keeping the arrival pending in `self` across the checks).
-                guard let t = nextArrivalNanos() else { arrivalsDone = true; continue }
-                arrival(nanos: t, campaign: startMillis + Int64(t * msPerNanos), into: base + n)
-                n += 1
-                continue
-            }
             if let p = parked {
                 let (state, at) = awaited.state(p.reference)
                 if state == .unknown { awaiting = true; break }

@@ -179,16 +179,15 @@ public final class OrderPipeline {
                 closedLoop.waitForAnswers(timeoutNanos: 1_000_000)
                 continue
             }
+            var i = 0
             if options.pace == .max && restart.isDone {
-                // Nothing to skip, nothing to pace: the chunk goes to the lanes as it is.
+                // Nothing to skip, nothing to pace: the chunk goes to the lanes as it is (and the request
+                // by request loop below has nothing left to do).
                 if rebase == nil { rebase = chunk[0].intendedSendNanos }
                 offered &+= n
                 router.route(UnsafeBufferPointer(rebasing: chunk[0..<n]), rebase: rebase!)
-                offeredCounter.value.store(offered, ordering: .relaxed)
-                if let closedLoop { router.reportRefusedBuys(to: closedLoop) }
-                continue
+                i = n
             }
-            var i = 0
             while i < n {
                 var r = chunk[i]
                 i += 1
