@@ -49,6 +49,10 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
     /// timer is armed at `lastFrame + idleTimeout` and, firing early, re-armed (not once per frame).
     private var lastFrame = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
+    /// Draining: when it began, when the last bytes came since, and the timer that says GOODBYE once quiet.
+    private var drainBegan = NIODeadline.distantPast
+    private var lastRead = NIODeadline.distantPast
+    private var quietTimer: Scheduled<Void>?
     /// The read being handled: when it arrived (service clock) and, with a wall clock, its campaign time.
     private var readNanos: UInt64 = 0
     private var readCampaignTime: Int64?
@@ -81,6 +85,8 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
         phase = .closed
         idleTimer?.cancel()
         idleTimer = nil
+        quietTimer?.cancel()
+        quietTimer = nil
         if counted { server.connections.subtract(1, ordering: .relaxed); counted = false }
         if registered { server.unregister(self); registered = false }
         context.fireChannelInactive()
@@ -113,6 +119,7 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase == .hello || phase == .open else { return }  // input is done: the rest is ignored
         var bytes = unwrapInboundIn(data)
+        if serverIsDraining { lastRead = .now() }
         readNanos = server.service.nanosSinceStart()
         readCampaignTime = server.campaignTime(nanosSinceStart: readNanos)
         if inbound.readableBytes == 0 {
@@ -322,9 +329,9 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
         closeAnswersFrame()
         if inFlight == 0 {
             if phase == .closing { return finish() }
-            if serverIsDraining { return beginClosing(.goodbye) }
+            if serverIsDraining { goodbyeWhenQuiet() }
         }
-        guard unflushed else { return }
+        guard phase != .closed, unflushed else { return }
         unflushed = false
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         out.clear()  // no copy once the socket took the bytes (the usual case: written at once)
@@ -344,6 +351,8 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
         phase = .closing
         idleTimer?.cancel()
         idleTimer = nil
+        quietTimer?.cancel()
+        quietTimer = nil
         if inFlight == 0 { finish() }
     }
 
@@ -370,14 +379,33 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
         out = ByteBuffer()
     }
 
-    /// The server began draining (or is stopping): with nothing in flight, GOODBYE and close now;
-    /// otherwise orders that come are answered DRAINING and GOODBYE follows the last answer.
-    func serverDraining() {
-        serverIsDraining = true
+    /// The server began draining: orders that come are answered DRAINING; once nothing is in flight and no
+    /// byte came for `drainQuiet` (at most `drainLinger` after now), GOODBYE and close. Reading on until the
+    /// socket is quiet answers the orders a client sent just before the drain instead of dropping them
+    /// unread. `final` (the server is stopping): with nothing in flight, GOODBYE now.
+    func serverDraining(final: Bool = false) {
+        if !serverIsDraining {
+            serverIsDraining = true
+            drainBegan = .now()
+        }
         switch phase {
-        case .hello, .open: if inFlight == 0 { beginClosing(.goodbye) }
+        case .hello, .open: if inFlight == 0 { if final { beginClosing(.goodbye) } else { goodbyeWhenQuiet() } }
         case .closing: if inFlight == 0 { finish() }
         case .closed: break
+        }
+    }
+
+    /// Draining with nothing in flight: GOODBYE if the socket has been quiet for `drainQuiet` (or the
+    /// linger is over), else a check when it would be.
+    private func goodbyeWhenQuiet() {
+        guard let context, phase == .hello || phase == .open, quietTimer == nil else { return }
+        let configuration = server.configuration
+        let quietAt = max(drainBegan, lastRead) + configuration.drainQuiet
+        let lingerEnds = drainBegan + configuration.drainLinger
+        if NIODeadline.now() >= min(quietAt, lingerEnds) { return beginClosing(.goodbye) }
+        quietTimer = context.eventLoop.scheduleTask(deadline: min(quietAt, lingerEnds)) { [self] in
+            quietTimer = nil
+            if inFlight == 0 { goodbyeWhenQuiet() }
         }
     }
 

@@ -1,4 +1,7 @@
 import FlashSaleCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import Pipeline
@@ -30,6 +33,12 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
         public var idleTimeout: TimeAmount = .seconds(30)
         /// Unanswered orders one connection may have; more are answered OVERLOADED (WELCOME's `max_in_flight`).
         public var maxInFlightPerConnection = 65_536
+        /// Draining, a connection with nothing in flight keeps reading until no byte came for this long, so
+        /// the orders already on their way (in the socket, or still being written) are answered DRAINING
+        /// instead of being dropped with the connection.
+        public var drainQuiet: TimeAmount = .milliseconds(20)
+        /// ... but says GOODBYE at most this long after draining began, however steadily the client sends.
+        public var drainLinger: TimeAmount = .milliseconds(250)
         public init() {}
 
         /// Sets `idleTimeout` from seconds (for callers without NIOCore).
@@ -48,7 +57,7 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
     private var channel: Channel?
     let loopStates: LoopStates<BinaryConnection>
     /// Live connections per loop (for draining; changed on connect and close only, on their loop).
-    private let live: Mutex<[ObjectIdentifier: BinaryConnection]> = Mutex([:])
+    let live: Mutex<[ObjectIdentifier: BinaryConnection]> = Mutex([:])
 
     /// A binary server on `http`'s event loops and service (start `http` first, then this).
     public init(attachedTo http: OrderHTTPServer, configuration: Configuration) {
@@ -119,8 +128,11 @@ public final class BinaryOrderServer: @unchecked Sendable {  // configuration im
     /// what is still open and the listener. `OrderHTTPServer.stop()` calls it before the loops shut down.
     func finishStopping() {
         loopStates.runQueued()
+        // Connections still reading what was on its way say GOODBYE within `drainLinger`; then the rest closes.
+        let until = NIODeadline.now() + configuration.drainLinger + .milliseconds(50)
+        while NIODeadline.now() < until, live.withLock({ !$0.isEmpty }) { usleep(2_000) }
         let open = live.withLock { Array($0.values) }
-        for c in open { try? c.loop.loop.submit { c.serverDraining() }.wait() }
+        for c in open { try? c.loop.loop.submit { c.serverDraining(final: true) }.wait() }
         finalFigures = Self.named(mergedLoopFigures())
         try? channel?.close().wait()
     }

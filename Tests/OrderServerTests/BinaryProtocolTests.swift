@@ -406,6 +406,39 @@ final class BinaryProtocolTests: XCTestCase {
         try s.stop()
     }
 
+    /// The flaky-CI case made certain: orders already in the server's socket, not yet read, when the drain
+    /// reaches their connection (the loop was busy). They must be read and answered DRAINING before GOODBYE,
+    /// not dropped with the connection.
+    func testOrdersInTheSocketWhenTheDrainBeginsAreAnsweredBeforeGoodbye() throws {
+        let dir = temporaryDirectory("binary-drain-unread")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try BinaryServed(directory: dir)
+        let c = try s.client()
+        try c.hello()
+        let binary = try XCTUnwrap(s.session.binaryServer)
+        let connection = try XCTUnwrap(binary.live.withLock { $0.values.first })
+        // Hold the connection's loop until the orders are in its socket; then begin the drain there,
+        // before the loop gets to read them.
+        let sent = DispatchSemaphore(value: 0)
+        let drained = connection.loop.loop.submit {
+            _ = sent.wait(timeout: .now() + 10)
+            binary.draining.store(true, ordering: .releasing)
+            connection.serverDraining()
+        }
+        let n = 3000
+        try c.send(orders: (1...n).map { BinaryServed.buy(UInt64($0), id: UInt64($0), org: UInt32($0 % 1000)) })
+        sent.signal()
+        try drained.wait()
+        let frames = try c.readToEnd()
+        XCTAssertEqual(frames.last, .goodbyeReply)
+        var answered: [UInt64: WireAnswer.Status] = [:]
+        for f in frames { if case .answers(let list) = f { for a in list { XCTAssertNil(answered.updateValue(a.status, forKey: a.clientSequence), "answered twice") } } }
+        XCTAssertEqual(answered.count, n, "every order sent before GOODBYE is answered")
+        XCTAssertTrue(answered.values.allSatisfy { $0 == .draining }, "\(Set(answered.values))")
+        try s.stop()
+        XCTAssertEqual(try s.journal().count, 0, "nothing was decided")
+    }
+
     /// Through the binary: the ready line names the fsbin address; Ctrl-C with binary orders in flight
     /// answers every one exactly once (DECIDED or DRAINING), says GOODBYE, exits 130, and the report has
     /// the binary figures; a restart remembers every DECIDED order.
