@@ -400,10 +400,9 @@ final class BinaryConnection: ChannelInboundHandler, DecisionReceiver, @unchecke
     private func goodbyeWhenQuiet() {
         guard let context, phase == .hello || phase == .open, quietTimer == nil else { return }
         let configuration = server.configuration
-        let quietAt = max(drainBegan, lastRead) + configuration.drainQuiet
-        let lingerEnds = drainBegan + configuration.drainLinger
-        if NIODeadline.now() >= min(quietAt, lingerEnds) { return beginClosing(.goodbye) }
-        quietTimer = context.eventLoop.scheduleTask(deadline: min(quietAt, lingerEnds)) { [self] in
+        let goodbyeAt = min(max(drainBegan, lastRead) + configuration.drainQuiet, drainBegan + configuration.drainLinger)
+        if NIODeadline.now() >= goodbyeAt { return beginClosing(.goodbye) }
+        quietTimer = context.eventLoop.scheduleTask(deadline: goodbyeAt) { [self] in
             quietTimer = nil
             if inFlight == 0 { goodbyeWhenQuiet() }
         }
